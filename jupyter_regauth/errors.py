@@ -1,0 +1,44 @@
+"""Error types shared by every layer.
+
+Each error carries a human message, an optional ``hint`` (what to do about it), a stable ``code``
+for the REST API and the CLI's ``--json`` output, and the HTTP ``status`` where one applies.
+Messages never contain secrets: callers pass host names, paths and usernames, nothing more.
+"""
+
+from __future__ import annotations
+
+
+class RegAuthError(Exception):
+    """Base class: every error jupyter-regauth raises on purpose."""
+
+    code = "regauth_error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.hint:
+            data["hint"] = self.hint
+        if self.status is not None:
+            data["status"] = self.status
+        return data
+
+
+class ConfigError(RegAuthError):
+    """A configuration file or setting is malformed (config.json, profiles, certs.d)."""
+
+    code = "config_error"
+
+
+class CredentialHelperError(RegAuthError):
+    """A ``docker-credential-*`` helper is missing or failed."""
+
+    code = "credential_helper_error"

@@ -1,0 +1,44 @@
+"""OCI distribution client: TLS trust, auth challenges, token flow, manifests and blobs."""
+
+from .auth import RegistryAuth, Token, scopes_for
+from .challenge import Challenge, parse_challenges
+from .client import Manifest, Ping, RegistryClient
+from .errors import (
+    AuthenticationFailed,
+    CertificateExpired,
+    ClientCertificateRequired,
+    DigestMismatch,
+    Forbidden,
+    HostnameMismatch,
+    NotFound,
+    RateLimited,
+    RegistryError,
+    RegistryUnreachable,
+    TLSError,
+    UnknownCA,
+)
+from .trust import TrustConfig
+
+__all__ = [
+    "AuthenticationFailed",
+    "CertificateExpired",
+    "Challenge",
+    "ClientCertificateRequired",
+    "DigestMismatch",
+    "Forbidden",
+    "HostnameMismatch",
+    "Manifest",
+    "NotFound",
+    "Ping",
+    "RateLimited",
+    "RegistryAuth",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryUnreachable",
+    "TLSError",
+    "Token",
+    "TrustConfig",
+    "UnknownCA",
+    "parse_challenges",
+    "scopes_for",
+]

@@ -1,0 +1,214 @@
+"""Registry authentication as an ``httpx.Auth``: Basic, and the bearer token flow.
+
+The token flow follows distribution's "Token Authentication Specification": on a 401 with a
+``Bearer`` challenge, ask the realm for a token for the request's scope (GET with Basic auth or
+anonymously; OAuth2 POST with a refresh token when we hold an identity token), cache it per scope
+until it expires, and retry. Once a registry's challenge is known, tokens are fetched before a
+request is sent, so streamed uploads never need replaying.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote
+
+import httpx
+
+from ..credentials.types import Credentials
+from .challenge import Challenge, parse_challenges
+from .errors import AuthenticationFailed, Forbidden, RegistryError
+
+CLIENT_ID = "jupyter-regauth"
+EXPIRY_MARGIN = 10.0  # seconds before expiry at which a cached token is no longer used
+DEFAULT_TOKEN_LIFETIME = 60  # distribution's spec: assume 60 s when expires_in is absent
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str
+    expires_at: float  # wall clock, seconds since the epoch
+    refresh_token: str | None = None
+
+    def valid(self, now: float | None = None) -> bool:
+        return (now or time.time()) < self.expires_at - EXPIRY_MARGIN
+
+    def __repr__(self) -> str:
+        return f"Token(expires_at={self.expires_at})"
+
+
+def scopes_for(method: str, path: str, query: str = "") -> list[str]:
+    """The scopes a registry request needs, derived from its method and path.
+
+    ``/v2/<name>/(manifests|blobs|tags)/...`` needs ``pull`` on the repository, plus ``push`` for
+    writes and ``delete`` for deletes; a cross-repository mount also needs ``pull`` on the source.
+    """
+    path = unquote(path)
+    if path.startswith("/v2/_catalog"):
+        return ["registry:catalog:*"]
+    if not path.startswith("/v2/"):
+        return []
+    rest = path[len("/v2/") :]
+    for marker in ("/manifests/", "/blobs/", "/tags/"):
+        name, found, _ = rest.partition(marker)
+        if found:
+            break
+    else:
+        return []
+    if method == "DELETE":
+        actions = "delete"
+    elif method in ("GET", "HEAD"):
+        actions = "pull"
+    else:
+        actions = "pull,push"
+    scopes = [f"repository:{name}:{actions}"]
+    source = parse_qs(query).get("from")
+    if source and source[0] != name:
+        scopes.append(f"repository:{source[0]}:pull")
+    return scopes
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+class RegistryAuth(httpx.Auth):
+    """Authentication for one registry; thread-safe, so parallel uploads share its tokens."""
+
+    def __init__(
+        self,
+        credentials: Credentials | None,
+        token_client: Callable[[], httpx.Client],
+    ) -> None:
+        self.credentials = credentials or Credentials()
+        self._token_client = token_client
+        self._challenge: Challenge | None = None
+        self._tokens: dict[tuple[str, ...], Token] = {}
+        self._lock = threading.Lock()
+        self.refresh_token: str | None = None  # an identity token the token service offered
+
+    @property
+    def challenge(self) -> Challenge | None:
+        return self._challenge
+
+    def token_expiry(self) -> float | None:
+        with self._lock:
+            return max((t.expires_at for t in self._tokens.values()), default=None)
+
+    def _header(self, scopes: list[str], *, fresh: bool = False) -> str | None:
+        challenge = self._challenge
+        creds = self.credentials
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            return None if creds.anonymous else _basic(creds.username, creds.password)
+        if challenge.scheme != "bearer":
+            return None
+        if creds.registry_token:
+            return f"Bearer {creds.registry_token}"
+        key = (challenge.realm or "", challenge.service or "", *sorted(scopes))
+        with self._lock:
+            token = self._tokens.get(key)
+            if token is None or fresh or not token.valid():
+                token = self.fetch_token(challenge, scopes)
+                self._tokens[key] = token
+        return f"Bearer {token.value}"
+
+    def fetch_token(
+        self, challenge: Challenge, scopes: list[str], *, offline: bool = False
+    ) -> Token:
+        realm = challenge.realm
+        if not realm:
+            raise RegistryError("the registry's Bearer challenge names no token realm")
+        creds = self.credentials
+        client = self._token_client()
+        service = challenge.service or ""
+        try:
+            if creds.identity_token:
+                response = client.post(
+                    realm,
+                    data={
+                        "grant_type": "refresh_token",
+                        "refresh_token": creds.identity_token,
+                        "service": service,
+                        "scope": " ".join(scopes),
+                        "client_id": CLIENT_ID,
+                        "access_type": "offline" if offline else "online",
+                    },
+                )
+            else:
+                params: list[tuple[str, str | int | float | bool | None]] = [("service", service)]
+                params += [("scope", s) for s in scopes]
+                headers = {}
+                if creds.username:
+                    params.append(("account", creds.username))
+                    headers["Authorization"] = _basic(creds.username, creds.password)
+                if offline:
+                    params += [("offline_token", "true"), ("client_id", CLIENT_ID)]
+                response = client.get(realm, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise RegistryError(
+                f"cannot reach the token service {realm}: {type(exc).__name__}",
+                hint="check that the registry's token realm is reachable from here",
+            ) from exc
+        if response.status_code == 401:
+            raise AuthenticationFailed(
+                f"the token service for {service or realm} refused the credentials",
+                hint="check the username and password (or token) and log in again",
+                status=401,
+            )
+        if response.status_code == 403:
+            raise Forbidden(
+                f"the token service for {service or realm} denied {', '.join(scopes) or 'access'}",
+                status=403,
+            )
+        if response.status_code != 200:
+            raise RegistryError(
+                f"the token service {realm} answered {response.status_code}",
+                status=response.status_code,
+            )
+        try:
+            body = response.json()
+            value = body.get("token") or body["access_token"]
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise RegistryError(f"the token service {realm} sent no token") from exc
+        lifetime = int(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        refresh = body.get("refresh_token")
+        if refresh:
+            self.refresh_token = refresh
+        return Token(value, time.time() + lifetime, refresh)
+
+    def learn(self, response: httpx.Response) -> Challenge | None:
+        """Remember the challenge of a 401 (Bearer preferred over Basic, as docker does)."""
+        challenges = parse_challenges(response.headers.get("www-authenticate", ""))
+        for scheme in ("bearer", "basic"):
+            for challenge in challenges:
+                if challenge.scheme == scheme:
+                    self._challenge = challenge
+                    return challenge
+        return None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        scopes = scopes_for(request.method, request.url.path, request.url.query.decode())
+        header = self._header(scopes)
+        if header:
+            request.headers["Authorization"] = header
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenge = self.learn(response)
+        if challenge is None or (challenge.scheme == "basic" and self.credentials.anonymous):
+            return
+        if challenge.scheme == "bearer" and challenge.scope:
+            scopes = sorted(set(scopes) | set(challenge.scope.split(" ")))
+        if header and challenge.params.get("error") == "insufficient_scope":
+            return  # a fresh token would grant no more; the client reports it
+        if not isinstance(request.stream, httpx.ByteStream):
+            return  # a streamed body cannot be sent twice; callers ping first
+        retry = self._header(scopes, fresh=True)
+        if retry:
+            request.headers["Authorization"] = retry
+            yield request

@@ -1,0 +1,90 @@
+"""Registry errors: one type per thing a user can fix, each with the status and the fix."""
+
+from __future__ import annotations
+
+from ..errors import RegAuthError
+
+
+class RegistryError(RegAuthError):
+    """The registry answered with an error, or could not be reached."""
+
+    code = "registry_error"
+
+
+class RegistryUnreachable(RegistryError):
+    code = "unreachable"
+
+
+class TLSError(RegistryError):
+    """The TLS handshake failed. ``fingerprint`` (SHA-256 of the server certificate, colon-hex) and
+    ``subject`` describe what the server presented, so a user can check it out of band."""
+
+    code = "tls_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        fingerprint: str | None = None,
+        subject: str | None = None,
+        issuer: str | None = None,
+    ) -> None:
+        details = [f"{k} {v}" for k, v in (("subject", subject), ("SHA-256", fingerprint)) if v]
+        if details:
+            message = f"{message} (server certificate {', '.join(details)})"
+        super().__init__(message, hint=hint)
+        self.fingerprint = fingerprint
+        self.subject = subject
+        self.issuer = issuer
+
+    def to_dict(self) -> dict[str, object]:
+        data = super().to_dict()
+        data.update(fingerprint=self.fingerprint, subject=self.subject, issuer=self.issuer)
+        return data
+
+
+class UnknownCA(TLSError):
+    code = "unknown_ca"
+
+
+class HostnameMismatch(TLSError):
+    code = "hostname_mismatch"
+
+
+class CertificateExpired(TLSError):
+    code = "certificate_expired"
+
+
+class ClientCertificateRequired(TLSError):
+    code = "client_certificate_required"
+
+
+class AuthenticationFailed(RegistryError):
+    """401: the registry (or its token service) refused the credentials."""
+
+    code = "unauthorized"
+
+
+class Forbidden(RegistryError):
+    """403, or a token that does not grant the scope asked for."""
+
+    code = "forbidden"
+
+
+class NotFound(RegistryError):
+    code = "not_found"
+
+
+class RateLimited(RegistryError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint, status=429)
+        self.retry_after = retry_after
+
+
+class DigestMismatch(RegistryError):
+    """Content did not hash to the digest it was fetched or pushed by."""
+
+    code = "digest_mismatch"

@@ -1,0 +1,260 @@
+"""Trust per registry: the system store plus a registry's own CA bundle and client certificate.
+
+The files live where docker and the containers tools look: ``certs.d/<host[:port]>/`` holding
+``*.crt`` CA certificates and ``*.cert``/``*.key`` client pairs. The user's own tree
+(``~/.config/containers/certs.d``, what rootless skopeo, buildah and podman read) comes first, then
+the system trees.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from ..errors import ConfigError
+from .errors import (
+    CertificateExpired,
+    ClientCertificateRequired,
+    HostnameMismatch,
+    RegistryUnreachable,
+    TLSError,
+    UnknownCA,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM_CERTS_ROOTS = (Path("/etc/containers/certs.d"), Path("/etc/docker/certs.d"))
+
+
+def user_certs_root() -> Path:
+    return Path(os.environ.get("REGAUTH_CERTS_D") or Path.home() / ".config/containers/certs.d")
+
+
+def certs_roots() -> list[Path]:
+    return [user_certs_root(), *SYSTEM_CERTS_ROOTS]
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """What to trust for one registry. ``ca_pem`` adds to the system store, never replaces it."""
+
+    ca_pem: bytes = b""
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    insecure: bool = False
+    sources: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def for_host(
+        cls,
+        host: str,
+        *,
+        ca_pem: bytes = b"",
+        client_cert: Path | None = None,
+        client_key: Path | None = None,
+        insecure: bool = False,
+        roots: Iterable[Path] | None = None,
+    ) -> TrustConfig:
+        """Combine what a profile names with what the ``certs.d/<host>`` directories hold."""
+        bundle, sources = [ca_pem] if ca_pem else [], []
+        for root in certs_roots() if roots is None else roots:
+            directory = root / host
+            if not directory.is_dir():
+                continue
+            for crt in sorted(directory.glob("*.crt")):
+                bundle.append(_read_pem(crt))
+                sources.append(str(crt))
+            if client_cert is None:
+                for cert in sorted(directory.glob("*.cert")):
+                    key = cert.with_suffix(".key")
+                    if not key.exists():
+                        raise ConfigError(
+                            f"{cert} has no matching {key.name}",
+                            hint="put the client certificate's key beside it, or remove the .cert",
+                        )
+                    client_cert, client_key = cert, key
+                    sources.append(str(cert))
+                    break
+        return cls(b"\n".join(bundle), client_cert, client_key, insecure, tuple(sources))
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.insecure:
+            # Only reachable from an explicit per-registry `insecure` setting; warned about loudly.
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif self.ca_pem.strip():
+            try:
+                context.load_verify_locations(cadata=self.ca_pem.decode("ascii", "replace"))
+            except ssl.SSLError as exc:
+                raise ConfigError(
+                    "the registry's CA bundle holds no valid PEM certificate",
+                    hint="give a PEM file with -----BEGIN CERTIFICATE----- blocks",
+                ) from exc
+        if self.client_cert:
+            try:
+                context.load_cert_chain(self.client_cert, self.client_key)
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(
+                    f"cannot load client certificate {self.client_cert} with key {self.client_key}",
+                    hint="check that the key matches the certificate and both are PEM",
+                ) from exc
+        return context
+
+
+def _read_pem(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def load_pem_bundle(data: bytes, what: str = "CA bundle") -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise ConfigError(
+            f"the {what} is not valid PEM",
+            hint="give PEM certificates (-----BEGIN CERTIFICATE-----)",
+        ) from exc
+    return certs
+
+
+def split_host_port(host: str) -> tuple[str, int]:
+    if host.startswith("["):
+        addr, _, port = host[1:].partition("]")
+        return addr, int(port.lstrip(":") or 443)
+    name, _, port = host.partition(":")
+    return name, int(port or 443)
+
+
+def fetch_chain(host: str, timeout: float = 10.0) -> list[x509.Certificate]:
+    """The certificates a TLS server presents, leaf first, without trusting them.
+
+    Used to show a user what they are asked to trust (``regauth trust``) and to describe a failed
+    verification; no application data is exchanged on this connection.
+    """
+    from OpenSSL import SSL  # pyOpenSSL exposes the unverified chain the stdlib hides
+
+    address, port = split_host_port(host)
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except OSError as exc:
+        raise RegistryUnreachable(
+            f"cannot connect to {host}: {exc.strerror or exc}",
+            hint="check the host name and port, and that the registry is running",
+        ) from exc
+    with sock:
+        conn = SSL.Connection(context, sock)
+        conn.set_tlsext_host_name(address.encode("idna"))
+        conn.set_connect_state()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn.do_handshake()
+                break
+            except (SSL.WantReadError, SSL.WantWriteError):
+                # The socket has a timeout, so it is non-blocking to OpenSSL: wait for it.
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([sock], [sock], [], left)[0:2]:
+                    raise RegistryUnreachable(f"TLS handshake with {host} timed out") from None
+            except SSL.Error as exc:
+                raise TLSError(f"TLS handshake with {host} failed: {exc}") from exc
+        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+        conn.shutdown()
+    return list(chain)
+
+
+def ca_to_trust(chain: list[x509.Certificate]) -> x509.Certificate:
+    """The certificate to add to the trust store: the self-signed root where the server sends it,
+    else the top of what it sends (an intermediate is then trusted as an anchor, as docker does)."""
+    for cert in reversed(chain):
+        if cert.issuer == cert.subject:
+            return cert
+    return chain[-1]
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+_VERIFY_EXPIRED = {9, 10}  # not yet valid, expired
+_VERIFY_UNKNOWN_CA = {2, 18, 19, 20, 21}
+_VERIFY_NAME = {62, 64}
+_CLIENT_CERT_ALERTS = (
+    "CERTIFICATE_REQUIRED",
+    "BAD_CERTIFICATE",
+    "UNKNOWN_CA",
+    "HANDSHAKE_FAILURE",
+    "CERTIFICATE_UNKNOWN",
+)
+
+
+def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool) -> TLSError:
+    """Turn an ``ssl`` failure into the specific error a user can act on, naming the server
+    certificate by subject and SHA-256 fingerprint where verification failed."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        leaf = None
+        try:
+            chain = fetch_chain(host)
+            leaf = chain[0] if chain else None
+        except (TLSError, RegistryUnreachable):
+            pass
+        details = {
+            "fingerprint": fingerprint(leaf) if leaf else None,
+            "subject": leaf.subject.rfc4514_string() if leaf else None,
+            "issuer": leaf.issuer.rfc4514_string() if leaf else None,
+        }
+        code = error.verify_code
+        if code in _VERIFY_EXPIRED:
+            when = ""
+            if leaf:
+                start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+                when = f" (valid {start:%Y-%m-%d} to {end:%Y-%m-%d})"
+            return CertificateExpired(
+                f"the certificate of {host} is expired or not yet valid{when}",
+                hint="renew the registry's certificate, or check this machine's clock",
+                **details,
+            )
+        if code in _VERIFY_NAME:
+            return HostnameMismatch(
+                f"the certificate of {host} is not valid for that name",
+                hint="connect with a name the certificate lists, or reissue it with this name",
+                **details,
+            )
+        if code in _VERIFY_UNKNOWN_CA:
+            return UnknownCA(
+                f"the certificate of {host} is signed by an unknown authority",
+                hint=f"if the fingerprint is right, trust it: regauth trust {host}, "
+                "or log in with --ca-file PEM",
+                **details,
+            )
+        return TLSError(f"TLS verification of {host} failed: {error.verify_message}", **details)
+    reason = getattr(error, "reason", None) or ""
+    if any(alert in reason for alert in _CLIENT_CERT_ALERTS):
+        if has_client_cert:
+            return ClientCertificateRequired(
+                f"{host} rejected the client certificate ({reason.lower()})",
+                hint="check that the client certificate is issued by a CA the registry trusts",
+            )
+        return ClientCertificateRequired(
+            f"{host} requires a client certificate",
+            hint="give one with --client-cert and --client-key, or put client.cert and "
+            f"client.key in certs.d/{host}/",
+        )
+    return TLSError(f"TLS with {host} failed: {reason or error}")

@@ -1,0 +1,132 @@
+"""Session fixtures that start REAL components: the distribution registry (TLS from a CA made for
+this session; htpasswd Basic auth, token auth through a test issuer, mutual TLS) on loopback."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from jupyter_regauth.testing.pki import KeyPair, issue, make_ca
+from jupyter_regauth.testing.registry import LocalRegistry, TokenAuth
+from jupyter_regauth.testing.token_issuer import TokenIssuer, TokenServer
+
+# Every secret a fixture makes is registered here; no test may let one reach a log record.
+SECRETS: set[str] = set()
+
+
+def new_password() -> str:
+    # A colon inside, because docker's `auth` field splits on the first one only.
+    password = f"pw:{secrets.token_urlsafe(12)}"
+    SECRETS.add(password)
+    return password
+
+
+@dataclass
+class PKI:
+    ca: KeyPair
+    ca_file: Path
+    directory: Path
+
+
+@dataclass
+class Registry:
+    server: LocalRegistry
+    username: str = ""
+    password: str = ""
+    ca_file: Path | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    directory = tmp_path_factory.mktemp("pki")
+    ca = make_ca()
+    ca_file = directory / "ca.crt"
+    ca_file.write_bytes(ca.cert_pem)
+    return PKI(ca, ca_file, directory)
+
+
+@pytest.fixture(scope="session")
+def basic_registry(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    password = new_password()
+    server = LocalRegistry(tmp_path_factory.mktemp("basic"), ca=pki.ca, users={"alice": password})
+    with server:
+        yield Registry(server, "alice", password, pki.ca_file)
+
+
+@pytest.fixture(scope="session")
+def token_registry(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    workdir = tmp_path_factory.mktemp("token")
+    signer = issue(pki.ca, "token signer")
+    password, reader_password = new_password(), new_password()
+    issuer = TokenIssuer(
+        signer=signer,
+        service="regauth-test-registry",
+        users={
+            "carol": (password, {"*": ["pull", "push", "delete"], "registry:catalog": ["*"]}),
+            "reader": (reader_password, {"*": ["pull"]}),
+        },
+    )
+    cert, key = issue(pki.ca, "token service", names=("127.0.0.1",)).write(workdir, "issuer")
+    with TokenServer(issuer, cert, key) as token_server:
+        server = LocalRegistry(
+            workdir / "registry",
+            ca=pki.ca,
+            token=TokenAuth(token_server.realm, issuer.service, issuer.issuer, signer),
+        )
+        with server:
+            yield Registry(
+                server,
+                "carol",
+                password,
+                pki.ca_file,
+                extra={"issuer": issuer, "reader_password": reader_password},
+            )
+
+
+@pytest.fixture(scope="session")
+def mtls_registry(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    workdir = tmp_path_factory.mktemp("mtls")
+    password = new_password()
+    cert, key = issue(pki.ca, "notebook user", client=True).write(workdir, "client")
+    server = LocalRegistry(
+        workdir / "registry", ca=pki.ca, client_ca=pki.ca, users={"dave": password}
+    )
+    with server:
+        yield Registry(
+            server, "dave", password, pki.ca_file, extra={"client_cert": cert, "client_key": key}
+        )
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated home: DOCKER_CONFIG, certs.d and the profile store all under tmp_path."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("DOCKER_CONFIG", str(home / ".docker"))
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    monkeypatch.delenv("REGAUTH_CERTS_D", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    return home / ".docker"
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.DEBUG)
+    yield
+    text = caplog.text + "".join(
+        str(r.args) + str(r.exc_info) for r in caplog.records if r.args or r.exc_info
+    )
+    leaked = [s for s in SECRETS if s in text]
+    assert not leaked, "a secret reached a log record"

@@ -1,0 +1,275 @@
+"""The registry client against the real distribution registry: auth, trust and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from jupyter_regauth.credentials.types import Credentials
+from jupyter_regauth.registry import (
+    AuthenticationFailed,
+    CertificateExpired,
+    ClientCertificateRequired,
+    Forbidden,
+    HostnameMismatch,
+    NotFound,
+    RateLimited,
+    RegistryClient,
+    TrustConfig,
+    UnknownCA,
+    parse_challenges,
+    scopes_for,
+)
+from jupyter_regauth.registry.trust import ca_to_trust, fetch_chain, fingerprint
+from jupyter_regauth.testing.pki import issue
+from jupyter_regauth.testing.registry import LocalRegistry
+
+from .conftest import PKI, Registry
+
+
+def client_for(registry: Registry, **creds: str) -> RegistryClient:
+    assert registry.ca_file is not None
+    trust = TrustConfig(
+        ca_pem=registry.ca_file.read_bytes(),
+        client_cert=registry.extra.get("client_cert"),  # type: ignore[arg-type]
+        client_key=registry.extra.get("client_key"),  # type: ignore[arg-type]
+    )
+    return RegistryClient(registry.host, credentials=Credentials(**creds), trust=trust)
+
+
+def test_basic_login_right(basic_registry: Registry) -> None:
+    with client_for(basic_registry, username="alice", password=basic_registry.password) as client:
+        stored = client.check_login()
+        assert stored.password == basic_registry.password
+        assert client.auth.challenge is not None and client.auth.challenge.scheme == "basic"
+        assert client.catalog() == []
+
+
+def test_basic_login_wrong(basic_registry: Registry) -> None:
+    with client_for(basic_registry, username="alice", password="wrong") as client:
+        with pytest.raises(AuthenticationFailed) as info:
+            client.check_login()
+    assert info.value.status == 401
+    assert "refused the credentials for 'alice'" in info.value.message
+    assert "wrong" not in str(info.value)
+
+
+def test_anonymous_needs_login(basic_registry: Registry) -> None:
+    with client_for(basic_registry) as client, pytest.raises(AuthenticationFailed) as info:
+        client.catalog()
+    assert f"regauth login {basic_registry.host}" in str(info.value)
+
+
+def test_token_login_trades_password_for_identity_token(token_registry: Registry) -> None:
+    with client_for(token_registry, username="carol", password=token_registry.password) as client:
+        stored = client.check_login()
+    assert stored.identity_token and not stored.password
+    assert stored.username == "carol"
+    # The identity token alone works, through the OAuth2 POST refresh flow.
+    issuer = token_registry.extra["issuer"]
+    before = len(issuer.requests)  # type: ignore[attr-defined]
+    with client_for(token_registry, username="carol", identity_token=stored.identity_token) as c:
+        assert c.catalog() == []
+        assert c.auth.token_expiry() is not None
+    posts = [r for r in issuer.requests[before:] if r["method"] == "POST"]  # type: ignore[attr-defined]
+    assert posts and posts[0]["grant_type"] == "refresh_token"
+
+
+def test_token_wrong_password(token_registry: Registry) -> None:
+    with client_for(token_registry, username="carol", password="nope") as client:
+        with pytest.raises(AuthenticationFailed, match="token service"):
+            client.check_login()
+
+
+def test_token_cached_per_scope(token_registry: Registry) -> None:
+    issuer = token_registry.extra["issuer"]
+    with client_for(token_registry, username="carol", password=token_registry.password) as client:
+        client.ping()
+        before = len(issuer.requests)  # type: ignore[attr-defined]
+        for _ in range(3):
+            assert client.head_manifest("team/model", "latest") is None
+        assert len(issuer.requests) - before == 1  # type: ignore[attr-defined]
+
+
+def test_token_forbidden_scope(token_registry: Registry) -> None:
+    password = str(token_registry.extra["reader_password"])
+    with client_for(token_registry, username="reader", password=password) as client:
+        client.check_login()
+        with pytest.raises(Forbidden, match="does not grant registry:catalog"):
+            client.catalog()
+
+
+def test_not_found(basic_registry: Registry) -> None:
+    with client_for(basic_registry, username="alice", password=basic_registry.password) as client:
+        with pytest.raises(NotFound) as info:
+            client.get_manifest("nothing/here", "v1")
+    assert info.value.status == 404
+    assert "MANIFEST_UNKNOWN" in info.value.message or "NAME_UNKNOWN" in info.value.message
+
+
+def test_unknown_ca_shows_fingerprint(basic_registry: Registry) -> None:
+    chain = fetch_chain(basic_registry.host)
+    client = RegistryClient(basic_registry.host, trust=TrustConfig())
+    with client, pytest.raises(UnknownCA) as info:
+        client.ping()
+    error = info.value
+    assert error.fingerprint == fingerprint(chain[0])
+    assert error.fingerprint is not None and error.fingerprint in str(error)
+    assert "CN=registry" in str(error)
+    assert f"regauth trust {basic_registry.host}" in str(error)
+
+
+def test_chain_offers_the_root(basic_registry: Registry, pki: PKI) -> None:
+    chain = fetch_chain(basic_registry.host)
+    assert ca_to_trust(chain) == pki.ca.cert
+
+
+def test_trusted_through_certs_d(
+    basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGAUTH_CERTS_D", str(tmp_path))
+    host_dir = tmp_path / basic_registry.host
+    host_dir.mkdir()
+    assert basic_registry.ca_file is not None
+    (host_dir / "ca.crt").write_bytes(basic_registry.ca_file.read_bytes())
+    with RegistryClient(basic_registry.host) as client:
+        assert client.ping().auth_scheme == "basic"
+
+
+@pytest.fixture
+def odd_registry(pki: PKI, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    server = LocalRegistry(tmp_path / "odd", ca=pki.ca, server_cert=request.param(pki))
+    with server:
+        yield server.host
+
+
+def _wrong_name(pki: PKI):  # type: ignore[no-untyped-def]
+    return issue(pki.ca, "elsewhere", names=("registry.invalid",))
+
+
+def _expired(pki: PKI):  # type: ignore[no-untyped-def]
+    now = dt.datetime.now(dt.timezone.utc)
+    return issue(
+        pki.ca,
+        "old",
+        names=("127.0.0.1",),
+        not_before=now - dt.timedelta(days=30),
+        not_after=now - dt.timedelta(days=1),
+    )
+
+
+@pytest.mark.parametrize("odd_registry", [_wrong_name], indirect=True)
+def test_hostname_mismatch(odd_registry: str, pki: PKI) -> None:
+    with RegistryClient(odd_registry, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+        with pytest.raises(HostnameMismatch, match="not valid for that name"):
+            client.ping()
+
+
+@pytest.mark.parametrize("odd_registry", [_expired], indirect=True)
+def test_expired_certificate(odd_registry: str, pki: PKI) -> None:
+    with RegistryClient(odd_registry, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+        with pytest.raises(CertificateExpired, match="expired or not yet valid"):
+            client.ping()
+
+
+def test_client_certificate_required(mtls_registry: Registry) -> None:
+    assert mtls_registry.ca_file is not None
+    trust = TrustConfig(ca_pem=mtls_registry.ca_file.read_bytes())
+    with RegistryClient(mtls_registry.host, trust=trust) as client:
+        with pytest.raises(ClientCertificateRequired, match="requires a client certificate"):
+            client.ping()
+    with client_for(mtls_registry, username="dave", password=mtls_registry.password) as client:
+        assert client.check_login().username == "dave"
+
+
+def test_client_certificate_from_certs_d(
+    mtls_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGAUTH_CERTS_D", str(tmp_path))
+    host_dir = tmp_path / mtls_registry.host
+    host_dir.mkdir()
+    assert mtls_registry.ca_file is not None
+    (host_dir / "ca.crt").write_bytes(mtls_registry.ca_file.read_bytes())
+    for name, suffix in (("client_cert", "cert"), ("client_key", "key")):
+        source = mtls_registry.extra[name]
+        assert isinstance(source, Path)
+        (host_dir / f"client.{suffix}").write_bytes(source.read_bytes())
+    creds = Credentials(username="dave", password=mtls_registry.password)
+    with RegistryClient(mtls_registry.host, credentials=creds) as client:
+        assert client.catalog() == []
+
+
+class _RateLimitedHandler(http.server.BaseHTTPRequestHandler):
+    """distribution has no rate limiting; this stands in for a registry that does."""
+
+    calls: ClassVar[list[str]] = []
+    retry_after = "1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.calls.append(self.path)
+        if len(self.calls) == 1 or self.retry_after == "3600":
+            self.send_response(429)
+            self.send_header("Retry-After", self.retry_after)
+            self.end_headers()
+            return
+        body = b'{"repositories": ["a"]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.parametrize("retry_after", ["1", "3600"])
+def test_rate_limit_honours_retry_after(retry_after: str) -> None:
+    handler = type("H", (_RateLimitedHandler,), {"calls": [], "retry_after": retry_after})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        with RegistryClient(host, plain_http=True) as client:
+            if retry_after == "1":
+                assert client.catalog() == ["a"]
+                assert len(handler.calls) == 2
+            else:
+                with pytest.raises(RateLimited) as info:
+                    client.catalog()
+                assert info.value.retry_after == 3600
+                assert "retry after 3600 s" in str(info.value)
+    finally:
+        server.shutdown()
+
+
+def test_parse_challenges() -> None:
+    [bearer] = parse_challenges(
+        'Bearer realm="https://auth/token",service="reg",scope="repository:a/b:pull,push",'
+        'error="insufficient_scope"'
+    )
+    assert bearer.scheme == "bearer" and bearer.realm == "https://auth/token"
+    assert bearer.scope == "repository:a/b:pull,push"
+    assert bearer.params["error"] == "insufficient_scope"
+    basic, token = parse_challenges('Basic realm="r", Bearer realm="t",service=s')
+    assert (basic.scheme, basic.realm, token.scheme, token.service) == ("basic", "r", "bearer", "s")
+    [escaped] = parse_challenges(r'Basic realm="say \"hi\""')
+    assert escaped.realm == 'say "hi"'
+
+
+def test_scopes_for() -> None:
+    assert scopes_for("GET", "/v2/a/b/manifests/v1") == ["repository:a/b:pull"]
+    assert scopes_for("PUT", "/v2/a/manifests/v1") == ["repository:a:pull,push"]
+    assert scopes_for("POST", "/v2/x/blobs/uploads/", "mount=sha256:1&from=y/z") == [
+        "repository:x:pull,push",
+        "repository:y/z:pull",
+    ]
+    assert scopes_for("DELETE", "/v2/a/manifests/sha256:1") == ["repository:a:delete"]
+    assert scopes_for("GET", "/v2/_catalog") == ["registry:catalog:*"]
+    assert scopes_for("GET", "/v2/") == []
