@@ -71,6 +71,7 @@ def token_registry(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     issuer = TokenIssuer(
         signer=signer,
         service="regauth-test-registry",
+        on_secret=SECRETS.add,
         users={
             "carol": (password, {"*": ["pull", "push", "delete"], "registry:catalog": ["*"]}),
             "reader": (reader_password, {"*": ["pull"]}),

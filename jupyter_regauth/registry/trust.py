@@ -258,3 +258,25 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
             f"client.key in certs.d/{host}/",
         )
     return TLSError(f"TLS with {host} failed: {reason or error}")
+
+
+def store_trust(
+    host: str,
+    *,
+    ca_pem: bytes | None = None,
+    client_cert: bytes | None = None,
+    client_key: bytes | None = None,
+    root: Path | None = None,
+) -> Path:
+    """Write a registry's CA bundle and client pair into ``certs.d/<host>/`` (``ca.crt``,
+    ``client.cert``, ``client.key``), where docker, skopeo, buildah and podman find them."""
+    from ..fileio import atomic_write
+
+    directory = (root or user_certs_root()) / host
+    if ca_pem is not None:
+        load_pem_bundle(ca_pem)  # refuse to write what is not a certificate
+        atomic_write(directory / "ca.crt", ca_pem, mode=0o644)
+    if client_cert is not None and client_key is not None:
+        atomic_write(directory / "client.cert", client_cert, mode=0o644)
+        atomic_write(directory / "client.key", client_key, mode=0o600)
+    return directory

@@ -16,7 +16,7 @@ import secrets
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -53,6 +53,7 @@ class TokenIssuer:
     anonymous: Grants = field(default_factory=dict)
     lifetime: int = 300
     requests: list[dict[str, object]] = field(default_factory=list)
+    on_secret: Callable[[str], None] = lambda secret: None  # tests collect issued secrets
     _refresh_tokens: dict[str, str] = field(default_factory=dict)
 
     def sign(self, subject: str, access: list[dict[str, object]]) -> str:
@@ -103,6 +104,7 @@ class TokenIssuer:
         self, subject: str | None, scopes: list[str], *, offline: bool
     ) -> dict[str, object]:
         token = self.sign(subject or "", self.grant(subject, scopes))
+        self.on_secret(token)
         body: dict[str, object] = {
             "token": token,
             "access_token": token,
@@ -112,6 +114,7 @@ class TokenIssuer:
         if offline and subject:
             refresh = secrets.token_urlsafe(24)
             self._refresh_tokens[refresh] = subject
+            self.on_secret(refresh)
             body["refresh_token"] = refresh
         return body
 

@@ -1,0 +1,299 @@
+"""``regauth``: the command-line front end. Parses, calls ``RegAuth``, renders; nothing more.
+
+Verbs mirror ``docker login/logout``. Exit codes: 0 success, 1 an error the message explains,
+2 a usage error, 130 interrupted. ``--json`` prints machine-readable results (and errors as
+``{"error": {...}}`` on standard error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .credentials.store import DockerConfig
+from .errors import ConfigError, RegAuthError
+from .profiles import RegistryProfiles
+from .service import RegAuth, RegistryStatus, expires_in
+
+
+@dataclass
+class Console:
+    """Where a verb reads and writes: the terminal for the CLI, a notebook for the magics."""
+
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+    interactive: bool
+    read_secret: Callable[[str], str] = getpass.getpass
+
+    def prompt(self, text: str) -> str:
+        self.stderr.write(text)
+        self.stderr.flush()
+        return self.stdin.readline().strip()
+
+    def confirm(self, text: str) -> bool:
+        return self.prompt(f"{text} [y/N] ").lower() in ("y", "yes")
+
+
+@dataclass
+class Output:
+    """A verb's result: ``data`` for ``--json`` and Python callers, ``text`` for people."""
+
+    data: Any
+    text: str
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="regauth",
+        description="Log in to private container registries, trust their CA, and browse them.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    # --json is accepted after the verb too (`regauth ls --json`), as users type it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    parser.add_argument(
+        "--config-dir",
+        type=Path,
+        help="docker config directory (default $DOCKER_CONFIG or ~/.docker)",
+    )
+    parser.add_argument(
+        "--registries-file", help="a JSON/YAML file of admin-defined registry profiles"
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+
+    login = verbs.add_parser(
+        "login", parents=[common], help="verify credentials against a registry, then store them"
+    )
+    login.add_argument("host", metavar="HOST")
+    login.add_argument("-u", "--username")
+    login.add_argument(
+        "--password-stdin", action="store_true", help="read the password or token from stdin"
+    )
+    login.add_argument("--ca-file", type=Path, help="PEM CA bundle that signs the registry")
+    login.add_argument("--client-cert", type=Path, help="client certificate (PEM) for mutual TLS")
+    login.add_argument("--client-key", type=Path, help="key of the client certificate (PEM)")
+    login.add_argument(
+        "--insecure", action="store_true", help="skip TLS verification for this registry (unsafe)"
+    )
+    login.add_argument(
+        "--no-profile", action="store_true", help="do not add the registry to your list"
+    )
+
+    logout = verbs.add_parser(
+        "logout", parents=[common], help="remove stored credentials for a registry"
+    )
+    logout.add_argument("host", metavar="HOST")
+
+    for name in ("ls", "status"):
+        status = verbs.add_parser(
+            name,
+            parents=[common],
+            help="list registries: reachable, trusted, authenticated, token expiry",
+        )
+        status.add_argument("hosts", nargs="*", metavar="HOST")
+        status.add_argument("--offline", action="store_true", help="do not contact the registries")
+
+    trust = verbs.add_parser(
+        "trust", parents=[common], help="fetch a registry's CA, show it, and trust it"
+    )
+    trust.add_argument("host", metavar="HOST")
+    trust.add_argument("-y", "--yes", action="store_true", help="store without asking")
+    trust.add_argument("--ca-file", type=Path, help="trust this PEM instead of fetching the chain")
+    trust.add_argument("--fingerprint", help="store only if the CA has this SHA-256 fingerprint")
+
+    catalog = verbs.add_parser("catalog", parents=[common], help="list a registry's repositories")
+    catalog.add_argument("host", metavar="HOST")
+
+    tags = verbs.add_parser("tags", parents=[common], help="list a repository's tags")
+    tags.add_argument("repository", metavar="REPOSITORY")
+
+    inspect = verbs.add_parser(
+        "inspect", parents=[common], help="show an image's manifest, digest and config"
+    )
+    inspect.add_argument("reference", metavar="REFERENCE")
+    return parser
+
+
+def make_service(args: argparse.Namespace) -> RegAuth:
+    profiles = RegistryProfiles(registries_file=args.registries_file or "")
+    return RegAuth(profiles=profiles, docker_config=DockerConfig(args.config_dir))
+
+
+def _read_file(path: Path | None, what: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.expanduser().read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
+
+
+def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    username = args.username
+    if args.password_stdin:
+        if not username:
+            raise ConfigError("--password-stdin needs --username")
+        password = console.stdin.read().rstrip("\r\n")
+    elif console.interactive:
+        username = username or console.prompt("Username: ")
+        password = console.read_secret("Password: ")
+    else:
+        raise ConfigError(
+            "cannot prompt for a password: standard input is not a terminal",
+            hint="pipe the password in with --password-stdin",
+        )
+    if bool(args.client_cert) != bool(args.client_key):
+        raise ConfigError("--client-cert and --client-key go together")
+    result = service.login(
+        args.host,
+        username,
+        password,
+        ca_pem=_read_file(args.ca_file, "CA file"),
+        client_cert=_read_file(args.client_cert, "client certificate"),
+        client_key=_read_file(args.client_key, "client key"),
+        insecure=True if args.insecure else None,
+        save_profile=not args.no_profile,
+    )
+    return Output(result.to_dict(), "Login Succeeded")
+
+
+def cmd_logout(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    removed = service.logout(args.host)
+    text = (
+        f"Removing login credentials for {args.host}"
+        if removed
+        else f"Not logged in to {args.host}"
+    )
+    return Output({"host": args.host, "removed": removed}, text)
+
+
+def _status_table(rows: list[RegistryStatus]) -> str:
+    def mark(value: bool | None) -> str:
+        return {True: "yes", False: "NO", None: "-"}[value]
+
+    header = ("REGISTRY", "SOURCE", "REACHABLE", "TRUSTED", "LOGGED IN", "USER", "TOKEN EXPIRES")
+    table = [header]
+    for row in rows:
+        table.append(
+            (
+                row.host + (" (insecure)" if row.insecure else ""),
+                row.source,
+                mark(row.reachable),
+                mark(row.trusted),
+                mark(row.authenticated),
+                row.username or "",
+                expires_in(row.token_expires_at),
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    for row in rows:
+        if row.error:
+            lines.append(f"{row.host}: {row.error.get('message')}")
+    return "\n".join(lines)
+
+
+def cmd_status(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    if args.offline:
+        rows = [r for r in service.registries() if not args.hosts or r.host in args.hosts]
+    else:
+        rows = [service.status(h) for h in args.hosts or [r.host for r in service.registries()]]
+    return Output([r.to_dict() for r in rows], _status_table(rows))
+
+
+def cmd_trust(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    if args.ca_file:
+        pem = _read_file(args.ca_file, "CA file")
+        assert pem is not None
+        path = service.trust(args.host, pem, expected_fingerprint=args.fingerprint or "")
+        return Output({"host": args.host, "path": str(path)}, f"Trusted for {args.host}: {path}")
+    offer = service.offer_trust(args.host)
+    lines = [f"{args.host} presents:"]
+    for cert in offer.chain:
+        lines.append(
+            f"  {cert.subject}\n    issued by {cert.issuer}\n    SHA-256 {cert.fingerprint}"
+        )
+    lines.append(f"CA to trust: {offer.ca.subject}\n  SHA-256 {offer.ca.fingerprint}")
+    console.stderr.write("\n".join(lines) + "\n")
+    if offer.already_trusted and not args.fingerprint:
+        return Output({**offer.to_dict(), "stored": False}, f"{args.host} is already trusted")
+    if args.fingerprint or args.yes:
+        confirmed = True
+    elif console.interactive:
+        confirmed = console.confirm("Trust this CA for " + args.host + "?")
+    else:
+        raise ConfigError(
+            "not trusting without confirmation",
+            hint="check the fingerprint, then run again with --yes or --fingerprint SHA256",
+        )
+    if not confirmed:
+        raise RegAuthError("not trusted: the CA was not confirmed")
+    path = service.trust(
+        args.host, offer.ca_pem, expected_fingerprint=args.fingerprint or offer.ca.fingerprint
+    )
+    data = {**offer.to_dict(), "stored": True, "path": str(path)}
+    return Output(data, f"Trusted for {args.host}: {path}")
+
+
+def cmd_catalog(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    repositories = service.catalog(args.host)
+    return Output(repositories, "\n".join(repositories))
+
+
+def cmd_tags(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    tags = service.tags(args.repository)
+    return Output(tags, "\n".join(tags))
+
+
+def cmd_inspect(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    result = service.inspect(args.reference)
+    return Output(result, json.dumps(result, indent=2))
+
+
+Command = Callable[[RegAuth, argparse.Namespace, Console], Output]
+COMMANDS: dict[str, Command] = {
+    "login": cmd_login,
+    "logout": cmd_logout,
+    "ls": cmd_status,
+    "status": cmd_status,
+    "trust": cmd_trust,
+    "catalog": cmd_catalog,
+    "tags": cmd_tags,
+    "inspect": cmd_inspect,
+}
+
+
+def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
+    console = console or Console(sys.stdin, sys.stdout, sys.stderr, sys.stdin.isatty())
+    args = build_parser().parse_args(argv)
+    try:
+        service = make_service(args)
+        result = COMMANDS[args.verb](service, args, console)
+    except RegAuthError as exc:
+        if args.json:
+            console.stderr.write(json.dumps({"error": exc.to_dict()}) + "\n")
+        else:
+            console.stderr.write(f"Error: {exc.message}\n")
+            if exc.hint:
+                console.stderr.write(f"Hint: {exc.hint}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.stderr.write("interrupted\n")
+        return 130
+    text = json.dumps(result.data, indent=2, default=str) if args.json else result.text
+    if text:
+        console.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

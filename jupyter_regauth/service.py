@@ -1,0 +1,389 @@
+"""``RegAuth``: the one facade every front end (CLI, REST, magics, widget) calls.
+
+It ties profiles, the credential store, the trust store and the registry client together, so the
+flow "pick a registry, verify, store" is written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from .credentials.store import DockerConfig
+from .credentials.types import Credentials
+from .errors import ConfigError, RegAuthError
+from .profiles import RegistryProfile, RegistryProfiles, normalize_host
+from .reference import Reference, parse
+from .registry import RegistryClient, RegistryUnreachable, TLSError, TrustConfig
+from .registry.errors import AuthenticationFailed
+from .registry.trust import (
+    ca_to_trust,
+    fetch_chain,
+    fingerprint,
+    load_pem_bundle,
+    pem,
+    store_trust,
+    user_certs_root,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RegistryStatus:
+    host: str
+    name: str
+    source: str  # "admin", "user" or "config" (credentials in config.json, no profile)
+    reachable: bool | None = None
+    trusted: bool | None = None
+    authenticated: bool | None = None
+    auth_scheme: str | None = None
+    username: str | None = None
+    token_expires_at: float | None = None
+    insecure: bool = False
+    error: dict[str, object] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CertificateInfo:
+    subject: str
+    issuer: str
+    fingerprint: str
+    not_before: str
+    not_after: str
+
+    @classmethod
+    def of(cls, cert: x509.Certificate) -> CertificateInfo:
+        return cls(
+            cert.subject.rfc4514_string(),
+            cert.issuer.rfc4514_string(),
+            fingerprint(cert),
+            cert.not_valid_before_utc.isoformat(),
+            cert.not_valid_after_utc.isoformat(),
+        )
+
+
+@dataclass
+class TrustOffer:
+    """What a server presents, and the certificate ``trust`` would store for it."""
+
+    host: str
+    chain: list[CertificateInfo]
+    ca: CertificateInfo
+    ca_pem: str
+    already_trusted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "chain": [c.__dict__ for c in self.chain],
+            "ca": self.ca.__dict__,
+            "ca_pem": self.ca_pem,
+            "already_trusted": self.already_trusted,
+        }
+
+
+@dataclass
+class LoginResult:
+    host: str
+    username: str
+    stored_as: str  # "password" or "identity token"
+    config_path: str
+    certs_dir: str | None = None
+    profile_saved: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class RegAuth:
+    """The core facade. Explicit configuration, no global state: pass what differs."""
+
+    def __init__(
+        self,
+        *,
+        profiles: RegistryProfiles | None = None,
+        docker_config: DockerConfig | None = None,
+        certs_root: Path | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.profiles = profiles or RegistryProfiles()
+        self.docker_config = docker_config or DockerConfig()
+        self.certs_root = certs_root or user_certs_root()
+        self.timeout = timeout
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def profile(self, host: str) -> RegistryProfile:
+        host = normalize_host(host)
+        return self.profiles.get(host) or RegistryProfile(host=host)
+
+    def trust_for(self, host: str) -> TrustConfig:
+        return self.profile(host).trust(roots=self._roots())
+
+    def _roots(self) -> list[Path]:
+        from .registry.trust import SYSTEM_CERTS_ROOTS
+
+        return [self.certs_root, *SYSTEM_CERTS_ROOTS]
+
+    def client(self, host: str, credentials: Credentials | None = None) -> RegistryClient:
+        host = normalize_host(host)
+        if credentials is None:
+            credentials = self.docker_config.get(host)
+        return RegistryClient(
+            registry_api_host(host),
+            credentials=credentials,
+            trust=self.trust_for(host),
+            timeout=self.timeout,
+        )
+
+    # -- status --------------------------------------------------------------------------------
+
+    def registries(self) -> list[RegistryStatus]:
+        """Every registry the user can pick or is logged in to, without contacting them."""
+        seen: dict[str, RegistryStatus] = {}
+        for profile in self.profiles.all():
+            seen[profile.host] = RegistryStatus(
+                profile.host, profile.name, profile.source, insecure=profile.insecure
+            )
+        for host in self.docker_config.hosts():
+            seen.setdefault(host, RegistryStatus(host, host, "config"))
+        for status in seen.values():
+            creds = self.docker_config.get(status.host)
+            status.username = creds.username if creds else None
+        return list(seen.values())
+
+    def status(self, host: str) -> RegistryStatus:
+        """Contact the registry: reachable, trusted, authenticated, token expiry."""
+        host = normalize_host(host)
+        profile = self.profile(host)
+        creds = self.docker_config.get(host)
+        status = RegistryStatus(
+            host,
+            profile.name,
+            profile.source if self.profiles.get(host) else "config",
+            insecure=profile.insecure,
+            username=creds.username if creds else None,
+        )
+        try:
+            with self.client(host, creds) as client:
+                ping = client.ping()
+                status.reachable, status.trusted = True, True
+                status.auth_scheme = ping.auth_scheme
+                status.authenticated = ping.status < 400 if creds else None
+                status.token_expires_at = client.auth.token_expiry()
+        except RegistryUnreachable as exc:
+            status.reachable, status.error = False, exc.to_dict()
+        except TLSError as exc:
+            status.reachable, status.trusted, status.error = True, False, exc.to_dict()
+        except AuthenticationFailed as exc:
+            status.reachable, status.trusted = True, True
+            status.authenticated, status.error = False, exc.to_dict()
+        except RegAuthError as exc:
+            status.reachable, status.error = True, exc.to_dict()
+        return status
+
+    # -- trust ---------------------------------------------------------------------------------
+
+    def offer_trust(self, host: str) -> TrustOffer:
+        """Fetch the server's chain and say which CA ``trust`` would store (to confirm first)."""
+        host = normalize_host(host)
+        chain = fetch_chain(registry_api_host(host))
+        if not chain:
+            raise TLSError(f"{host} presented no certificate")
+        ca = ca_to_trust(chain)
+        already = False
+        try:
+            with self.client(host, Credentials()) as client:
+                client.ping()
+                already = True
+        except TLSError:
+            already = False
+        return TrustOffer(
+            host,
+            [CertificateInfo.of(c) for c in chain],
+            CertificateInfo.of(ca),
+            pem(ca).decode(),
+            already,
+        )
+
+    def trust(self, host: str, ca_pem: str | bytes, *, expected_fingerprint: str = "") -> Path:
+        """Store a CA for ``host`` in ``certs.d/<host>/ca.crt`` and check the registry now
+        verifies with it; ``expected_fingerprint`` (of any certificate in the bundle) guards
+        against a swap between showing and storing."""
+        host = normalize_host(host)
+        data = ca_pem.encode() if isinstance(ca_pem, str) else ca_pem
+        certs = load_pem_bundle(data, "CA certificate")
+        if expected_fingerprint:
+            wanted = expected_fingerprint.replace(":", "").upper()
+            if not any(fingerprint(c).replace(":", "") == wanted for c in certs):
+                raise ConfigError(
+                    "the certificate does not have the fingerprint that was confirmed",
+                    hint="fetch the chain again and compare the fingerprint out of band",
+                )
+        probe = RegistryClient(
+            registry_api_host(host),
+            credentials=Credentials(),
+            trust=TrustConfig(ca_pem=data),
+            timeout=self.timeout,
+        )
+        with probe:
+            probe.ping()  # raises UnknownCA etc. before anything is written
+        return store_trust(host, ca_pem=data, root=self.certs_root)
+
+    # -- login / logout ------------------------------------------------------------------------
+
+    def login(
+        self,
+        host: str,
+        username: str,
+        password: str,
+        *,
+        ca_pem: bytes | None = None,
+        client_cert: bytes | None = None,
+        client_key: bytes | None = None,
+        insecure: bool | None = None,
+        save_profile: bool = True,
+    ) -> LoginResult:
+        """Verify the credentials (and CA) against the registry; only then store them.
+
+        Nothing is written when verification fails."""
+        host = normalize_host(host)
+        if not username:
+            raise ConfigError("a username is needed to log in", hint="pass --username")
+        if not password:
+            raise ConfigError("a password or token is needed to log in")
+        profile = self.profile(host)
+        trust = self.trust_for(host)
+        if ca_pem is not None:
+            load_pem_bundle(ca_pem, "CA certificate")
+            trust = TrustConfig(
+                ca_pem=ca_pem + b"\n" + trust.ca_pem,
+                client_cert=trust.client_cert,
+                client_key=trust.client_key,
+                insecure=trust.insecure,
+            )
+        temp_pair: tuple[Path, Path] | None = None
+        if client_cert is not None and client_key is not None:
+            temp_pair = _temp_client_pair(client_cert, client_key)
+            trust = TrustConfig(
+                ca_pem=trust.ca_pem,
+                client_cert=temp_pair[0],
+                client_key=temp_pair[1],
+                insecure=trust.insecure,
+            )
+        if insecure is not None:
+            trust = TrustConfig(trust.ca_pem, trust.client_cert, trust.client_key, insecure)
+        try:
+            with RegistryClient(
+                registry_api_host(host),
+                credentials=Credentials(username=username, password=password),
+                trust=trust,
+                timeout=self.timeout,
+            ) as client:
+                to_store = client.check_login()
+        finally:
+            if temp_pair:
+                for path in temp_pair:
+                    path.unlink(missing_ok=True)
+                temp_pair[0].parent.rmdir()
+        certs_dir = None
+        if ca_pem is not None or client_cert is not None:
+            certs_dir = str(
+                store_trust(
+                    host,
+                    ca_pem=ca_pem,
+                    client_cert=client_cert,
+                    client_key=client_key,
+                    root=self.certs_root,
+                )
+            )
+        self.docker_config.store(host, to_store)
+        saved = False
+        if save_profile and self.profiles.get(host) is None:
+            self.profiles.save_user(
+                RegistryProfile(host=host, username=username, insecure=bool(insecure))
+            )
+            saved = True
+        elif insecure and profile.source == "user" and not profile.insecure:
+            self.profiles.save_user(RegistryProfile(**{**profile.__dict__, "insecure": True}))
+        log.info("logged in to %s as %s", host, username)
+        return LoginResult(
+            host,
+            username,
+            "identity token" if to_store.identity_token else "password",
+            str(self.docker_config.path),
+            certs_dir,
+            saved,
+        )
+
+    def logout(self, host: str) -> bool:
+        host = normalize_host(host)
+        removed = self.docker_config.erase(host)
+        log.info("logged out of %s", host)
+        return removed
+
+    # -- browsing ------------------------------------------------------------------------------
+
+    def catalog(self, host: str) -> list[str]:
+        with self.client(host) as client:
+            return client.catalog()
+
+    def tags(self, repository: str) -> list[str]:
+        ref = parse(repository)
+        with self.client(ref.domain) as client:
+            return client.tags(ref.path)
+
+    def inspect(self, reference: str | Reference) -> dict[str, Any]:
+        """The manifest (and, for an image, its config) of a reference, with its digest."""
+        ref = parse(reference) if isinstance(reference, str) else reference
+        with self.client(ref.domain) as client:
+            manifest = client.get_manifest(ref.path, ref.identifier)
+            body = manifest.json()
+            result: dict[str, Any] = {
+                "reference": str(ref),
+                "digest": manifest.digest,
+                "media_type": manifest.media_type or body.get("mediaType"),
+                "manifest": body,
+            }
+            config = body.get("config") if isinstance(body, dict) else None
+            if config and config.get("mediaType", "").endswith(
+                ("config.v1+json", "container.image.v1+json")
+            ):
+                with client.open_blob(ref.path, config["digest"]) as chunks:
+                    import json
+
+                    result["config"] = json.loads(b"".join(chunks))
+            return result
+
+
+def registry_api_host(host: str) -> str:
+    """Docker Hub's API lives on registry-1.docker.io; everything else on its own host."""
+    return "registry-1.docker.io" if host == "docker.io" else host
+
+
+def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="regauth-client-"))
+    cert_path, key_path = directory / "client.cert", directory / "client.key"
+    cert_path.write_bytes(cert)
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(key)
+    return cert_path, key_path
+
+
+def expires_in(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    seconds = int(timestamp - time.time())
+    return f"{seconds // 60} min" if seconds >= 60 else f"{max(seconds, 0)} s"

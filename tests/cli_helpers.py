@@ -1,0 +1,44 @@
+"""Run ``regauth`` as a real process and check that no secret reaches its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .conftest import SECRETS
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def regauth(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> Run:
+    completed = subprocess.run(
+        [sys.executable, "-m", "jupyter_regauth.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+    run = Run(completed.returncode, completed.stdout, completed.stderr)
+    output = run.stdout + run.stderr
+    assert not [s for s in SECRETS if s in output], "a secret reached the CLI's output"
+    return run
+
+
+def config_json(directory: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((directory / "config.json").read_text())
+    return data

@@ -1,0 +1,179 @@
+"""``regauth`` end to end, as a shell user runs it, against the real registry."""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import stat
+from pathlib import Path
+
+from jupyter_regauth.registry.trust import fetch_chain, fingerprint
+from jupyter_regauth.testing.registry import LocalRegistry
+
+from .cli_helpers import config_json, regauth
+from .conftest import PKI, Registry, new_password
+
+
+def login(registry: Registry, *extra: str, password: str | None = None) -> tuple[int, str, str]:
+    run = regauth(
+        "login",
+        registry.host,
+        "--username",
+        registry.username,
+        "--password-stdin",
+        *extra,
+        stdin=(password if password is not None else registry.password) + "\n",
+    )
+    return run.code, run.stdout, run.stderr
+
+
+def test_login_right_stores_everything(basic_registry: Registry, docker_config: Path) -> None:
+    code, out, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert (code, out.strip()) == (0, "Login Succeeded"), err
+    entry = config_json(docker_config)["auths"][basic_registry.host]
+    assert base64.b64decode(entry["auth"]).decode() == f"alice:{basic_registry.password}"
+    assert stat.S_IMODE((docker_config / "config.json").stat().st_mode) == 0o600
+    ca = Path.home() / ".config/containers/certs.d" / basic_registry.host / "ca.crt"
+    assert basic_registry.ca_file is not None
+    assert ca.read_bytes() == basic_registry.ca_file.read_bytes()
+    status = regauth("ls", "--json").json()
+    [row] = [r for r in status if r["host"] == basic_registry.host]
+    assert row["reachable"] and row["trusted"] and row["authenticated"]
+    assert row["username"] == "alice" and row["source"] == "user"
+
+
+def test_login_wrong_password_writes_nothing(basic_registry: Registry, docker_config: Path) -> None:
+    wrong = new_password()
+    code, _, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file), password=wrong)
+    assert code == 1
+    assert f"Error: {basic_registry.host} refused the credentials for 'alice'" in err
+    assert "Hint: check the username and password" in err
+    assert not (docker_config / "config.json").exists()
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+
+
+def test_login_unknown_ca_shows_fingerprint(basic_registry: Registry, docker_config: Path) -> None:
+    code, _, err = login(basic_registry)
+    leaf = fetch_chain(basic_registry.host)[0]
+    assert code == 1
+    assert "signed by an unknown authority" in err
+    assert fingerprint(leaf) in err
+    assert not (docker_config / "config.json").exists()
+
+
+def test_trust_then_login(basic_registry: Registry, docker_config: Path, pki: PKI) -> None:
+    refused = regauth("trust", basic_registry.host)
+    assert refused.code == 1 and "--yes" in refused.stderr
+    assert fingerprint(pki.ca.cert) in refused.stderr  # shown before asking
+    trusted = regauth("trust", basic_registry.host, "--yes")
+    assert trusted.code == 0, trusted.stderr
+    assert "Trusted for" in trusted.stdout
+    again = regauth("trust", basic_registry.host, "--json")
+    assert again.code == 0 and again.json()["already_trusted"] is True
+    code, _out, err = login(basic_registry)
+    assert code == 0, err
+
+
+def test_trust_with_wrong_fingerprint_stores_nothing(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    run = regauth("trust", basic_registry.host, "--fingerprint", "AA:" * 31 + "AA")
+    assert run.code == 1 and "fingerprint that was confirmed" in run.stderr
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+
+
+def test_logout(basic_registry: Registry, docker_config: Path) -> None:
+    (docker_config).mkdir(parents=True)
+    (docker_config / "config.json").write_text('{"auths": {"other:1": {"auth": "eDp5"}}, "x": 1}')
+    assert login(basic_registry, "--ca-file", str(basic_registry.ca_file))[0] == 0
+    run = regauth("logout", basic_registry.host)
+    assert run.code == 0 and "Removing login credentials" in run.stdout
+    data = config_json(docker_config)
+    assert data == {"auths": {"other:1": {"auth": "eDp5"}}, "x": 1}
+    [row] = [r for r in regauth("ls", "--json").json() if r["host"] == basic_registry.host]
+    assert row["authenticated"] is None and row["username"] is None
+
+
+def test_token_login_stores_identity_token(token_registry: Registry, docker_config: Path) -> None:
+    code, _out, err = login(token_registry, "--ca-file", str(token_registry.ca_file))
+    assert code == 0, err
+    entry = config_json(docker_config)["auths"][token_registry.host]
+    # As docker does: the identity token, and the username with an empty password.
+    assert entry["identitytoken"]
+    assert base64.b64decode(entry["auth"]) == b"carol:"
+    [row] = [r for r in regauth("ls", "--json").json() if r["host"] == token_registry.host]
+    assert row["authenticated"] and row["auth_scheme"] == "bearer"
+    assert row["token_expires_at"] is not None
+
+
+def test_mtls_login(mtls_registry: Registry, docker_config: Path) -> None:
+    code, _, err = login(mtls_registry, "--ca-file", str(mtls_registry.ca_file))
+    assert code == 1 and "requires a client certificate" in err
+    code, _, err = login(
+        mtls_registry,
+        "--ca-file",
+        str(mtls_registry.ca_file),
+        "--client-cert",
+        str(mtls_registry.extra["client_cert"]),
+        "--client-key",
+        str(mtls_registry.extra["client_key"]),
+    )
+    assert code == 0, err
+    host_dir = Path.home() / ".config/containers/certs.d" / mtls_registry.host
+    assert stat.S_IMODE((host_dir / "client.key").stat().st_mode) == 0o600
+    assert isinstance(regauth("catalog", mtls_registry.host, "--json").json(), list)
+
+
+def test_prompt_refused_without_terminal(basic_registry: Registry, docker_config: Path) -> None:
+    run = regauth("login", basic_registry.host, "-u", "alice")
+    assert run.code == 1 and "--password-stdin" in run.stderr
+
+
+def test_twenty_concurrent_logins(pki: PKI, tmp_path: Path, docker_config: Path) -> None:
+    registries = [
+        LocalRegistry(tmp_path / f"r{i}", ca=pki.ca, users={"u": new_password()}) for i in range(20)
+    ]
+    try:
+        for registry in registries:
+            registry.start()
+
+        def one(registry: LocalRegistry) -> int:
+            password = registry.users["u"]
+            return regauth(
+                "login",
+                registry.host,
+                "-u",
+                "u",
+                "--password-stdin",
+                "--ca-file",
+                str(pki.ca_file),
+                stdin=password,
+            ).code
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            assert list(pool.map(one, registries)) == [0] * 20
+        auths = config_json(docker_config)["auths"]
+        assert sorted(auths) == sorted(r.host for r in registries)
+        for registry in registries:
+            user, _, password = (
+                base64.b64decode(auths[registry.host]["auth"]).decode().partition(":")
+            )
+            assert (user, password) == ("u", registry.users["u"])
+    finally:
+        for registry in registries:
+            registry.stop()
+
+
+def test_malformed_config_untouched(basic_registry: Registry, docker_config: Path) -> None:
+    docker_config.mkdir(parents=True)
+    broken = b'{"auths": {"a": {"auth": "eA=="}},\n  "credsStore": oops\n}'
+    (docker_config / "config.json").write_bytes(broken)
+    code, _, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 1
+    assert "line 2" in err and "column" in err
+    assert (docker_config / "config.json").read_bytes() == broken
+
+
+def test_invalid_reference_error(docker_config: Path) -> None:
+    run = regauth("inspect", "Bad Ref")
+    assert run.code == 1 and "invalid reference" in run.stderr
