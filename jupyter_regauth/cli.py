@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_service(args: argparse.Namespace) -> RegAuth:
-    profiles = RegistryProfiles(registries_file=args.registries_file or "")
+    profiles = RegistryProfiles()
+    if args.registries_file:
+        profiles.registries_file = args.registries_file
     return RegAuth(profiles=profiles, docker_config=DockerConfig(args.config_dir))
 
 

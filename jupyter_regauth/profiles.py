@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from traitlets import Dict, List, Unicode
+from traitlets import Dict, List, Unicode, default
 from traitlets.config import Configurable
 
 from .errors import ConfigError
@@ -150,8 +150,13 @@ class RegistryProfiles(Configurable):
     ).tag(config=True)
 
     registries_file = Unicode(
-        "", help="A JSON or YAML file of admin-defined registries (e.g. a mounted ConfigMap)."
+        help="A JSON or YAML file of admin-defined registries (e.g. a mounted ConfigMap); "
+        "defaults to $REGAUTH_REGISTRIES_FILE, so the CLI and magics in a pod see it too."
     ).tag(config=True)
+
+    @default("registries_file")
+    def _registries_file_default(self) -> str:
+        return os.environ.get("REGAUTH_REGISTRIES_FILE", "")
 
     user_file = Unicode("", help="Where user-added registries are kept.").tag(config=True)
 

@@ -161,7 +161,7 @@ class RegistryClient:
             try:
                 request = self._http.build_request(method, path, **kwargs)
                 response = self._http.send(request, stream=stream)
-            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise self._transport_error(exc) from None
             except httpx.TimeoutException as exc:
                 raise RegistryUnreachable(
@@ -327,6 +327,24 @@ class RegistryClient:
         except NotFound:
             return None
         digest: str | None = response.headers.get("docker-content-digest")
+        return digest
+
+    def put_manifest(
+        self, repository: str, reference: str, data: bytes, media_type: str
+    ) -> str:
+        """Upload a manifest under a tag or its digest; returns its digest, checked against what
+        the registry computed."""
+        digest = sha256_digest(data)
+        response = self.send(
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            content=data,
+            headers={"Content-Type": media_type},
+            what=f"manifest {repository}:{reference}",
+        )
+        returned = response.headers.get("docker-content-digest")
+        if returned and returned != digest:
+            raise DigestMismatch(f"the registry stored {returned} for manifest {digest}")
         return digest
 
     def head_blob(self, repository: str, digest: str) -> int | None:

@@ -64,6 +64,8 @@ class LocalRegistry:
     server_cert: KeyPair | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    # Fixed for the registry's lifetime: upload state is signed with it, so uploads survive restarts.
+    secret: str = field(default_factory=lambda: secrets.token_hex(16))
     _log: IO[bytes] | None = None
 
     @property
@@ -81,7 +83,7 @@ class LocalRegistry:
     def config(self) -> dict[str, object]:
         http: dict[str, object] = {
             "addr": self.host,
-            "secret": secrets.token_hex(16),
+            "secret": self.secret,
             "headers": {"X-Content-Type-Options": ["nosniff"]},
         }
         if self.ca:

@@ -1,0 +1,267 @@
+"""Append build: a base image plus new layers and config changes, written to an OCI layout.
+
+Like ``crane append`` + ``crane mutate``: no daemon, no RUN steps. The output is always an OCI
+manifest (a Docker schema 2 base is converted, as ``skopeo copy`` to ``oci:`` does, since tools
+only look up OCI manifests in a layout by name). It is reproducible
+(fixed timestamps, deterministic layers), and the config carries a content digest label over
+everything that went in, so an unchanged rebuild is detected from a hash-only pass over the files
+and skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import posixpath
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any
+
+from . import media
+from .errors import DigestMismatchError, ImageError
+from .layer import CHUNK, LayerInfo, diff_id_of, source_date_epoch, write_layer
+from .layout import OCILayout
+from .manifest import (
+    JSON,
+    Descriptor,
+    Document,
+    canonical_json,
+    empty_config,
+    new_image_manifest,
+    sha256_digest,
+)
+from .progress import ProgressCallback, ProgressEvent, State, emit
+from .source import BlobSource, LayoutSource, open_base
+from .spec import BuildSpec
+
+CONTENT_DIGEST_LABEL = "io.jupyter-regauth.content-digest"
+OCI_LABEL = "org.opencontainers.image."
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    manifest_digest: str
+    manifest: bytes
+    media_type: str
+    config: bytes
+    layers: tuple[LayerInfo, ...]  # the layers this build added (empty when reused)
+    content_digest: str
+    reused: bool = False  # the layout already held this exact build
+
+    def descriptor(self) -> Descriptor:
+        return Descriptor(self.media_type, self.manifest_digest, len(self.manifest))
+
+
+def build(
+    spec: BuildSpec,
+    output_layout: str | os.PathLike[str] | OCILayout,
+    progress: ProgressCallback | None = None,
+    *,
+    base_source: BlobSource | None = None,
+    level: int = 1,
+    threads: int | None = None,
+) -> BuiltImage:
+    """Build ``spec`` into ``output_layout`` under the ref name ``spec.tag``.
+
+    ``base_source`` overrides ``spec.base`` (e.g. a registry-backed source).
+    """
+    layout = (
+        output_layout if isinstance(output_layout, OCILayout) else OCILayout.create(output_layout)
+    )
+    base = base_source if base_source is not None else open_base(spec.base, spec.platform)
+    if base is None:
+        base_manifest, base_config = None, empty_config(spec.platform)
+    else:
+        base_manifest = base.manifest()
+        base_config = json.loads(_read_verified(base, base_manifest.config()))
+    created = _timestamp(source_date_epoch())
+
+    reused = _reuse(layout, spec, base_manifest, created)
+    if reused is not None:
+        emit(progress, ProgressEvent("image", reused.manifest_digest, "exists"))
+        return reused
+
+    layer_descs = _copy_base_layers(base, base_manifest, layout, progress)
+    added: list[LayerInfo] = []
+    for i, lay in enumerate(spec.layers):
+        with layout.blob_writer() as w:
+            info = write_layer(
+                [lay.source()],
+                w,
+                level=level,
+                threads=threads,
+                progress=progress,
+                name=f"layer {i + 1}",
+            )
+            w.commit(info.digest)
+        added.append(info)
+        layer_descs.append(info.descriptor())
+
+    digest_in = content_digest(spec, base_manifest, [a.diff_id for a in added], created)
+    config = _apply(spec, base_config, added, created, digest_in)
+    config_doc = Document.build(media.OCI_CONFIG, config)
+    layout.write_blob(config_doc.raw, config_doc.digest)
+    annotations = {}
+    if base_manifest is not None:
+        annotations[OCI_LABEL + "base.digest"] = base_manifest.digest
+        if base is not None and base.name:
+            annotations[OCI_LABEL + "base.name"] = base.name
+    manifest = new_image_manifest(config_doc.descriptor(), layer_descs, annotations=annotations)
+    layout.put_manifest(manifest, spec.tag)
+    emit(progress, ProgressEvent("image", manifest.digest, "done"))
+    return BuiltImage(
+        manifest.digest, manifest.raw, manifest.media_type, config_doc.raw, tuple(added), digest_in
+    )
+
+
+def content_digest(
+    spec: BuildSpec, base_manifest: Document | None, diff_ids: list[str], created: str
+) -> str:
+    """A digest of everything that determines the image: base, layer contents, config changes."""
+    return sha256_digest(
+        canonical_json(
+            {
+                "base": base_manifest.digest if base_manifest else None,
+                "platform": str(spec.platform),
+                "diff_ids": diff_ids,
+                "config": spec.config_fields(),
+                "created": created,
+            }
+        )
+    )
+
+
+def _reuse(
+    layout: OCILayout, spec: BuildSpec, base_manifest: Document | None, created: str
+) -> BuiltImage | None:
+    """The existing image at ``spec.tag`` if it was built from exactly these inputs."""
+    if spec.tag not in layout.ref_names():
+        return None
+    try:
+        manifest = layout.read_manifest(spec.tag)
+        config_raw = layout.read_blob(manifest.config().digest)
+    except ImageError:
+        return None
+    labels = (json.loads(config_raw).get("config") or {}).get("Labels") or {}
+    old = labels.get(CONTENT_DIGEST_LABEL)
+    if not old:
+        return None
+    diff_ids = [diff_id_of([lay.source()]) for lay in spec.layers]
+    new = content_digest(spec, base_manifest, diff_ids, created)
+    if new != old or not all(layout.has_blob(d.digest) for d in manifest.layers()):
+        return None
+    return BuiltImage(
+        manifest.digest, manifest.raw, manifest.media_type, config_raw, (), new, reused=True
+    )
+
+
+def _read_verified(source: BlobSource, desc: Descriptor) -> bytes:
+    with source.open_blob(desc.digest) as f:
+        data = f.read()
+    if sha256_digest(data) != desc.digest:
+        raise DigestMismatchError(
+            f"Base blob {desc.digest} is corrupt", hint="fetch the base image again"
+        )
+    return data
+
+
+def _copy_base_layers(
+    base: BlobSource | None,
+    base_manifest: Document | None,
+    layout: OCILayout,
+    progress: ProgressCallback | None,
+) -> list[Descriptor]:
+    if base is None or base_manifest is None:
+        return []
+    descs = []
+    for desc in base_manifest.layers():
+        state: State = "done"
+        if layout.has_blob(desc.digest):
+            state = "exists"
+        elif isinstance(base, LayoutSource):
+            layout.copy_blob_from(base.layout, desc.digest)
+        else:
+            with base.open_blob(desc.digest) as f:
+                layout.write_blob(iter(partial(f.read, CHUNK), b""), desc.digest)
+        emit(progress, ProgressEvent("blob", desc.digest, state, desc.size, desc.size))
+        descs.append(replace(desc, media_type=media.to_oci(desc.media_type)))
+    return descs
+
+
+def _timestamp(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _apply(
+    spec: BuildSpec, base_config: JSON, added: list[LayerInfo], created: str, digest_in: str
+) -> JSON:
+    cfg = copy.deepcopy(base_config)
+    cfg["created"] = created
+    run: dict[str, Any] = dict(cfg.get("config") or {})
+    rootfs = cfg.setdefault("rootfs", {"type": "layers"})
+    rootfs["diff_ids"] = [*(rootfs.get("diff_ids") or []), *(a.diff_id for a in added)]
+    history: list[JSON] = list(cfg.get("history") or [])
+    for lay in spec.layers:
+        name = posixpath.basename(os.path.normpath(lay.src))  # never the local absolute path
+        history.append(
+            {
+                "created": created,
+                "created_by": f"COPY {name} {lay.dest}",
+                "comment": "jupyter-regauth",
+            }
+        )
+
+    changes: list[str] = []
+    if spec.env:
+        env = _env_dict(run.get("Env") or [])
+        env.update(spec.env)
+        run["Env"] = [f"{k}={v}" for k, v in env.items()]
+        changes += [f"ENV {k}={v}" for k, v in spec.env.items()]
+    if spec.entrypoint is not None:
+        run["Entrypoint"] = list(spec.entrypoint)
+        if spec.cmd is None:
+            run.pop("Cmd", None)  # as in a Dockerfile, a new ENTRYPOINT drops the base's CMD
+        changes.append(f"ENTRYPOINT {json.dumps(list(spec.entrypoint))}")
+    if spec.cmd is not None:
+        run["Cmd"] = list(spec.cmd)
+        changes.append(f"CMD {json.dumps(list(spec.cmd))}")
+    if spec.workdir is not None:
+        run["WorkingDir"] = spec.workdir
+        changes.append(f"WORKDIR {spec.workdir}")
+    if spec.user is not None:
+        run["User"] = spec.user
+        changes.append(f"USER {spec.user}")
+
+    labels = dict(run.get("Labels") or {})
+    labels.update(spec.labels)
+    for key in ("title", "source", "revision"):
+        value = getattr(spec, key)
+        if value:
+            labels[OCI_LABEL + key] = value
+    if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
+        labels[OCI_LABEL + "created"] = created
+    labels[CONTENT_DIGEST_LABEL] = digest_in
+    run["Labels"] = labels
+    changes.append("LABEL " + " ".join(sorted(labels)))
+
+    history.append(
+        {
+            "created": created,
+            "created_by": "; ".join(changes),
+            "comment": "jupyter-regauth",
+            "empty_layer": True,
+        }
+    )
+    cfg["config"] = run
+    cfg["history"] = history
+    return cfg
+
+
+def _env_dict(env: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out

@@ -1,0 +1,29 @@
+"""Errors raised while reading, writing or building images."""
+
+from __future__ import annotations
+
+from ..errors import RegAuthError
+
+
+class ImageError(RegAuthError):
+    """An image, layout or layer could not be read or written."""
+
+    code = "image_error"
+
+
+class DigestMismatchError(ImageError):
+    """Content did not hash to the digest it was announced with."""
+
+    code = "digest_mismatch"
+
+
+class PlatformNotFoundError(ImageError):
+    """An image index has no manifest for the requested platform."""
+
+    code = "platform_not_found"
+
+
+class BuildSpecError(ImageError):
+    """A build spec is malformed."""
+
+    code = "build_spec_error"

@@ -1,0 +1,107 @@
+"""``.dockerignore``-style exclude patterns.
+
+Same rules as Docker's pattern matcher: patterns are relative to the source directory, ``*`` and
+``?`` stay within one path component, ``**`` spans any number of them, a pattern that matches a
+directory excludes everything under it, ``!`` re-includes, and the last matching pattern wins.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ImageError
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    regex: re.Pattern[str]
+    negate: bool
+
+
+class Excludes:
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        self._patterns = [p for p in (_compile(raw) for raw in patterns) if p is not None]
+        self.has_negations = any(p.negate for p in self._patterns)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Excludes:
+        """Read a ``.dockerignore`` file (one pattern a line, ``#`` comments)."""
+        lines = Path(path).read_text().splitlines()
+        return cls(line for line in lines if not line.lstrip().startswith("#"))
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def excluded(self, rel: str) -> bool:
+        """Whether the slash-separated relative path ``rel`` is excluded."""
+        parents = _self_and_parents(rel)
+        result = False
+        for pat in self._patterns:
+            if any(pat.regex.match(p) for p in parents):
+                result = not pat.negate
+        return result
+
+
+def _self_and_parents(rel: str) -> list[str]:
+    parts = rel.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _compile(raw: str) -> _Pattern | None:
+    text = raw.strip()
+    negate = text.startswith("!")
+    if negate:
+        text = text[1:].strip()
+    if not text:
+        return None
+    text = posixpath.normpath(text).lstrip("/")
+    if text in (".", ""):
+        return None
+    try:
+        return _Pattern(re.compile(_translate(text)), negate)
+    except re.error as exc:
+        raise ImageError(
+            f"Bad exclude pattern {raw!r}: {exc}", hint="fix the pattern's [...] class or escapes"
+        ) from None
+
+
+def _translate(pattern: str) -> str:
+    out = ["^"]
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            i += 2
+            if pattern.startswith("/", i):  # "**/" also matches zero directories
+                out.append("(?:.*/)?")
+                i += 1
+            else:
+                out.append(".*")
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                raise ImageError(
+                    f"Bad exclude pattern {pattern!r}: unclosed [", hint="close the [...] class"
+                )
+            body = pattern[i + 1 : end]
+            if body.startswith("^"):
+                body = "!" + body[1:]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    out.append("$")
+    return "".join(out)

@@ -1,0 +1,30 @@
+"""One progress event stream for building, pushing and copying, rendered by every front end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+State = Literal[
+    "waiting", "hashing", "compressing", "uploading", "exists", "mounted", "done", "error"
+]
+Kind = Literal["layer", "blob", "config", "manifest", "image"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    kind: Kind
+    id: str  # a digest once known, else a stable name such as "layer 1"
+    state: State
+    bytes_done: int = 0
+    bytes_total: int | None = None  # None when the size is not known up front
+    message: str = ""
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, event: ProgressEvent, /) -> None: ...
+
+
+def emit(callback: ProgressCallback | None, event: ProgressEvent) -> None:
+    if callback is not None:
+        callback(event)

@@ -1,0 +1,214 @@
+"""Blob uploads (distribution's "Pushing An Image"): check, mount, stream, resume, complete.
+
+A blob the repository already has is not sent (HEAD); one another repository of the registry has
+is mounted; otherwise it is streamed in one PATCH (chunked transfer encoding, so a layer can be
+compressed while it is sent and its digest known only at the end) and closed with
+``PUT ?digest=``. An interrupted PATCH is resumed from the offset the registry reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from .client import RegistryClient
+from .errors import DigestMismatch, RegistryError, RegistryUnreachable
+
+log = logging.getLogger(__name__)
+
+#: Opens the blob's bytes from an offset; called again to resume after an interruption.
+Opener = Callable[[int], Iterable[bytes]]
+Progress = Callable[[int], None]  # called with the number of bytes just sent
+
+
+@dataclass
+class UploadResult:
+    digest: str
+    size: int
+    state: str  # "exists", "mounted" or "uploaded"
+    attempts: int = 1
+
+
+class UploadSession:
+    """One upload in progress at ``location`` (absolute URL the registry handed out)."""
+
+    def __init__(self, client: RegistryClient, repository: str, location: str) -> None:
+        self.client = client
+        self.repository = repository
+        self.location = location
+
+    def _url(self, location: str) -> str:
+        return str(httpx.URL(self.client.base_url).join(location))
+
+    def offset(self) -> int:
+        """How many bytes the registry holds: the end of its ``Range: 0-N`` plus one."""
+        response = self.client.send("GET", self._url(self.location), what="upload status")
+        self.location = response.headers.get("location", self.location)
+        _, _, end = response.headers.get("range", "0--1").partition("-")
+        return int(end) + 1
+
+    def patch(self, chunks: Iterable[bytes]) -> None:
+        response = self.client.send(
+            "PATCH",
+            self._url(self.location),
+            content=chunks,
+            headers={"Content-Type": "application/octet-stream"},
+            what=f"upload to {self.repository}",
+        )
+        self.location = response.headers.get("location", self.location)
+
+    def complete(self, digest: str, body: bytes = b"") -> None:
+        url = httpx.URL(self._url(self.location))
+        url = url.copy_merge_params({"digest": digest})
+        response = self.client.send(
+            "PUT",
+            str(url),
+            content=body,
+            headers={"Content-Type": "application/octet-stream"},
+            what=f"blob {digest}",
+        )
+        if response.status_code != 201:
+            raise RegistryError(
+                f"the registry did not accept blob {digest} ({response.status_code})"
+            )
+        returned = response.headers.get("docker-content-digest")
+        if returned and returned != digest:
+            raise DigestMismatch(f"the registry stored {returned} for blob {digest}")
+
+    def cancel(self) -> None:
+        try:
+            self.client.send("DELETE", self._url(self.location), what="cancel upload")
+        except RegistryError:
+            log.debug("could not cancel upload at %s", self.location)
+
+
+def _open(client: RegistryClient, repository: str, params: dict[str, str] | None) -> httpx.Response:
+    return client.send(
+        "POST", f"/v2/{repository}/blobs/uploads/", params=params, what=f"upload to {repository}"
+    )
+
+
+def _session(client: RegistryClient, repository: str, response: httpx.Response) -> UploadSession:
+    location = response.headers.get("location")
+    if not location:
+        raise RegistryError(f"the registry opened an upload to {repository} without a Location")
+    return UploadSession(client, repository, location)
+
+
+def start_upload(client: RegistryClient, repository: str) -> UploadSession:
+    return _session(client, repository, _open(client, repository, None))
+
+
+def try_mount(
+    client: RegistryClient, repository: str, digest: str, source: str
+) -> UploadSession | None:
+    """Ask for a cross-repository mount: None when it worked, else the plain upload the
+    registry opened instead (for a blob the source does not have, or no pull access there)."""
+    response = _open(client, repository, {"mount": digest, "from": source})
+    return None if response.status_code == 201 else _session(client, repository, response)
+
+
+class _Counted:
+    """Passes chunks through, hashing and counting them, so the digest is checked end to end."""
+
+    def __init__(self, chunks: Iterable[bytes], progress: Progress | None) -> None:
+        self.chunks = chunks
+        self.progress = progress
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.hasher.update(chunk)
+            self.size += len(chunk)
+            if self.progress:
+                self.progress(len(chunk))
+            yield chunk
+
+
+def skip(chunks: Iterable[bytes], offset: int) -> Iterator[bytes]:
+    """Drop the first ``offset`` bytes: resumes a deterministic stream that can only restart."""
+    for chunk in chunks:
+        if offset >= len(chunk):
+            offset -= len(chunk)
+            continue
+        yield chunk[offset:] if offset else chunk
+        offset = 0
+
+
+def file_opener(path: str, chunk_size: int = 1 << 20) -> Opener:
+    def open_at(offset: int) -> Iterator[bytes]:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            while chunk := handle.read(chunk_size):
+                yield chunk
+
+    return open_at
+
+
+def push_blob(
+    client: RegistryClient,
+    repository: str,
+    digest: str,
+    opener: Opener,
+    *,
+    mount_from: Iterable[str] = (),
+    progress: Progress | None = None,
+    retries: int = 3,
+) -> UploadResult:
+    """Make ``repository`` hold blob ``digest``: HEAD, then mount, then stream with resume.
+
+    ``opener(offset)`` yields the blob's bytes from ``offset``. The bytes are hashed as they are
+    sent and checked against ``digest``; the registry checks the whole blob again on completion."""
+    if not digest.startswith("sha256:"):
+        raise RegistryError(f"cannot verify {digest} while sending it: only sha256 is supported")
+    existing = client.head_blob(repository, digest)
+    if existing is not None:
+        return UploadResult(digest, existing, "exists")
+    session: UploadSession | None = None
+    for source in mount_from:
+        if source != repository:
+            session = try_mount(client, repository, digest, source)
+            if session is None:
+                return UploadResult(digest, client.head_blob(repository, digest) or 0, "mounted")
+            break  # the registry opened a plain upload instead: use it
+    if session is None:
+        session = start_upload(client, repository)
+    attempts, offset = 0, 0
+    while True:
+        attempts += 1
+        counted = _Counted(opener(offset), progress)
+        try:
+            session.patch(counted)
+            break
+        except RegistryUnreachable:
+            if attempts > retries:
+                raise
+            time.sleep(0.5 * attempts)
+            offset, session = _resume(client, repository, session)
+            log.info("resuming upload of %s at byte %d (attempt %d)", digest, offset, attempts + 1)
+    if offset == 0 and f"sha256:{counted.hasher.hexdigest()}" != digest:
+        session.cancel()
+        raise DigestMismatch(f"the content sent as {digest} hashes to something else")
+    session.complete(digest)
+    return UploadResult(digest, offset + counted.size, "uploaded", attempts)
+
+
+def _resume(
+    client: RegistryClient, repository: str, session: UploadSession
+) -> tuple[int, UploadSession]:
+    """Where to go on after an interruption: the registry's offset in the same upload, or a new
+    upload from 0 when the registry no longer knows the old one."""
+    for attempt in range(20):
+        try:
+            return session.offset(), session
+        except RegistryUnreachable:
+            time.sleep(0.25 * (attempt + 1))  # e.g. the registry is restarting
+        except RegistryError:
+            return 0, start_upload(client, repository)
+    raise RegistryUnreachable(f"{client.host} did not come back to resume the upload")

@@ -1,0 +1,94 @@
+"""The demo: a local TLS registry with a fresh CA and a demo user, and JupyterLab configured for it.
+
+    python -m jupyter_regauth.testing.demo [--port 5443] [--no-lab] [-- jupyter lab options]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .pki import make_ca
+from .registry import LocalRegistry, free_port
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0, help="registry port (default: a free one)")
+    parser.add_argument("--workdir", type=Path, help="where the registry keeps its data")
+    parser.add_argument(
+        "--no-lab", action="store_true", help="only run the registry (until interrupted)"
+    )
+    parser.add_argument("lab_args", nargs="*", help="extra arguments for jupyter lab")
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="regauth-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca = make_ca("jupyter-regauth demo CA")
+    ca_file = workdir / "demo-ca.crt"
+    ca_file.write_bytes(ca.cert_pem)
+    password = secrets.token_urlsafe(12)  # a throwaway made for this run only
+    registry = LocalRegistry(
+        workdir / "registry", ca=ca, users={"demo": password}, port=args.port or free_port()
+    )
+    registries_file = workdir / "registries.json"
+    registries_file.write_text(
+        json.dumps(
+            {
+                "registries": [
+                    {
+                        "host": registry.host,
+                        "display_name": "Demo registry",
+                        "description": "A local distribution registry with a private CA",
+                        "ca_file": str(ca_file),
+                        "username": "demo",
+                    }
+                ]
+            },
+            indent=2,
+        )
+    )
+    with registry:
+        print(
+            "\n".join(
+                [
+                    "jupyter-regauth demo registry",
+                    f"  address:  https://{registry.host}",
+                    "  username: demo",
+                    f"  password: {password}",
+                    f"  CA:       {ca_file}",
+                    f"  profiles: {registries_file}",
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+        if args.no_lab:
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            return 0
+        env = {**os.environ, "REGAUTH_REGISTRIES_FILE": str(registries_file)}
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--ServerApp.ip=127.0.0.1",
+            f"--RegistryProfiles.registries_file={registries_file}",
+            *args.lab_args,
+        ]
+        lab = subprocess.Popen(command, env=env)
+        try:
+            return lab.wait()
+        except KeyboardInterrupt:
+            lab.send_signal(signal.SIGINT)
+            return lab.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

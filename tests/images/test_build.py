@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jupyter_regauth.images import media
+from jupyter_regauth.images.build import CONTENT_DIGEST_LABEL, build
+from jupyter_regauth.images.errors import BuildSpecError, ImageError
+from jupyter_regauth.images.layout import OCILayout
+from jupyter_regauth.images.manifest import Document, Platform
+from jupyter_regauth.images.progress import ProgressEvent
+from jupyter_regauth.images.spec import BuildSpec
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "ctx"
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "weights.bin").write_bytes(os.urandom(1 << 20))
+    (root / "model" / "scratch.tmp").write_text("x")
+    (root / "serve.py").write_text("print('serving')\n")
+    return root
+
+
+def _spec(base: str | None, **extra: object) -> BuildSpec:
+    return BuildSpec.from_dict(
+        {
+            "base": base,
+            "tag": "v1",
+            "layers": [
+                {"src": "model", "dest": "/model", "exclude": ["*.tmp"]},
+                {"src": "serve.py", "dest": "/app/"},
+            ],
+            "env": {"MODEL_DIR": "/model", "BASE": "2"},
+            "entrypoint": ["python", "/app/serve.py"],
+            "workdir": "/app",
+            "labels": {"team": "ml"},
+            "title": "demo",
+            "revision": "abc123",
+            **extra,
+        },
+        base_dir=Path.cwd() if base is None else None,
+    )
+
+
+def test_append_to_fabricated_base(
+    base_layout: OCILayout,
+    model_dir: Path,
+    tmp_path: Path,
+    skopeo: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(model_dir)
+    events: list[ProgressEvent] = []
+    out = tmp_path / "out"
+    built = build(_spec(f"oci:{base_layout.root}:multi"), out, events.append)
+
+    layout = OCILayout.open(out)
+    base_manifest = base_layout.read_manifest("multi")
+    base_config = json.loads(base_layout.read_blob(base_manifest.config().digest))
+    config = json.loads(built.config)
+    manifest = json.loads(built.manifest)
+
+    assert layout.resolve("v1").digest == built.manifest_digest
+    assert built.manifest_digest == "sha256:" + hashlib.sha256(built.manifest).hexdigest()
+    new_diff_ids = [info.diff_id for info in built.layers]
+    assert config["rootfs"]["diff_ids"] == base_config["rootfs"]["diff_ids"] + new_diff_ids
+    history = config["history"]
+    assert history[0] == base_config["history"][0]
+    assert [h["created_by"] for h in history[1:3]] == ["COPY model /model", "COPY serve.py /app/"]
+    assert history[-1]["empty_layer"] is True
+    non_empty = [h for h in history if not h.get("empty_layer")]
+    assert len(non_empty) == len(config["rootfs"]["diff_ids"])
+    assert config["created"] == "1970-01-01T00:00:00Z"
+
+    run = config["config"]
+    assert run["Env"] == ["PATH=/usr/bin", "BASE=2", "MODEL_DIR=/model"]
+    assert run["Entrypoint"] == ["python", "/app/serve.py"] and "Cmd" not in run
+    assert run["WorkingDir"] == "/app"
+    labels = run["Labels"]
+    assert labels["base"] == "yes" and labels["team"] == "ml"
+    assert labels["org.opencontainers.image.title"] == "demo"
+    assert labels["org.opencontainers.image.revision"] == "abc123"
+    assert "org.opencontainers.image.created" not in labels
+    assert labels[CONTENT_DIGEST_LABEL] == built.content_digest
+
+    layers = manifest["layers"]
+    assert layers[0] == base_manifest.data["layers"][0]
+    assert [ly["digest"] for ly in layers[1:]] == [info.digest for info in built.layers]
+    assert {ly["mediaType"] for ly in layers} == {media.OCI_LAYER_GZIP}
+    assert manifest["annotations"]["org.opencontainers.image.base.digest"] == base_manifest.digest
+    # each layer blob decompresses to its diff_id, and the model layer honours the exclude
+    for desc, diff_id in zip(layers, config["rootfs"]["diff_ids"], strict=True):
+        raw = gzip.decompress(layout.read_blob(desc["digest"]))
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == diff_id
+    model_layer = gzip.decompress(layout.read_blob(layers[1]["digest"]))
+    with tarfile.open(fileobj=io.BytesIO(model_layer)) as tar:
+        assert tar.getnames() == ["model", "model/weights.bin"]
+
+    assert {e.state for e in events if e.kind == "layer"} >= {"compressing", "done"}
+    assert events[-1].kind == "image" and events[-1].state == "done"
+
+    info = json.loads(skopeo("inspect", f"oci:{out}:v1"))
+    assert info["Digest"] == built.manifest_digest and info["Architecture"] == "amd64"
+    assert len(info["Layers"]) == 3
+    skopeo("copy", f"oci:{out}:v1", f"oci:{tmp_path / 'copy'}:v1")
+    assert OCILayout.open(tmp_path / "copy").resolve("v1").digest == built.manifest_digest
+
+
+def test_rebuild_is_identical_and_skipped(
+    base_layout: OCILayout, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(model_dir)
+    spec = _spec(str(base_layout.root) + ":base")
+    first = build(spec, tmp_path / "a")
+    again = build(spec, tmp_path / "a")
+    elsewhere = build(spec, tmp_path / "b")
+    assert again.reused and not first.reused and not elsewhere.reused
+    assert first.manifest_digest == again.manifest_digest == elsewhere.manifest_digest
+    (model_dir / "model" / "weights.bin").write_bytes(b"changed")
+    changed = build(spec, tmp_path / "a")
+    assert not changed.reused and changed.manifest_digest != first.manifest_digest
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    dated = build(spec, tmp_path / "a")
+    config = json.loads(dated.config)
+    assert config["created"] == "2023-11-14T22:13:20Z"
+    assert config["config"]["Labels"]["org.opencontainers.image.created"] == config["created"]
+
+
+def test_scratch_docker_base_and_platform(
+    base_layout: OCILayout,
+    model_dir: Path,
+    tmp_path: Path,
+    image_factory: Callable[..., Document],
+    skopeo: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(model_dir)
+    scratch = build(_spec(None, platform="linux/arm64"), tmp_path / "s")
+    config = json.loads(scratch.config)
+    assert (config["os"], config["architecture"]) == ("linux", "arm64")
+    assert len(config["rootfs"]["diff_ids"]) == 2
+    assert json.loads(skopeo("inspect", f"oci:{tmp_path / 's'}:v1"))["Architecture"] == "arm64"
+
+    arm = build(_spec(f"oci:{base_layout.root}:multi", platform="linux/arm64"), tmp_path / "arm")
+    assert json.loads(arm.config)["architecture"] == "arm64"
+
+    docker_base = image_factory(base_layout, Platform(), {"d": b"1"}, docker=True)
+    base_layout.put_manifest(docker_base, "docker")
+    built = build(_spec(f"oci:{base_layout.root}:docker"), tmp_path / "d")
+    manifest = json.loads(built.manifest)
+    # converted to OCI: same blobs, OCI media types
+    assert built.media_type == manifest["mediaType"] == media.OCI_MANIFEST
+    assert {ly["mediaType"] for ly in manifest["layers"]} == {media.OCI_LAYER_GZIP}
+    assert manifest["layers"][0]["digest"] == docker_base.layers()[0].digest
+    assert manifest["config"]["mediaType"] == media.OCI_CONFIG
+    skopeo("inspect", f"oci:{tmp_path / 'd'}:v1")
+
+
+def test_spec_errors(tmp_path: Path) -> None:
+    with pytest.raises(BuildSpecError, match="Unknown build spec key"):
+        BuildSpec.from_dict({"layer": []})
+    with pytest.raises(BuildSpecError, match="entrypoint must be a list"):
+        BuildSpec.from_dict({"entrypoint": "python serve.py"})
+    with pytest.raises(BuildSpecError, match=r"layers\[0\] needs a src"):
+        BuildSpec.from_dict({"layers": [{"dest": "/m"}]})
+    with pytest.raises(BuildSpecError, match="unclosed"):
+        BuildSpec.from_dict({"layers": [{"src": "m", "exclude": ["[x"]}]})
+    with pytest.raises(ImageError, match="not a local OCI layout"):
+        build(BuildSpec(base="docker.io/library/python:3.11"), tmp_path / "o")
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("base: scratch\nlayers:\n  - src: m\n    dest: /m\nenv:\n  N: 1\n")
+    spec = BuildSpec.load(spec_file)
+    assert spec.layers[0].src == str(tmp_path / "m") and spec.env == {"N": "1"}
+    spec_file.write_text("layers: [")
+    with pytest.raises(BuildSpecError, match="not valid YAML"):
+        BuildSpec.load(spec_file)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jupyter_regauth.images.errors import DigestMismatchError, ImageError
+from jupyter_regauth.images.layout import OCILayout
+from jupyter_regauth.images.manifest import Descriptor, Document, Platform
+
+
+def test_blobs_are_verified_and_atomic(tmp_path: Path) -> None:
+    layout = OCILayout.create(tmp_path / "l")
+    desc = layout.write_blob([b"hello ", b"world"])
+    assert desc == Descriptor("", Descriptor.of("", b"hello world").digest, 11)
+    assert layout.read_blob(desc.digest) == b"hello world"
+    assert b"".join(layout.iter_blob(desc.digest, 3)) == b"hello world"
+    with pytest.raises(DigestMismatchError):
+        layout.write_blob(b"other", Descriptor.of("", b"expected").digest)
+    assert list(layout.blobs()) == [desc.digest]  # no temp file left behind
+    layout.blob_path(desc.digest).write_bytes(b"tampered")
+    with pytest.raises(DigestMismatchError):
+        layout.read_blob(desc.digest)
+    with pytest.raises(DigestMismatchError):
+        layout.verify_blob(desc.digest)
+
+
+def test_open_errors(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="not an OCI image layout") as err:
+        OCILayout.open(tmp_path)
+    assert err.value.hint
+    layout = OCILayout.create(tmp_path / "l")
+    with pytest.raises(ImageError, match="No image named 'x'"):
+        layout.resolve("x")
+    with pytest.raises(ImageError, match="is missing"):
+        layout.open_blob(Descriptor.of("", b"nope").digest)
+
+
+def test_ref_names_and_platforms(
+    base_layout: OCILayout, image_factory: Callable[..., Document]
+) -> None:
+    assert sorted(base_layout.ref_names()) == ["base", "multi"]
+    arm = base_layout.read_manifest("multi", Platform.parse("linux/arm64"))
+    amd = base_layout.read_manifest("multi")
+    assert amd.digest == base_layout.read_manifest("base").digest != arm.digest
+    config = json.loads(base_layout.read_blob(arm.config().digest))
+    assert config["architecture"] == "arm64"
+    with pytest.raises(ImageError, match="available: linux/amd64, linux/arm64/v8"):
+        base_layout.read_manifest("multi", Platform("linux", "s390x"))
+    # a new image under an existing name replaces the old entry
+    other = image_factory(base_layout, Platform(), {"x": b"y"})
+    base_layout.put_manifest(other, "base")
+    assert sorted(base_layout.ref_names()) == ["base", "multi"]
+    assert base_layout.resolve("base").digest == other.digest
+
+
+def test_skopeo_reads_and_copies(
+    base_layout: OCILayout, tmp_path: Path, skopeo: Callable[..., str]
+) -> None:
+    info = json.loads(skopeo("inspect", f"oci:{base_layout.root}:base"))
+    assert info["Digest"] == base_layout.resolve("base").digest
+    assert info["Env"] == ["PATH=/usr/bin", "BASE=1"]
+    skopeo("copy", f"oci:{base_layout.root}:multi", f"oci:{tmp_path / 'copy'}:multi", "--all")
+    copied = OCILayout.open(tmp_path / "copy")
+    assert copied.resolve("multi").digest == base_layout.resolve("multi").digest
+    for digest in copied.blobs():
+        copied.verify_blob(digest)

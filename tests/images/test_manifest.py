@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from jupyter_regauth.images import media
+from jupyter_regauth.images.errors import ImageError, PlatformNotFoundError
+from jupyter_regauth.images.manifest import (
+    Descriptor,
+    Document,
+    Platform,
+    canonical_json,
+    new_index,
+    select_platform,
+)
+
+
+def _index() -> Document:
+    def entry(n: int, p: Platform) -> Descriptor:
+        return Descriptor.of(media.OCI_MANIFEST, bytes([n]), platform=p)
+
+    return new_index(
+        [
+            entry(1, Platform("linux", "amd64")),
+            entry(2, Platform("linux", "arm64")),
+            entry(3, Platform("linux", "arm", "v6")),
+            entry(4, Platform("unknown", "unknown")),  # attestation entries are not platforms
+        ]
+    )
+
+
+def test_select_platform() -> None:
+    index = _index()
+    assert select_platform(index).digest == Descriptor.of("", bytes([1])).digest
+    assert select_platform(index, Platform.parse("linux/arm64/v8")).digest == (
+        Descriptor.of("", bytes([2])).digest
+    )
+    assert select_platform(index, Platform("linux", "arm")).digest == (
+        Descriptor.of("", bytes([3])).digest
+    )
+    with pytest.raises(PlatformNotFoundError) as err:
+        select_platform(index, Platform("linux", "arm", "v7"))
+    assert "linux/amd64, linux/arm/v6, linux/arm64" in err.value.message
+    assert "unknown" not in err.value.message
+
+
+def test_document_keeps_exact_bytes() -> None:
+    raw = b'{ "schemaVersion": 2, "manifests": [] }'
+    doc = Document.parse(raw)
+    assert doc.raw == raw and doc.is_index and doc.media_type == media.OCI_INDEX
+    assert doc.digest == Descriptor.of("", raw).digest
+    assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ImageError, match="Not a platform"):
+        Platform.parse("linux")
+    with pytest.raises(ImageError, match="Not a sha256 digest"):
+        Descriptor.from_dict({"mediaType": "x", "digest": "sha256:abc", "size": 1})
+    with pytest.raises(ImageError, match="Malformed descriptor"):
+        Descriptor.from_dict({"mediaType": "x"})
+    with pytest.raises(ImageError, match="Not valid JSON"):
+        Document.parse(b"{")
+    with pytest.raises(ImageError, match="has no config"):
+        _index().config()

@@ -1,0 +1,97 @@
+"""Registry profiles: admin-defined (traitlets config, JSON/YAML file) and user-added."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from jupyter_regauth.errors import ConfigError
+from jupyter_regauth.profiles import RegistryProfile, RegistryProfiles, normalize_host
+
+from .cli_helpers import regauth
+
+
+def test_admin_profiles_from_config_and_file(tmp_path: Path) -> None:
+    file = tmp_path / "registries.yaml"
+    file.write_text(
+        "registries:\n"
+        "  - host: https://Harbor.example:8443/v2/\n"
+        "    display_name: Team Harbor\n"
+        "    auth: token\n"
+        "    mirror_of: [docker.io]\n"
+    )
+    config = Config()
+    config.RegistryProfiles.registries = [{"host": "registry.example", "insecure": True}]
+    config.RegistryProfiles.registries_file = str(file)
+    config.RegistryProfiles.user_file = str(tmp_path / "user.json")
+    profiles = RegistryProfiles(config=config)
+    hosts = {p.host: p for p in profiles.all()}
+    assert set(hosts) == {"registry.example", "harbor.example:8443"}
+    harbor = hosts["harbor.example:8443"]
+    assert (harbor.name, harbor.auth, harbor.mirror_of, harbor.source) == (
+        "Team Harbor",
+        "token",
+        ("docker.io",),
+        "admin",
+    )
+    assert hosts["registry.example"].insecure
+
+
+def test_user_profiles_add_remove_and_admin_wins(tmp_path: Path) -> None:
+    profiles = RegistryProfiles(
+        registries=[{"host": "admin.example", "display_name": "Admin's"}],
+        user_file=str(tmp_path / "user.json"),
+    )
+    profiles.save_user(RegistryProfile(host="mine.example:5000", display_name="Mine"))
+    profiles.save_user(RegistryProfile(host="admin.example", display_name="Shadow"))
+    assert [(p.host, p.name, p.source) for p in profiles.all()] == [
+        ("admin.example", "Admin's", "admin"),
+        ("mine.example:5000", "Mine", "user"),
+    ]
+    with pytest.raises(ConfigError, match="defined by the administrator"):
+        profiles.remove_user("admin.example")
+    assert profiles.remove_user("mine.example:5000")
+    assert not profiles.remove_user("mine.example:5000")
+    saved = json.loads((tmp_path / "user.json").read_text())
+    assert [r["host"] for r in saved["registries"]] == ["admin.example"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"host": "a", "colour": "red"}, "unknown registry profile field(s): colour"),
+        ({"display_name": "x"}, "needs a host"),
+        ({"host": "a", "auth": "kerberos"}, "auth must be one of auto, basic, token"),
+        ({"host": "a", "client_cert": "c.pem"}, "client_cert and client_key go together"),
+        ({"host": "has space"}, "is not a registry host"),
+    ],
+)
+def test_bad_profiles_are_named(entry: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RegistryProfiles(registries=[entry]).admin()
+    assert message in str(info.value)
+
+
+def test_malformed_profiles_file(tmp_path: Path) -> None:
+    file = tmp_path / "registries.json"
+    file.write_text('{"registries": [\n  {"host": "a",}\n]}')
+    with pytest.raises(ConfigError, match="line 2 column"):
+        RegistryProfiles(registries_file=str(file)).admin()
+
+
+def test_normalize_host() -> None:
+    assert normalize_host("https://index.docker.io/v1/") == "docker.io"
+    assert normalize_host("Registry.Example:5000") == "registry.example:5000"
+
+
+def test_cli_lists_admin_profiles_offline(tmp_path: Path, docker_config: Path) -> None:
+    file = tmp_path / "registries.json"
+    file.write_text(json.dumps([{"host": "reg.example", "display_name": "Corp"}]))
+    run = regauth("ls", "--offline", "--json", env={"REGAUTH_REGISTRIES_FILE": str(file)})
+    assert run.code == 0, run.stderr
+    assert [(r["host"], r["name"], r["source"]) for r in run.json()] == [
+        ("reg.example", "Corp", "admin")
+    ]

@@ -1,0 +1,110 @@
+"""Blob and manifest uploads against the real registry: exists, mount, stream, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_regauth.credentials.types import Credentials
+from jupyter_regauth.registry import DigestMismatch, RegistryClient, TrustConfig
+from jupyter_regauth.registry.upload import file_opener, push_blob, skip
+from jupyter_regauth.testing.registry import LocalRegistry
+
+from .conftest import PKI, Registry
+
+
+def _client(registry: Registry) -> RegistryClient:
+    assert registry.ca_file is not None
+    return RegistryClient(
+        registry.host,
+        credentials=Credentials(username=registry.username, password=registry.password),
+        trust=TrustConfig(ca_pem=registry.ca_file.read_bytes()),
+    )
+
+
+def _blob(tmp_path: Path, size: int) -> tuple[Path, str]:
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(size))
+    return path, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _pulled(client: RegistryClient, repository: str, digest: str) -> bytes:
+    with client.open_blob(repository, digest) as chunks:
+        return b"".join(chunks)
+
+
+def test_upload_then_exists_then_mount(token_registry: Registry, tmp_path: Path) -> None:
+    path, digest = _blob(tmp_path, 3 << 20)
+    sent: list[int] = []
+    with _client(token_registry) as client:
+        first = push_blob(client, "team/a", digest, file_opener(str(path)), progress=sent.append)
+        assert (first.state, first.size, sum(sent)) == ("uploaded", 3 << 20, 3 << 20)
+        again = push_blob(client, "team/a", digest, file_opener(str(path)))
+        assert again.state == "exists"
+        mounted = push_blob(client, "team/b", digest, file_opener(str(path)), mount_from=["team/a"])
+        assert (mounted.state, mounted.size) == ("mounted", 3 << 20)
+        assert _pulled(client, "team/b", digest) == path.read_bytes()
+
+
+def test_wrong_content_is_refused(basic_registry: Registry, tmp_path: Path) -> None:
+    path, _ = _blob(tmp_path, 1000)
+    claimed = "sha256:" + "0" * 64
+    with _client(basic_registry) as client:
+        with pytest.raises(DigestMismatch):
+            push_blob(client, "team/bad", claimed, file_opener(str(path)))
+        assert client.head_blob("team/bad", claimed) is None
+
+
+def test_upload_resumes_after_registry_restart(pki: PKI, tmp_path: Path) -> None:
+    server = LocalRegistry(tmp_path / "restarting", ca=pki.ca)
+    path, digest = _blob(tmp_path, 8 << 20)
+    restarted: list[bool] = []
+
+    def opener(offset: int) -> Iterator[bytes]:
+        for i, chunk in enumerate(file_opener(str(path), 1 << 20)(offset)):
+            if i == 3 and not restarted:
+                restarted.append(True)
+                server.restart()  # the PATCH in flight loses its connection
+            yield chunk
+
+    with server:
+        trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+        with RegistryClient(server.host, trust=trust) as client:
+            result = push_blob(client, "team/big", digest, opener)
+            assert restarted and result.attempts == 2 and result.state == "uploaded"
+            assert _pulled(client, "team/big", digest) == path.read_bytes()
+
+
+def test_skip_resumes_a_restarted_stream() -> None:
+    assert b"".join(skip([b"abc", b"def", b"gh"], 4)) == b"efgh"
+    assert b"".join(skip([b"abc"], 0)) == b"abc"
+
+
+def test_manifest_round_trip(basic_registry: Registry, tmp_path: Path) -> None:
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    with _client(basic_registry) as client:
+        push_blob(client, "team/m", config_digest, lambda offset: [config[offset:]])
+        digest = client.put_manifest(
+            "team/m", "v1", manifest, "application/vnd.oci.image.manifest.v1+json"
+        )
+        fetched = client.get_manifest("team/m", "v1")
+        assert (fetched.digest, fetched.data) == (digest, manifest)
+        assert client.head_manifest("team/m", digest) == digest
