@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .credentials.store import DockerConfig
+from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
 from .profiles import RegistryProfiles
 from .service import RegAuth, RegistryStatus, expires_in

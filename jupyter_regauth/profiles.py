@@ -18,6 +18,7 @@ import yaml
 from traitlets import Dict, List, Unicode, default
 from traitlets.config import Configurable
 
+from .credentials import hosts as credential_hosts
 from .errors import ConfigError
 from .fileio import atomic_write, locked
 from .registry.trust import TrustConfig
@@ -28,14 +29,8 @@ AUTH_KINDS = ("auto", "basic", "token")
 
 def normalize_host(host: str) -> str:
     """``https://Registry.example:5000/v2/`` -> ``registry.example:5000``; Docker Hub's aliases ->
-    ``docker.io``."""
-    text = host.strip()
-    for scheme in ("https://", "http://"):
-        if text.lower().startswith(scheme):
-            text = text[len(scheme) :]
-    text = text.split("/", 1)[0].lower()
-    if text in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
-        return "docker.io"
+    ``docker.io`` (docker's rules, lower-cased)."""
+    text = credential_hosts.normalize_host(host).lower()
     if not text or any(c.isspace() for c in text):
         raise ConfigError(
             f"{host!r} is not a registry host", hint="give host or host:port, e.g. registry:5000"

@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography import x509
 
-from .credentials.store import DockerConfig
+from .credentials import DockerConfig
 from .credentials.types import Credentials
 from .errors import ConfigError, RegAuthError
 from .profiles import RegistryProfile, RegistryProfiles, normalize_host

@@ -35,7 +35,7 @@ def regauth(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> R
     )
     run = Run(completed.returncode, completed.stdout, completed.stderr)
     output = run.stdout + run.stderr
-    assert not [s for s in SECRETS if s in output], "a secret reached the CLI's output"
+    assert not any(s in output for s in SECRETS), "a secret reached the CLI's output"
     return run
 
 

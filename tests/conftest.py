@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_regauth.errors import RegAuthError
 from jupyter_regauth.testing.pki import KeyPair, issue, make_ca
 from jupyter_regauth.testing.registry import LocalRegistry, TokenAuth
 from jupyter_regauth.testing.token_issuer import TokenIssuer, TokenServer
@@ -123,11 +124,22 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def no_secret_leaks(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail any test in which a secret reached a log record or the message of an error we made."""
     caplog.set_level(logging.DEBUG)
+    errors: list[RegAuthError] = []
+    original = RegAuthError.__init__
+
+    def recording_init(self: RegAuthError, message: str, **kwargs: object) -> None:
+        original(self, message, **kwargs)  # type: ignore[arg-type]
+        errors.append(self)
+
+    monkeypatch.setattr(RegAuthError, "__init__", recording_init)
     yield
-    text = caplog.text + "".join(
-        str(r.args) + str(r.exc_info) for r in caplog.records if r.args or r.exc_info
-    )
-    leaked = [s for s in SECRETS if s in text]
-    assert not leaked, "a secret reached a log record"
+    records = [r for when in ("setup", "call") for r in caplog.get_records(when)]
+    text = "\n".join(f"{r.getMessage()} {r.exc_info} {r.exc_text}" for r in records)
+    assert not any(s in text for s in SECRETS), "a secret reached a log record"
+    messages = "\n".join(f"{e} {e.to_dict()}" for e in errors)
+    assert not any(s in messages for s in SECRETS), "a secret reached an error message"

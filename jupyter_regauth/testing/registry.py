@@ -64,7 +64,7 @@ class LocalRegistry:
     server_cert: KeyPair | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    # Fixed for the registry's lifetime: upload state is signed with it, so uploads survive restarts.
+    # Fixed for the registry's lifetime: upload state is signed with it (resumes survive restarts).
     secret: str = field(default_factory=lambda: secrets.token_hex(16))
     _log: IO[bytes] | None = None
 
