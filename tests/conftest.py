@@ -16,6 +16,8 @@ from jupyter_regauth.testing.pki import KeyPair, issue, make_ca
 from jupyter_regauth.testing.registry import LocalRegistry, TokenAuth
 from jupyter_regauth.testing.token_issuer import TokenIssuer, TokenServer
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 # Every secret a fixture makes is registered here; no test may let one reach a log record.
 SECRETS: set[str] = set()
 
@@ -77,6 +79,7 @@ def token_registry(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "carol": (password, {"*": ["pull", "push", "delete"], "registry:catalog": ["*"]}),
             "reader": (reader_password, {"*": ["pull"]}),
         },
+        anonymous={"public/*": ["pull"]},
     )
     cert, key = issue(pki.ca, "token service", names=("127.0.0.1",)).write(workdir, "issuer")
     with TokenServer(issuer, cert, key) as token_server:

@@ -105,6 +105,16 @@ def test_token_forbidden_scope(token_registry: Registry) -> None:
             client.catalog()
 
 
+def test_anonymous_token(token_registry: Registry) -> None:
+    issuer = token_registry.extra["issuer"]
+    with client_for(token_registry) as client:
+        assert client.head_manifest("public/model", "v1") is None  # allowed, and not there
+        gets = [r for r in issuer.requests if r["method"] == "GET"]  # type: ignore[attr-defined]
+        assert gets[-1]["user"] is None  # the token was asked for without credentials
+        with pytest.raises(Forbidden, match="does not grant repository:team/model:pull"):
+            client.get_manifest("team/model", "v1")
+
+
 def test_not_found(basic_registry: Registry) -> None:
     with client_for(basic_registry, username="alice", password=basic_registry.password) as client:
         with pytest.raises(NotFound) as info:

@@ -1,6 +1,6 @@
 """The demo: a local TLS registry with a fresh CA and a demo user, and JupyterLab configured for it.
 
-    python -m jupyter_regauth.testing.demo [--port 5443] [--no-lab] [-- jupyter lab options]
+python -m jupyter_regauth.testing.demo [--port 5443] [--no-lab] [-- jupyter lab options]
 """
 
 from __future__ import annotations
