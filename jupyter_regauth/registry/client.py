@@ -329,9 +329,7 @@ class RegistryClient:
         digest: str | None = response.headers.get("docker-content-digest")
         return digest
 
-    def put_manifest(
-        self, repository: str, reference: str, data: bytes, media_type: str
-    ) -> str:
+    def put_manifest(self, repository: str, reference: str, data: bytes, media_type: str) -> str:
         """Upload a manifest under a tag or its digest; returns its digest, checked against what
         the registry computed."""
         digest = sha256_digest(data)
