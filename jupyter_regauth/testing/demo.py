@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             "jupyterlab",
             "--ServerApp.ip=127.0.0.1",
             f"--RegistryProfiles.registries_file={registries_file}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),  # e.g. in a container as root
             *args.lab_args,
         ]
         lab = subprocess.Popen(command, env=env)
