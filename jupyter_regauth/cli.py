@@ -11,14 +11,17 @@ import argparse
 import getpass
 import json
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from . import __version__
 from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
+from .images.progress import ProgressEvent
 from .profiles import RegistryProfiles
 from .service import RegAuth, RegistryStatus, expires_in
 
@@ -41,6 +44,15 @@ class Console:
     def confirm(self, text: str) -> bool:
         return self.prompt(f"{text} [y/N] ").lower() in ("y", "yes")
 
+    def progress(self) -> ProgressSink:
+        """Where image progress goes; the notebook console shows a notebook progress bar."""
+        return ProgressPrinter(self.stderr, self.stderr.isatty())
+
+
+class ProgressSink(Protocol):
+    def __call__(self, event: ProgressEvent, /) -> None: ...
+    def close(self) -> None: ...
+
 
 @dataclass
 class Output:
@@ -50,9 +62,9 @@ class Output:
     text: str
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "regauth") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="regauth",
+        prog=prog,
         description="Log in to private container registries, trust their CA, and browse them.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -120,7 +132,59 @@ def build_parser() -> argparse.ArgumentParser:
         "inspect", parents=[common], help="show an image's manifest, digest and config"
     )
     inspect.add_argument("reference", metavar="REFERENCE")
+    _add_image_verbs(verbs, common)
     return parser
+
+
+def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    shared = argparse.ArgumentParser(add_help=False, parents=[common])
+    shared.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    shared.add_argument("--digest-file", type=Path, help="write the pushed digest to this file")
+
+    build = verbs.add_parser(
+        "build", parents=[shared], help="build an image from a spec file and push it"
+    )
+    build.add_argument("spec", metavar="SPEC.yaml", type=Path)
+    build.add_argument("reference", metavar="REFERENCE")
+
+    push = verbs.add_parser(
+        "push", parents=[shared], help="put a directory on a base image and push it"
+    )
+    push.add_argument("directory", metavar="DIR", type=Path)
+    push.add_argument("reference", metavar="REFERENCE")
+    push.add_argument("--base", help="base image: a registry reference or oci:LAYOUT[:REF]")
+    push.add_argument("--dest", default="/model", help="where the files go (default /model)")
+    push.add_argument("--platform", help="os/arch[/variant] to pick from a base index")
+
+    artifact = verbs.add_parser(
+        "push-artifact", parents=[shared], help="push files as an OCI artifact (as oras push)"
+    )
+    artifact.add_argument("reference", metavar="REFERENCE")
+    artifact.add_argument("paths", nargs="+", metavar="PATH")
+    artifact.add_argument("--artifact-type", help="the artifact's type (a media type)")
+    artifact.add_argument(
+        "--annotation", action="append", default=[], metavar="KEY=VALUE", help="manifest annotation"
+    )
+
+    copy = verbs.add_parser(
+        "copy", parents=[shared], help="copy an image (all platforms) between registries"
+    )
+    copy.add_argument("source", metavar="SOURCE")
+    copy.add_argument("destination", metavar="DESTINATION")
+    copy.add_argument("--platform", help="copy only this platform of an index")
+
+    mirror = verbs.add_parser(
+        "mirror", parents=[shared], help="copy the images listed in a file into a registry"
+    )
+    mirror.add_argument("-f", "--file", required=True, type=Path, help="lines of SOURCE [DEST]")
+    mirror.add_argument("host", metavar="HOST", help="the registry to mirror into")
+
+    pull = verbs.add_parser(
+        "pull", parents=[shared], help="pull an artifact's files, or an image to an OCI layout"
+    )
+    pull.add_argument("reference", metavar="REFERENCE")
+    pull.add_argument("directory", metavar="DIR", type=Path, nargs="?")
+    pull.add_argument("--oci-layout", type=Path, metavar="DIR", help="write an OCI layout here")
 
 
 def make_service(args: argparse.Namespace) -> RegAuth:
@@ -261,6 +325,184 @@ def cmd_inspect(service: RegAuth, args: argparse.Namespace, console: Console) ->
     return Output(result, json.dumps(result, indent=2))
 
 
+class ProgressPrinter:
+    """Renders progress events: one updating bar on a terminal, else a line per finished blob.
+
+    Events arrive from several upload threads at once. Only digests, names and sizes are shown.
+    """
+
+    def __init__(self, stream: TextIO, tty: bool) -> None:
+        self.stream = stream
+        self.tty = tty
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], tuple[int, int]] = {}
+        self._drawn = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            # A new layer's compressed blob carries its name: the layer's own events count it.
+            counted = event.kind == "layer" or (event.kind == "blob" and not event.message)
+            if counted and event.bytes_total is not None:
+                self._items[(event.kind, event.id)] = (event.bytes_done, event.bytes_total)
+            finished = event.state in ("done", "exists", "mounted", "error")
+            if self.tty:
+                now = time.monotonic()
+                if finished or now - self._drawn > 0.1:
+                    self._drawn = now
+                    self.stream.write("\r" + self._bar(event) + "\x1b[K")
+                    self.stream.flush()
+            elif finished and event.kind != "layer":
+                size = f" {_mib(event.bytes_total)}" if event.bytes_total else ""
+                name = f" ({event.message})" if event.message and event.kind == "blob" else ""
+                self.stream.write(f"{event.kind} {event.id[:19]}{name}: {event.state}{size}\n")
+
+    def _bar(self, event: ProgressEvent) -> str:
+        done = sum(d for d, _ in self._items.values())
+        total = sum(t for _, t in self._items.values()) or 1
+        filled = int(30 * min(done, total) / total)
+        bar = "#" * filled + "." * (30 - filled)
+        return f"[{bar}] {_mib(done)} / {_mib(total)}  {event.kind} {event.state}"
+
+    def close(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _mib(n: int | None) -> str:
+    return f"{(n or 0) / (1 << 20):.1f} MiB"
+
+
+def _with_progress(
+    console: Console, args: argparse.Namespace, run: Callable[[ProgressSink | None], Any]
+) -> Any:
+    printer = None
+    if not args.quiet:
+        printer = console.progress()
+    try:
+        return run(printer)
+    finally:
+        if printer:
+            printer.close()
+
+
+def _pushed(result: Any, args: argparse.Namespace, console: Console) -> Output:
+    if args.digest_file:
+        args.digest_file.write_text(result.digest + "\n")
+    if not args.quiet:
+        note = (
+            "unchanged, nothing uploaded"
+            if result.unchanged
+            else (
+                f"{result.uploaded} blob(s) uploaded, {result.mounted} mounted, "
+                f"{result.existing} already present"
+            )
+        )
+        console.stderr.write(f"Pushed {result.reference} ({note})\n")
+    return Output(result.to_dict(), result.reference)
+
+
+def cmd_build(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    from .images.spec import BuildSpec
+
+    spec = BuildSpec.load(args.spec)
+    result = _with_progress(
+        console, args, lambda p: service.build_push(spec, args.reference, progress=p)
+    )
+    return _pushed(result, args, console)
+
+
+def cmd_push(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    result = _with_progress(
+        console,
+        args,
+        lambda p: service.push_directory(
+            args.directory,
+            args.reference,
+            base=args.base,
+            dest=args.dest,
+            platform=args.platform,
+            progress=p,
+        ),
+    )
+    return _pushed(result, args, console)
+
+
+def cmd_push_artifact(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    annotations = {}
+    for item in args.annotation:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"bad annotation {item!r}", hint="write it as KEY=VALUE")
+        annotations[key] = value
+    result = _with_progress(
+        console,
+        args,
+        lambda p: service.push_artifact(
+            args.reference,
+            [str(p_) for p_ in args.paths],
+            artifact_type=args.artifact_type,
+            annotations=annotations,
+            progress=p,
+        ),
+    )
+    return _pushed(result, args, console)
+
+
+def _copied(results: list[Any], args: argparse.Namespace) -> Output:
+    if args.digest_file:
+        args.digest_file.write_text("".join(r.digest + "\n" for r in results))
+    return Output(
+        [r.to_dict() for r in results], "\n".join(f"{r.source} -> {r.reference}" for r in results)
+    )
+
+
+def cmd_copy(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    result = _with_progress(
+        console,
+        args,
+        lambda p: service.copy(
+            args.source,
+            args.destination,
+            all_platforms=args.platform is None,
+            platform=args.platform,
+            progress=p,
+        ),
+    )
+    output = _copied([result], args)
+    return Output(output.data[0], output.text)
+
+
+def cmd_mirror(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    listing = _read_file(args.file, "mirror list")
+    assert listing is not None
+    results = _with_progress(
+        console, args, lambda p: service.mirror(listing.decode(), args.host, progress=p)
+    )
+    return _copied(results, args)
+
+
+def cmd_pull(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    if (args.directory is None) == (args.oci_layout is None):
+        raise ConfigError(
+            "say where to pull to: DIR for an artifact's files, or --oci-layout DIR for an image"
+        )
+    directory = args.oci_layout or args.directory
+    result = _with_progress(
+        console,
+        args,
+        lambda p: service.pull(
+            args.reference, directory, oci_layout=args.oci_layout is not None, progress=p
+        ),
+    )
+    if args.digest_file:
+        args.digest_file.write_text(result["digest"] + "\n")
+    if args.oci_layout is not None:
+        return Output(result, f"{result['source']} -> {result['reference']}")
+    files = [f["path"] for f in result["files"]]
+    return Output(result, "\n".join([*files, result["reference"]]))
+
+
 Command = Callable[[RegAuth, argparse.Namespace, Console], Output]
 COMMANDS: dict[str, Command] = {
     "login": cmd_login,
@@ -271,6 +513,12 @@ COMMANDS: dict[str, Command] = {
     "catalog": cmd_catalog,
     "tags": cmd_tags,
     "inspect": cmd_inspect,
+    "build": cmd_build,
+    "push": cmd_push,
+    "push-artifact": cmd_push_artifact,
+    "copy": cmd_copy,
+    "mirror": cmd_mirror,
+    "pull": cmd_pull,
 }
 
 

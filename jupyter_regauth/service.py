@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -30,6 +31,13 @@ from .registry.trust import (
     store_trust,
     user_certs_root,
 )
+
+if TYPE_CHECKING:
+    from .images.copy import CopyResult
+    from .images.progress import ProgressCallback
+    from .images.push import PushResult
+    from .images.source import BlobSource
+    from .images.spec import BuildSpec
 
 log = logging.getLogger(__name__)
 
@@ -364,6 +372,165 @@ class RegAuth:
 
                     result["config"] = json.loads(b"".join(chunks))
             return result
+
+    # -- images --------------------------------------------------------------------------------
+    # Image code is imported when used, so verbs that do not build stay quick to start.
+
+    def push_directory(
+        self,
+        directory: str | Path,
+        reference: str,
+        *,
+        base: str | None = None,
+        dest: str = "/model",
+        platform: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PushResult:
+        """Put ``directory`` under ``dest`` on ``base`` (empty when None) and push it."""
+        from .images.errors import ImageError
+        from .images.spec import BuildSpec
+
+        if not Path(directory).is_dir():
+            raise ImageError(f"{directory} is not a directory", hint="give the model directory")
+        spec = BuildSpec.from_dict(
+            {
+                "base": base,
+                "platform": platform,
+                "layers": [{"src": str(Path(directory).resolve()), "dest": dest}],
+            }
+        )
+        return self.build_push(spec, reference, progress=progress)
+
+    def build_push(
+        self, spec: BuildSpec, reference: str, *, progress: ProgressCallback | None = None
+    ) -> PushResult:
+        """Build ``spec`` and push it to ``reference`` without writing a layout."""
+        from contextlib import ExitStack
+
+        from .images.push import push_build
+
+        target = parse(reference).with_default_tag()
+        with ExitStack() as stack:
+            client = stack.enter_context(self.client(target.domain))
+            base = self._base_source(stack, spec, client)
+            return push_build(spec, target, client, base=base, progress=progress)
+
+    def _base_source(
+        self, stack: ExitStack, spec: BuildSpec, target_client: RegistryClient
+    ) -> BlobSource | None:
+        """A local layout (``oci:PATH[:REF]`` or a layout directory) or a registry reference."""
+        from .images.remote import RegistrySource
+        from .images.source import open_base, parse_layout_ref
+
+        text = (spec.base or "").strip()
+        if text in ("", "scratch"):
+            return None
+        path, _ = parse_layout_ref(text)
+        if text.startswith("oci:") or (path / "oci-layout").is_file():
+            return open_base(text, spec.platform)
+        ref = parse(text).with_default_tag()
+        if normalize_host(ref.domain) == normalize_host(target_client.host):
+            client = target_client
+        else:
+            client = stack.enter_context(self.client(ref.domain))
+        return RegistrySource(client, ref, spec.platform)
+
+    def copy(
+        self,
+        source: str,
+        destination: str,
+        *,
+        all_platforms: bool = True,
+        platform: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> CopyResult:
+        """Copy a tag or digest (every platform of an index) between registries, digests kept."""
+        from contextlib import ExitStack
+
+        from .images.copy import copy_between
+        from .images.manifest import Platform
+
+        src, dst = parse(source).with_default_tag(), parse(destination)
+        with ExitStack() as stack:
+            src_client = stack.enter_context(self.client(src.domain))
+            dst_client = (
+                src_client
+                if normalize_host(src.domain) == normalize_host(dst.domain)
+                else stack.enter_context(self.client(dst.domain))
+            )
+            return copy_between(
+                src_client,
+                src,
+                dst_client,
+                dst,
+                all_platforms=all_platforms,
+                platform=Platform.parse(platform) if platform else None,
+                progress=progress,
+            )
+
+    def mirror(
+        self, listing: str, target_host: str, *, progress: ProgressCallback | None = None
+    ) -> list[CopyResult]:
+        """Copy each ``SRC [DST]`` line of ``listing`` (DST defaults into ``target_host``)."""
+        from .images.copy import parse_mirror_list
+
+        pairs = parse_mirror_list(listing, normalize_host(target_host))
+        return [self.copy(src, dst, progress=progress) for src, dst in pairs]
+
+    def push_artifact(
+        self,
+        reference: str,
+        paths: list[str],
+        *,
+        artifact_type: str | None = None,
+        annotations: dict[str, str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PushResult:
+        """Push files and directories as an OCI artifact (ORAS-compatible)."""
+        from .images.artifact import push_artifact
+
+        target = parse(reference).with_default_tag()
+        with self.client(target.domain) as client:
+            return push_artifact(
+                client,
+                target,
+                paths,
+                artifact_type=artifact_type,
+                annotations=annotations,
+                progress=progress,
+            )
+
+    def pull(
+        self,
+        reference: str,
+        directory: str | Path,
+        *,
+        oci_layout: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """An artifact's files into ``directory``, or (``oci_layout``) the image, every
+        platform, into an OCI layout there, named by the reference's tag."""
+        from .images.artifact import pull_artifact
+        from .images.copy import LayoutTarget, copy_image
+        from .images.layout import OCILayout
+        from .images.remote import RegistrySource
+
+        ref = parse(reference).with_default_tag()
+        with self.client(ref.domain) as client:
+            if oci_layout:
+                layout = OCILayout.create(directory)
+                _, result = copy_image(
+                    RegistrySource(client, ref), LayoutTarget(layout), ref.tag, progress=progress
+                )
+                result.reference = f"oci:{directory}:{ref.tag}" if ref.tag else str(directory)
+                return result.to_dict()
+            doc, files = pull_artifact(client, ref, directory, progress=progress)
+            return {
+                "reference": f"{ref.repository}@{doc.digest}",
+                "digest": doc.digest,
+                "artifact_type": doc.data.get("artifactType"),
+                "files": [f.to_dict() for f in files],
+            }
 
 
 def registry_api_host(host: str) -> str:

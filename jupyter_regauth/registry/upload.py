@@ -179,24 +179,63 @@ def push_blob(
             break  # the registry opened a plain upload instead: use it
     if session is None:
         session = start_upload(client, repository)
+    session, offset, counted, attempts = _send(client, session, opener, progress, retries)
+    if offset == 0 and f"sha256:{counted.hasher.hexdigest()}" != digest:
+        session.cancel()
+        raise DigestMismatch(f"the content sent as {digest} hashes to something else")
+    session.complete(digest)
+    return UploadResult(digest, offset + counted.size, "uploaded", attempts)
+
+
+def push_stream(
+    client: RegistryClient,
+    repository: str,
+    opener: Opener,
+    digest_of: Callable[[], str],
+    *,
+    progress: Progress | None = None,
+    retries: int = 3,
+) -> UploadResult:
+    """Upload a blob whose digest is known only once it has been produced (a layer compressed
+    while it is sent). ``digest_of()`` is called after the last byte: the digest the producer
+    computed, which the registry checks against what it received when the upload is closed.
+    ``opener(offset)`` must reproduce the same bytes on a resume (the layer is deterministic)."""
+    session = start_upload(client, repository)
+    session, offset, counted, attempts = _send(client, session, opener, progress, retries)
+    digest = digest_of()
+    if offset == 0 and f"sha256:{counted.hasher.hexdigest()}" != digest:
+        session.cancel()
+        raise DigestMismatch(f"the content sent as {digest} hashes to something else")
+    session.complete(digest)
+    return UploadResult(digest, offset + counted.size, "uploaded", attempts)
+
+
+def _send(
+    client: RegistryClient,
+    session: UploadSession,
+    opener: Opener,
+    progress: Progress | None,
+    retries: int,
+) -> tuple[UploadSession, int, _Counted, int]:
+    """PATCH the bytes, resuming from the registry's offset after an interruption."""
     attempts, offset = 0, 0
     while True:
         attempts += 1
         counted = _Counted(opener(offset), progress)
         try:
             session.patch(counted)
-            break
+            return session, offset, counted, attempts
         except RegistryUnreachable:
             if attempts > retries:
                 raise
             time.sleep(0.5 * attempts)
-            offset, session = _resume(client, repository, session)
-            log.info("resuming upload of %s at byte %d (attempt %d)", digest, offset, attempts + 1)
-    if offset == 0 and f"sha256:{counted.hasher.hexdigest()}" != digest:
-        session.cancel()
-        raise DigestMismatch(f"the content sent as {digest} hashes to something else")
-    session.complete(digest)
-    return UploadResult(digest, offset + counted.size, "uploaded", attempts)
+            offset, session = _resume(client, session.repository, session)
+            log.info(
+                "resuming upload to %s at byte %d (attempt %d)",
+                session.repository,
+                offset,
+                attempts + 1,
+            )
 
 
 def _resume(

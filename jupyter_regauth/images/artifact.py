@@ -1,0 +1,276 @@
+"""Arbitrary files (a model) as OCI artifacts, in the shape ORAS writes and reads.
+
+An OCI 1.1 image manifest with ``artifactType``, the empty config (``{}``), and one layer per
+path titled ``org.opencontainers.image.title``. A file is its own blob; a directory is a tar+gzip
+of it (entries under its name) marked ``io.deis.oras.content.unpack`` with the tar's digest in
+``io.deis.oras.content.digest``, so ``oras pull`` unpacks it, and we unpack what ``oras push``
+wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..reference import Reference
+from ..registry.client import RegistryClient
+from ..registry.upload import file_opener, push_blob, push_stream, skip
+from . import media
+from .errors import DigestMismatchError, ImageError
+from .layer import LayerSource, LayerStream
+from .manifest import JSON, Document
+from .progress import ProgressCallback, ProgressEvent, emit
+from .push import PushResult, digest_reference
+
+TITLE = "org.opencontainers.image.title"
+UNPACK = "io.deis.oras.content.unpack"
+TAR_DIGEST = "io.deis.oras.content.digest"
+DEFAULT_ARTIFACT_TYPE = "application/vnd.unknown.artifact.v1"  # what oras push uses
+FILE_MEDIA_TYPE = media.OCI_LAYER  # oras' default for files
+EMPTY_JSON = b"{}"
+EMPTY_DESCRIPTOR: JSON = {
+    "mediaType": media.OCI_EMPTY,
+    "digest": "sha256:" + hashlib.sha256(EMPTY_JSON).hexdigest(),
+    "size": 2,
+    "data": "e30=",
+}
+
+
+@dataclass(frozen=True)
+class PulledFile:
+    title: str
+    path: str
+    digest: str
+    size: int
+    unpacked: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def push_artifact(
+    client: RegistryClient,
+    target: Reference,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    artifact_type: str | None = None,
+    annotations: Mapping[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> PushResult:
+    """Push files and directories as one artifact; returns its digest reference."""
+    if not paths:
+        raise ImageError("An artifact needs at least one file", hint="name the files to push")
+    repo = target.path
+    titles: set[str] = set()
+    layers: list[JSON] = []
+    sent = 0
+    for raw in paths:
+        path = Path(raw)
+        title = path.resolve().name
+        if title in titles:
+            raise ImageError(
+                f"Two paths are both named {title!r}", hint="rename one: titles must be unique"
+            )
+        titles.add(title)
+        if path.is_dir():
+            layer, size = _push_directory(client, repo, path, title, progress)
+        elif path.is_file():
+            layer, size = _push_file(client, repo, path, title, progress)
+        else:
+            raise ImageError(f"Cannot push {path}: no such file or directory", hint="check it")
+        layers.append(layer)
+        sent += size
+    push_blob(client, repo, EMPTY_DESCRIPTOR["digest"], lambda offset: [EMPTY_JSON[offset:]])
+    manifest: JSON = {
+        "schemaVersion": 2,
+        "mediaType": media.OCI_MANIFEST,
+        "artifactType": artifact_type or DEFAULT_ARTIFACT_TYPE,
+        "config": EMPTY_DESCRIPTOR,
+        "layers": layers,
+    }
+    if annotations:
+        manifest["annotations"] = dict(annotations)
+    doc = Document.build(media.OCI_MANIFEST, manifest)
+    client.put_manifest(repo, target.tag or target.identifier, doc.raw, doc.media_type)
+    emit(progress, ProgressEvent("manifest", doc.digest, "done", len(doc.raw)))
+    return PushResult(
+        digest_reference(target, doc.digest),
+        doc.digest,
+        doc.media_type,
+        len(doc.raw),
+        uploaded=len(layers),
+        bytes_sent=sent,
+    )
+
+
+def _push_file(
+    client: RegistryClient,
+    repo: str,
+    path: Path,
+    title: str,
+    progress: ProgressCallback | None,
+) -> tuple[JSON, int]:
+    h = hashlib.sha256()
+    for chunk in file_opener(str(path))(0):
+        h.update(chunk)
+    digest, size = "sha256:" + h.hexdigest(), path.stat().st_size
+    result = push_blob(client, repo, digest, file_opener(str(path)))
+    emit(progress, ProgressEvent("blob", digest, _shown(result.state), size, size, title))
+    layer = {
+        "mediaType": FILE_MEDIA_TYPE,
+        "digest": digest,
+        "size": size,
+        "annotations": {TITLE: title},
+    }
+    return layer, size
+
+
+def _push_directory(
+    client: RegistryClient,
+    repo: str,
+    path: Path,
+    title: str,
+    progress: ProgressCallback | None,
+) -> tuple[JSON, int]:
+    streams: list[LayerStream] = []
+
+    def opener(offset: int) -> Iterator[bytes]:
+        for old in streams:
+            old.close()
+        streams.append(LayerStream([LayerSource(path, title)], progress=progress, name=title))
+        return skip(streams[-1], offset)
+
+    try:
+        result = push_stream(client, repo, opener, lambda: streams[-1].result.digest)
+    finally:
+        for stream in streams:
+            stream.close()
+    info = streams[-1].result
+    emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, title))
+    layer = {
+        "mediaType": media.OCI_LAYER_GZIP,
+        "digest": info.digest,
+        "size": info.size,
+        "annotations": {TITLE: title, TAR_DIGEST: info.diff_id, UNPACK: "true"},
+    }
+    return layer, result.size
+
+
+def _shown(state: str) -> Any:
+    return "done" if state == "uploaded" else state
+
+
+def pull_artifact(
+    client: RegistryClient,
+    ref: Reference,
+    directory: str | os.PathLike[str],
+    *,
+    progress: ProgressCallback | None = None,
+) -> tuple[Document, list[PulledFile]]:
+    """Write each titled layer of an artifact into ``directory`` (directories unpacked)."""
+    got = client.get_manifest(ref.path, ref.identifier)
+    doc = Document.parse(got.data, got.media_type or None)
+    if doc.is_index:
+        raise ImageError(
+            f"{ref} is an index, not an artifact",
+            hint="pull one of its manifests by digest, or use --oci-layout for images",
+        )
+    titled = [d for d in doc.layers() if d.annotations.get(TITLE)]
+    if not titled:
+        raise ImageError(
+            f"{ref} has no titled files: it is not a file artifact",
+            hint="pull images with --oci-layout DIR",
+        )
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    pulled = []
+    for desc in titled:
+        title = _safe_title(desc.annotations[TITLE])
+        unpack = desc.annotations.get(UNPACK, "").lower() == "true"
+        with client.open_blob(ref.path, desc.digest) as chunks:
+            if unpack:
+                _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
+            else:
+                _write_file(chunks, out / title)
+        emit(progress, ProgressEvent("blob", desc.digest, "done", desc.size, desc.size, title))
+        pulled.append(PulledFile(title, str(out / title), desc.digest, desc.size, unpack))
+    return doc, pulled
+
+
+def _safe_title(title: str) -> str:
+    parts = PurePosixPath(title).parts
+    if not parts or PurePosixPath(title).is_absolute() or ".." in parts or "\\" in title:
+        raise ImageError(
+            f"Refusing the file title {title!r}: it points outside the target directory",
+            hint="the artifact may be malicious; inspect it before pulling",
+        )
+    return title
+
+
+def _write_file(chunks: Iterator[bytes], dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:  # the digest is checked after the last chunk
+                f.write(chunk)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _GunzipReader:
+    """A file-like view of the decompressed, hashed stream (for ``tarfile`` in stream mode)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self._buffer = b""
+        self._pos = 0
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buffer) - self._pos < n:
+            chunk = next(self._chunks, None)
+            rest = self._buffer[self._pos :]
+            if chunk is None:
+                self._buffer, self._pos = rest + self._inflate.flush(), 0
+                break
+            self._buffer, self._pos = rest + self._inflate.decompress(chunk), 0
+        end = len(self._buffer) if n < 0 else self._pos + n
+        data = self._buffer[self._pos : end]
+        self._pos += len(data)
+        self.hash.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _unpack(chunks: Iterator[bytes], out: Path, title: str, tar_digest: str | None) -> None:
+    """Extract a directory layer into ``out`` (its entries live under ``title``)."""
+    reader = _GunzipReader(chunks)
+    with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+        for member in tar:
+            name = PurePosixPath(member.name)
+            if name.parts[:1] != (title,) and str(name) != title:
+                raise ImageError(
+                    f"Entry {member.name!r} of {title!r} lies outside it",
+                    hint="the artifact may be malicious; inspect it before pulling",
+                )
+            tar.extract(member, out, filter="data")
+    reader.drain()
+    if tar_digest and "sha256:" + reader.hash.hexdigest() != tar_digest:
+        raise DigestMismatchError(
+            f"The unpacked content of {title!r} does not match {tar_digest}",
+            hint="the artifact is corrupt; push it again",
+        )

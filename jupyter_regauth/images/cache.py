@@ -1,0 +1,69 @@
+"""A cache of layer diff_ids keyed by the files' metadata, so an unchanged re-push reads no file.
+
+The key covers every tar entry (path, type, mode, size, link target) and, for each regular file,
+its device, inode, mtime and ctime in nanoseconds. ctime changes on any write and cannot be set
+back by user tools, so a file edited in place (even with its mtime restored) misses the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .layer import LayerSource, diff_id_of, plan, source_date_epoch
+
+_MAX_ENTRIES = 256
+
+
+def cache_path() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "jupyter-regauth" / "diff-ids.json"
+
+
+def layer_key(source: LayerSource, mtime: int | None = None) -> str:
+    """A digest of what determines the layer's tar, from metadata only."""
+    h = hashlib.sha256(str(source_date_epoch() if mtime is None else mtime).encode())
+    for e in plan([source]):
+        h.update(f"{e.path}\0{e.type!r}\0{e.mode}\0{e.size}\0{e.linkname}\0".encode())
+        if e.source is not None:
+            st = e.source.stat()
+            h.update(f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _load() -> dict[str, str]:
+    try:
+        data = json.loads(cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remember(key: str, diff_id: str) -> None:
+    """Record a diff_id (best effort: a cache that cannot be written only costs speed)."""
+    data = _load()
+    data.pop(key, None)
+    data[key] = diff_id
+    kept = dict(list(data.items())[-_MAX_ENTRIES:])
+    path = cache_path()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(kept, f)
+        os.replace(tmp, path)
+
+
+def cached_diff_id(source: LayerSource) -> tuple[str, str]:
+    """``(key, diff_id)``: from the cache when the files are unchanged, else hashed now."""
+    key = layer_key(source)
+    known = _load().get(key)
+    if known:
+        return key, known
+    diff_id = diff_id_of([source])
+    remember(key, diff_id)
+    return key, diff_id

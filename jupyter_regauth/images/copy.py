@@ -1,0 +1,175 @@
+"""Copy an image, index or artifact from a registry to a registry or an OCI layout.
+
+Manifests are copied as the exact bytes the source served, so every digest is preserved. Blobs
+are mounted when source and target are the same registry, skipped when the target has them, and
+otherwise streamed straight across (verified on both ends), several at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..reference import Reference, parse
+from ..registry.client import RegistryClient
+from ..registry.upload import push_blob
+from .errors import ImageError
+from .layout import OCILayout
+from .manifest import Descriptor, Document, Platform, select_platform
+from .progress import ProgressCallback, ProgressEvent, State, emit
+from .push import DEFAULT_JOBS
+from .remote import RegistrySource
+
+
+@dataclass
+class CopyResult:
+    source: str
+    reference: str  # where it went, by digest (or the layout path and ref name)
+    digest: str
+    media_type: str
+    manifests: int = 0
+    blobs: dict[str, int] = field(default_factory=dict)  # state -> count
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+class Target(Protocol):
+    def put_blob(self, desc: Descriptor, source: RegistrySource) -> str:
+        """Make the target hold the blob; returns "exists", "mounted" or "uploaded"."""
+        ...
+
+    def put_manifest(self, doc: Document, tag: str | None) -> None: ...
+
+
+class RegistryTarget:
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+
+    def put_blob(self, desc: Descriptor, source: RegistrySource) -> str:
+        same_registry = source.client.host == self.client.host
+        result = push_blob(
+            self.client,
+            self.repository,
+            desc.digest,
+            lambda offset: source.iter_blob(desc.digest, offset),
+            mount_from=[source.repository] if same_registry else [],
+        )
+        return result.state
+
+    def put_manifest(self, doc: Document, tag: str | None) -> None:
+        self.client.put_manifest(self.repository, tag or doc.digest, doc.raw, doc.media_type)
+
+
+class LayoutTarget:
+    def __init__(self, layout: OCILayout) -> None:
+        self.layout = layout
+
+    def put_blob(self, desc: Descriptor, source: RegistrySource) -> str:
+        if self.layout.has_blob(desc.digest):
+            return "exists"
+        self.layout.write_blob(source.iter_blob(desc.digest), desc.digest)
+        return "uploaded"
+
+    def put_manifest(self, doc: Document, tag: str | None) -> None:
+        if tag:
+            self.layout.put_manifest(doc, tag)
+        else:
+            self.layout.write_blob(doc.raw, doc.digest)
+
+
+def copy_image(
+    source: RegistrySource,
+    target: Target,
+    tag: str | None,
+    *,
+    all_platforms: bool = True,
+    platform: Platform | None = None,
+    progress: ProgressCallback | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> tuple[Document, CopyResult]:
+    """Copy ``source``'s reference to ``target`` under ``tag`` (or by digest only).
+
+    An index is copied whole (every platform) unless ``all_platforms`` is false, in which case
+    only the manifest for ``platform`` is copied, and tagged."""
+    top = source.fetch_manifest(source.ref.identifier)
+    if top.is_index and not all_platforms:
+        top = source.fetch_manifest(select_platform(top, platform).digest)
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+    seen: set[str] = set()
+
+    def blob(desc: Descriptor) -> None:
+        state = target.put_blob(desc, source)
+        with lock:
+            counts[state] = counts.get(state, 0) + 1
+        shown: State = "done" if state == "uploaded" else state  # type: ignore[assignment]
+        emit(progress, ProgressEvent("blob", desc.digest, shown, desc.size, desc.size))
+
+    manifests = 0
+    with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="copy") as pool:
+
+        def copy_manifest(doc: Document, tag: str | None) -> None:
+            nonlocal manifests
+            if doc.is_index:
+                for child in doc.manifests():
+                    copy_manifest(source.fetch_manifest(child.digest), None)
+            else:
+                blobs = [d for d in _blobs_of(doc) if d.digest not in seen and not d.urls]
+                seen.update(d.digest for d in blobs)
+                for future in [pool.submit(blob, d) for d in blobs]:
+                    future.result()
+            target.put_manifest(doc, tag)
+            manifests += 1
+            emit(progress, ProgressEvent("manifest", doc.digest, "done", len(doc.raw)))
+
+        copy_manifest(top, tag)
+    return top, CopyResult(str(source.ref), "", top.digest, top.media_type, manifests, counts)
+
+
+def _blobs_of(doc: Document) -> Iterable[Descriptor]:
+    if "config" in doc.data:
+        yield doc.config()
+    yield from doc.layers()
+
+
+def copy_between(
+    src_client: RegistryClient,
+    src: Reference,
+    dst_client: RegistryClient,
+    dst: Reference,
+    **kwargs: object,
+) -> CopyResult:
+    """Registry to registry; the target tag is ``dst``'s, else the source's (else by digest)."""
+    tag = dst.tag if dst.tag is not None else (src.tag if dst.digest is None else None)
+    top, result = copy_image(
+        RegistrySource(src_client, src),
+        RegistryTarget(dst_client, dst.path),
+        tag,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    result.reference = f"{dst.repository}@{top.digest}"
+    return result
+
+
+def parse_mirror_list(text: str, target_host: str) -> list[tuple[str, str]]:
+    """Lines ``SRC [DST]`` (``#`` comments); DST defaults to SRC's path in ``target_host``."""
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) > 2:
+            raise ImageError(
+                f"mirror list line {number} has {len(words)} words",
+                hint="write each line as SOURCE [DESTINATION]",
+            )
+        src = parse(words[0])
+        suffix = (f":{src.tag}" if src.tag else "") + (f"@{src.digest}" if src.digest else "")
+        dst = words[1] if len(words) == 2 else f"{target_host}/{src.path}{suffix}"
+        pairs.append((str(src), str(parse(dst))))
+    return pairs

@@ -1,0 +1,293 @@
+"""Build and push in one streaming pass: no OCI layout, no temporary files.
+
+New layers are tarred, compressed and uploaded at once (the digest is known only at the end, so
+the upload is closed with it); base layers are mounted from the base's repository on the same
+registry, found already present, or streamed registry to registry. Layers go in parallel; then
+the config, then the manifest. Before anything is compressed, the target tag's config is compared
+with the build's content digest (a hash-only pass over the files): an unchanged image uploads
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from ..reference import Reference
+from ..registry.client import RegistryClient
+from ..registry.errors import NotFound
+from ..registry.upload import UploadResult, file_opener, push_blob, push_stream, skip
+from . import media
+from .build import CONTENT_DIGEST_LABEL, OCI_LABEL, _apply, _read_verified, _timestamp
+from .build import content_digest as build_content_digest
+from .cache import cached_diff_id, layer_key, remember
+from .layer import LayerInfo, LayerStream, source_date_epoch
+from .manifest import Descriptor, Document, empty_config, new_image_manifest
+from .progress import ProgressCallback, ProgressEvent, emit
+from .remote import RegistrySource
+from .source import BlobSource, LayoutSource
+from .spec import BuildSpec, LayerSpec
+
+DEFAULT_JOBS = 4
+
+
+@dataclass(frozen=True)
+class PushResult:
+    reference: str  # host/repository@sha256:...
+    digest: str
+    media_type: str
+    size: int
+    uploaded: int = 0  # blobs sent
+    mounted: int = 0
+    existing: int = 0
+    bytes_sent: int = 0
+    unchanged: bool = False  # the tag already held this exact build: nothing was sent
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+class _Tally:
+    """Counts what each blob needed, from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.states: dict[str, int] = {"uploaded": 0, "mounted": 0, "exists": 0}
+        self.bytes_sent = 0
+
+    def add(self, result: UploadResult) -> None:
+        with self._lock:
+            self.states[result.state] += 1
+            if result.state == "uploaded":
+                self.bytes_sent += result.size
+
+
+def digest_reference(target: Reference, digest: str) -> str:
+    return f"{target.repository}@{digest}"
+
+
+def push_build(
+    spec: BuildSpec,
+    target: Reference,
+    client: RegistryClient,
+    *,
+    base: BlobSource | None = None,
+    progress: ProgressCallback | None = None,
+    jobs: int = DEFAULT_JOBS,
+    level: int = 1,
+    threads: int | None = None,
+) -> PushResult:
+    """Build ``spec`` on ``base`` and push it to ``target`` (tag or ``latest``) through
+    ``client``, a client for ``target``'s registry."""
+    repo = target.path
+    if base is None:
+        base_manifest, base_config = None, empty_config(spec.platform)
+    else:
+        base_manifest = base.manifest()
+        base_config = json.loads(_read_verified(base, base_manifest.config()))
+    created = _timestamp(source_date_epoch())
+    tag = target.tag or target.identifier
+
+    existing = _unchanged(client, repo, tag, spec, base_manifest, created)
+    if existing is not None:
+        emit(progress, ProgressEvent("image", existing.digest, "exists"))
+        return PushResult(
+            digest_reference(target, existing.digest),
+            existing.digest,
+            existing.media_type,
+            len(existing.raw),
+            unchanged=True,
+        )
+
+    tally = _Tally()
+    base_layers = base_manifest.layers() if base_manifest else []
+    with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool:
+        base_jobs = [
+            pool.submit(_push_base_blob, client, repo, base, d, progress, tally)
+            for d in base_layers
+            if base is not None
+        ]
+        new_jobs = [
+            pool.submit(
+                _push_new_layer,
+                client,
+                repo,
+                lay,
+                f"layer {i + 1}",
+                level,
+                threads,
+                progress,
+                tally,
+            )
+            for i, lay in enumerate(spec.layers)
+        ]
+        for job in base_jobs:
+            job.result()
+        added = [job.result() for job in new_jobs]
+
+    digest_in = build_content_digest(spec, base_manifest, [a.diff_id for a in added], created)
+    config = Document.build(media.OCI_CONFIG, _apply(spec, base_config, added, created, digest_in))
+    _push_small(client, repo, config.raw, "config", progress, tally)
+    annotations = {}
+    if base_manifest is not None:
+        annotations[OCI_LABEL + "base.digest"] = base_manifest.digest
+        if base is not None and base.name:
+            annotations[OCI_LABEL + "base.name"] = base.name
+    layers = [replace(d, media_type=media.to_oci(d.media_type)) for d in base_layers]
+    layers += [a.descriptor() for a in added]
+    manifest = new_image_manifest(config.descriptor(), layers, annotations=annotations)
+    client.put_manifest(repo, tag, manifest.raw, manifest.media_type)
+    emit(progress, ProgressEvent("manifest", manifest.digest, "done", len(manifest.raw)))
+    return PushResult(
+        digest_reference(target, manifest.digest),
+        manifest.digest,
+        manifest.media_type,
+        len(manifest.raw),
+        uploaded=tally.states["uploaded"],
+        mounted=tally.states["mounted"],
+        existing=tally.states["exists"],
+        bytes_sent=tally.bytes_sent,
+    )
+
+
+def _unchanged(
+    client: RegistryClient,
+    repo: str,
+    tag: str,
+    spec: BuildSpec,
+    base_manifest: Document | None,
+    created: str,
+) -> Document | None:
+    """The manifest at ``tag`` when it holds exactly this build (same content digest)."""
+    try:
+        got = client.get_manifest(repo, tag)
+    except NotFound:
+        return None
+    manifest = Document.parse(got.data, got.media_type or None)
+    if manifest.is_index:
+        return None
+    try:
+        with client.open_blob(repo, manifest.config().digest) as chunks:
+            config = json.loads(b"".join(chunks))
+    except (NotFound, ValueError):
+        return None
+    labels = (config.get("config") or {}).get("Labels") or {}
+    old = labels.get(CONTENT_DIGEST_LABEL)
+    if not old:
+        return None
+    diff_ids = [cached_diff_id(lay.source())[1] for lay in spec.layers]
+    if build_content_digest(spec, base_manifest, diff_ids, created) != old:
+        return None
+    return manifest
+
+
+def _push_base_blob(
+    client: RegistryClient,
+    repo: str,
+    base: BlobSource | None,
+    desc: Descriptor,
+    progress: ProgressCallback | None,
+    tally: _Tally,
+) -> None:
+    """A base layer into ``repo``: present, mounted (same registry) or streamed across."""
+    mount_from: list[str] = []
+    opener: Callable[[int], Iterable[bytes]]
+    if isinstance(base, RegistrySource):
+        if base.client.host == client.host:
+            mount_from = [base.repository]
+        source = base
+        opener = lambda offset: source.iter_blob(desc.digest, offset)  # noqa: E731
+    elif isinstance(base, LayoutSource):
+        opener = file_opener(str(base.layout.blob_path(desc.digest)))
+    elif base is not None:
+        stream_from = base
+        opener = lambda offset: skip(_read_all(stream_from, desc.digest), offset)  # noqa: E731
+    result = push_blob(
+        client,
+        repo,
+        desc.digest,
+        opener,
+        mount_from=mount_from,
+        progress=_sent(progress, "blob", desc.digest, desc.size),
+    )
+    tally.add(result)
+    state = {"uploaded": "done"}.get(result.state, result.state)
+    emit(progress, ProgressEvent("blob", desc.digest, state, desc.size, desc.size))  # type: ignore[arg-type]
+
+
+def _read_all(source: BlobSource, digest: str) -> Iterator[bytes]:
+    with source.open_blob(digest) as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def _push_new_layer(
+    client: RegistryClient,
+    repo: str,
+    lay: LayerSpec,
+    name: str,
+    level: int,
+    threads: int | None,
+    progress: ProgressCallback | None,
+    tally: _Tally,
+) -> LayerInfo:
+    """Tar, compress and upload one layer at once; a resume re-makes the (deterministic) stream
+    and skips what the registry already holds."""
+    streams: list[LayerStream] = []
+    key = layer_key(lay.source())  # before reading: a file written meanwhile changes its key
+
+    def opener(offset: int) -> Iterator[bytes]:
+        for old in streams:
+            old.close()
+        stream = LayerStream(
+            [lay.source()], level=level, threads=threads, progress=progress, name=name
+        )
+        streams.append(stream)
+        return skip(stream, offset)
+
+    try:
+        result = push_stream(client, repo, opener, lambda: streams[-1].result.digest)
+    finally:
+        for stream in streams:
+            stream.close()
+    tally.add(result)
+    info = streams[-1].result
+    remember(key, info.diff_id)
+    emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, name))
+    return info
+
+
+def _push_small(
+    client: RegistryClient,
+    repo: str,
+    data: bytes,
+    what: str,
+    progress: ProgressCallback | None,
+    tally: _Tally,
+) -> None:
+    desc = Descriptor.of("", data)
+    result = push_blob(client, repo, desc.digest, lambda offset: [data[offset:]])
+    tally.add(result)
+    emit(progress, ProgressEvent("config", desc.digest, "done", len(data), len(data), what))
+
+
+def _sent(
+    progress: ProgressCallback | None, kind: str, ident: str, total: int | None
+) -> Callable[[int], None] | None:
+    """An upload byte counter turned into progress events (every 8 MiB or so)."""
+    if progress is None:
+        return None
+    done = 0
+    last = 0
+
+    def report(n: int) -> None:
+        nonlocal done, last
+        done += n
+        if done - last >= 8 << 20:
+            last = done
+            progress(ProgressEvent(kind, ident, "uploading", done, total))  # type: ignore[arg-type]
+
+    return report

@@ -1,0 +1,116 @@
+"""Files as OCI artifacts: our push and pull round-trip, and ``oras`` reads ours and we read its."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from jupyter_regauth.service import RegAuth
+
+from .cli_helpers import regauth
+from .conftest import Registry
+from .test_push import logged_in
+
+__all__ = ["logged_in"]
+
+
+# Where scripts/build-peers puts it (resolved before a test moves HOME).
+_CACHE = Path(
+    os.environ.get("JUPYTER_REGAUTH_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jupyter-regauth"
+)
+ORAS = shutil.which("oras") or str(_CACHE / "oras" / "v1.2.3" / "oras")
+
+
+def oras(registry: Registry, *args: str, cwd: Path) -> str:
+    binary = ORAS
+    proc = subprocess.run(
+        [binary, *args, "--ca-file", str(registry.ca_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert proc.returncode == 0, f"oras {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+def model_files(root: Path) -> Path:
+    root.mkdir()
+    (root / "model.onnx").write_bytes(os.urandom(1 << 20))
+    (root / "tokenizer").mkdir()
+    (root / "tokenizer" / "vocab.txt").write_text("a\nb\n" * 1000)
+    (root / "tokenizer" / "merges").mkdir()
+    (root / "tokenizer" / "merges" / "m.txt").write_text("a b\n")
+    return root
+
+
+def same_tree(a: Path, b: Path) -> None:
+    files_a = {str(p.relative_to(a)): p.read_bytes() for p in a.rglob("*") if p.is_file()}
+    files_b = {str(p.relative_to(b)): p.read_bytes() for p in b.rglob("*") if p.is_file()}
+    assert files_a == files_b and files_a
+
+
+def test_artifact_round_trip(logged_in: RegAuth, basic_registry: Registry, tmp_path: Path) -> None:
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/demo:v1"
+    pushed = regauth(
+        "push-artifact",
+        ref,
+        str(src / "model.onnx"),
+        str(src / "tokenizer"),
+        "--artifact-type",
+        "application/vnd.example.model.v1",
+        "--annotation",
+        "stage=test",
+    )
+    assert pushed.code == 0, pushed.stderr
+    digest_ref = pushed.stdout.strip().splitlines()[-1]
+    manifest = logged_in.inspect(digest_ref)["manifest"]
+    assert manifest["artifactType"] == "application/vnd.example.model.v1"
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
+    assert manifest["annotations"] == {"stage": "test"}
+    titles = [
+        layer["annotations"]["org.opencontainers.image.title"] for layer in manifest["layers"]
+    ]
+    assert titles == ["model.onnx", "tokenizer"]
+    assert manifest["layers"][1]["annotations"]["io.deis.oras.content.unpack"] == "true"
+
+    out = tmp_path / "out"
+    pulled = regauth("pull", ref, str(out), "--json")
+    assert pulled.code == 0, pulled.stderr
+    assert pulled.json()["reference"] == digest_ref
+    same_tree(src, out)
+
+    image = regauth("pull", f"{basic_registry.host}/models/demo@sha256:{'0' * 64}", str(out))
+    assert image.code == 1 and "not found" in image.stderr
+
+
+def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Path) -> None:
+    src = model_files(tmp_path / "src")
+    ours = f"{basic_registry.host}/models/ours:v1"
+    assert regauth("push-artifact", ours, str(src / "model.onnx"), str(src / "tokenizer")).code == 0
+    (tmp_path / "by-oras").mkdir()
+    oras(basic_registry, "pull", ours, cwd=tmp_path / "by-oras")
+    same_tree(src, tmp_path / "by-oras")
+
+    theirs = f"{basic_registry.host}/models/theirs:v1"
+    oras(
+        basic_registry,
+        "push",
+        theirs,
+        "model.onnx",
+        "tokenizer",
+        "--artifact-type",
+        "application/vnd.example.model.v1",
+        cwd=src,
+    )
+    out = tmp_path / "from-oras"
+    pulled = regauth("pull", theirs, str(out), "--json")
+    assert pulled.code == 0, pulled.stderr
+    same_tree(src, out)
+    manifest = json.loads(oras(basic_registry, "manifest", "fetch", theirs, cwd=tmp_path))
+    assert pulled.json()["artifact_type"] == manifest["artifactType"]

@@ -1,0 +1,115 @@
+"""``regauth copy`` and ``mirror``: a 2-platform index copied byte for byte between registries,
+mounted within one registry; ``pull --oci-layout`` writes a layout skopeo reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from jupyter_regauth.images import media
+from jupyter_regauth.images.layout import OCILayout
+from jupyter_regauth.images.manifest import (
+    Descriptor,
+    Document,
+    Platform,
+    new_image_manifest,
+    new_index,
+)
+from jupyter_regauth.service import RegAuth
+
+from .cli_helpers import regauth
+from .conftest import Registry
+from .test_push import blob_writes, log_size, logged_in, skopeo
+
+__all__ = ["logged_in"]
+
+
+def two_platform_layout(root: Path) -> OCILayout:
+    layout = OCILayout.create(root)
+    entries = []
+    for platform in (Platform("linux", "amd64"), Platform("linux", "arm64", "v8")):
+        layer = layout.write_blob(f"layer for {platform}".encode() * 100)
+        config = Document.build(
+            media.OCI_CONFIG,
+            platform.to_dict() | {"rootfs": {"type": "layers", "diff_ids": [layer.digest]}},
+        )
+        layout.write_blob(config.raw)
+        manifest = new_image_manifest(
+            config.descriptor(), [Descriptor(media.OCI_LAYER, layer.digest, layer.size)]
+        )
+        layout.write_blob(manifest.raw)
+        entries.append(manifest.descriptor(platform=platform))
+    layout.put_manifest(new_index(entries), "multi")
+    return layout
+
+
+def test_copy_index_between_registries_and_within_one(
+    logged_in: RegAuth, basic_registry: Registry, token_registry: Registry, tmp_path: Path
+) -> None:
+    layout = two_platform_layout(tmp_path / "layout")
+    source = f"{basic_registry.host}/src/multi:1"
+    skopeo("copy", "--all", f"oci:{layout.root}:multi", f"docker://{source}")
+    raw = skopeo("inspect", "--raw", f"docker://{source}").encode()
+    index_digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    across = regauth("copy", source, f"{token_registry.host}/dst/multi:2", "--json")
+    assert across.code == 0, across.stderr
+    result = across.json()
+    assert result["digest"] == index_digest
+    assert result["reference"] == f"{token_registry.host}/dst/multi@{index_digest}"
+    assert result["manifests"] == 3 and result["blobs"] == {"uploaded": 4}
+    copied = logged_in.inspect(f"{token_registry.host}/dst/multi:2")
+    assert copied["digest"] == index_digest
+    for child in json.loads(raw)["manifests"]:
+        got = logged_in.inspect(f"{token_registry.host}/dst/multi@{child['digest']}")
+        assert got["digest"] == child["digest"] and got["config"]["os"] == "linux"
+
+    mark = log_size(basic_registry.server)
+    within = regauth("copy", source, f"{basic_registry.host}/other/multi:3", "--json")
+    assert within.code == 0, within.stderr
+    assert within.json()["blobs"] == {"mounted": 4}
+    assert all("mount=" in line for line in blob_writes(basic_registry.server, mark))
+
+    one = regauth("copy", "--platform", "linux/arm64", source, f"{basic_registry.host}/arm/only")
+    assert one.code == 0, one.stderr
+    arm = logged_in.inspect(f"{basic_registry.host}/arm/only:1")
+    assert arm["config"]["architecture"] == "arm64" and arm["digest"] != index_digest
+
+
+def test_mirror_list_and_pull_to_layout(
+    logged_in: RegAuth, basic_registry: Registry, token_registry: Registry, tmp_path: Path
+) -> None:
+    layout = two_platform_layout(tmp_path / "layout")
+    skopeo("copy", "--all", f"oci:{layout.root}:multi", f"docker://{basic_registry.host}/m/a:1")
+    listing = tmp_path / "images.txt"
+    listing.write_text(
+        f"# images the team needs\n{basic_registry.host}/m/a:1\n"
+        f"{basic_registry.host}/m/a:1  {token_registry.host}/renamed/a:v1\n\n"
+    )
+    run = regauth(
+        "mirror",
+        "-f",
+        str(listing),
+        token_registry.host,
+        "--digest-file",
+        str(tmp_path / "digests"),
+    )
+    assert run.code == 0, run.stderr
+    digests = (tmp_path / "digests").read_text().split()
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert logged_in.tags(f"{token_registry.host}/m/a") == ["1"]
+    assert logged_in.tags(f"{token_registry.host}/renamed/a") == ["v1"]
+
+    out = tmp_path / "pulled"
+    pulled = regauth("pull", f"{token_registry.host}/renamed/a:v1", "--oci-layout", str(out))
+    assert pulled.code == 0, pulled.stderr
+    raw = skopeo("inspect", "--raw", f"oci:{out}:v1").encode()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == digests[0]
+    arm = json.loads(skopeo("inspect", "--override-arch", "arm64", f"oci:{out}:v1"))
+    assert arm["Architecture"] == "arm64"
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a b c\n")
+    failed = regauth("mirror", "-f", str(bad), token_registry.host)
+    assert failed.code == 1 and "line 1 has 3 words" in failed.stderr

@@ -1,0 +1,252 @@
+"""``regauth push`` and ``build``: streamed layers on a base from a layout or any registry,
+read back by skopeo; an unchanged re-push uploads nothing; an interrupted push resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_regauth.credentials import DockerConfig
+from jupyter_regauth.images.layout import OCILayout
+from jupyter_regauth.images.progress import ProgressEvent
+from jupyter_regauth.images.push import push_build
+from jupyter_regauth.images.spec import BuildSpec
+from jupyter_regauth.reference import parse
+from jupyter_regauth.registry import RegistryClient, TrustConfig
+from jupyter_regauth.service import RegAuth
+from jupyter_regauth.testing.registry import LocalRegistry
+
+from .cli_helpers import regauth
+from .conftest import PKI, Registry
+from .fabricate import oci_image
+
+
+def login(*registries: Registry) -> RegAuth:
+    service = RegAuth(docker_config=DockerConfig())
+    for registry in registries:
+        assert registry.ca_file is not None
+        service.login(
+            registry.host,
+            registry.username,
+            registry.password,
+            ca_pem=registry.ca_file.read_bytes(),
+        )
+    return service
+
+
+@pytest.fixture
+def logged_in(
+    basic_registry: Registry, token_registry: Registry, docker_config: Path
+) -> Iterator[RegAuth]:
+    yield login(basic_registry, token_registry)
+
+
+def skopeo(*args: str) -> str:
+    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"skopeo {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+def blob_writes(server: LocalRegistry, since: int = 0) -> list[str]:
+    """Access-log lines of blob upload requests (POST, PATCH, PUT) after byte ``since``."""
+    with server.log_path.open("rb") as f:
+        f.seek(since)
+        text = f.read().decode(errors="replace")
+    return re.findall(r'"(?:POST|PATCH|PUT) /v2/[^ ]*/blobs/uploads/[^"]*"', text)
+
+
+def log_size(server: LocalRegistry) -> int:
+    return server.log_path.stat().st_size
+
+
+def model_dir(root: Path) -> Path:
+    """Mixed content: text, incompressible bytes, a subdirectory, an executable, a symlink."""
+    model = root / "model-src"
+    (model / "weights").mkdir(parents=True)
+    (model / "config.json").write_text(json.dumps({"layers": 4, "name": "demo"}))
+    (model / "weights" / "part-0.bin").write_bytes(os.urandom(3 << 20))
+    (model / "weights" / "vocab.txt").write_text("token\n" * 50_000)
+    (model / "serve.sh").write_text("#!/bin/sh\necho serve\n")
+    (model / "serve.sh").chmod(0o755)
+    (model / "latest").symlink_to("weights/part-0.bin")
+    return model
+
+
+def extracted(layout: Path, ref: str, out: Path) -> dict[str, bytes]:
+    """Apply every layer of ``ref`` in ``layout`` into ``out``; the regular files' contents."""
+    oci = OCILayout.open(layout)
+    manifest = oci.read_manifest(ref)
+    for desc in manifest.layers():
+        with tarfile.open(oci.blob_path(desc.digest), "r:gz") as tar:
+            tar.extractall(out, filter="tar")
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def test_push_cli_scratch_read_by_skopeo_and_repush_uploads_nothing(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    model = model_dir(tmp_path)
+    ref = f"{basic_registry.host}/team/model:v1"
+    first = regauth("push", str(model), ref, "--digest-file", str(tmp_path / "digest"))
+    assert first.code == 0, first.stderr
+    pushed = first.stdout.strip().splitlines()[-1]
+    digest = (tmp_path / "digest").read_text().strip()
+    assert pushed == f"{basic_registry.host}/team/model@{digest}"
+    assert "blob sha256:" in first.stderr  # plain progress lines, standard error is no TTY
+
+    raw = skopeo("inspect", "--raw", f"docker://{ref}")
+    assert "sha256:" + __import__("hashlib").sha256(raw.encode()).hexdigest() == digest
+    info = json.loads(skopeo("inspect", f"docker://{pushed}"))
+    assert info["Digest"] == digest and info["Architecture"] == "amd64"
+    skopeo("copy", f"docker://{pushed}", f"oci:{tmp_path / 'copy'}:v1")
+    files = extracted(tmp_path / "copy", "v1", tmp_path / "root")
+    expected = {
+        f"model/{p.relative_to(model)}": p.read_bytes()
+        for p in sorted(model.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+    assert files == expected
+    link = tmp_path / "root" / "model" / "latest"
+    assert link.is_symlink() and os.readlink(link) == "weights/part-0.bin"
+    assert os.access(tmp_path / "root" / "model" / "serve.sh", os.X_OK)
+
+    mark = log_size(basic_registry.server)
+    again = regauth("push", str(model), ref, "--json")
+    assert again.code == 0, again.stderr
+    result = again.json()
+    assert result["unchanged"] and result["digest"] == digest
+    assert blob_writes(basic_registry.server, mark) == []
+
+    (model / "config.json").write_text("{}")  # a change is pushed again, base unchanged
+    changed = regauth("push", str(model), ref, "--json", "-q")
+    assert changed.code == 0 and changed.stderr == ""
+    assert not changed.json()["unchanged"] and changed.json()["digest"] != digest
+
+
+def test_registry_base_is_mounted_not_downloaded(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    layout = tmp_path / "base"
+    oci_image(layout, "1", {"etc/os-release": b"ID=fabricated\n"})
+    base = f"{basic_registry.host}/base/os:1"
+    skopeo("copy", f"oci:{layout}:1", f"docker://{base}")
+    base_layer = OCILayout.open(layout).read_manifest("1").layers()[0].digest
+    model = model_dir(tmp_path)
+
+    mark = log_size(basic_registry.server)
+    run = regauth(
+        "push", str(model), f"{basic_registry.host}/team/app:v1", "--base", base, "--json"
+    )
+    assert run.code == 0, run.stderr
+    result = run.json()
+    assert (result["mounted"], result["uploaded"]) == (1, 2)  # the new layer and the config
+    log = basic_registry.server.log_path.read_bytes()[mark:].decode(errors="replace")
+    assert f"GET /v2/base/os/blobs/{base_layer}" not in log
+
+    inspected = logged_in.inspect(result["reference"])
+    layers = inspected["manifest"]["layers"]
+    assert layers[0]["digest"] == base_layer and len(layers) == 2
+    assert inspected["config"]["config"]["Env"] == ["PATH=/usr/bin"]
+    assert len(inspected["config"]["rootfs"]["diff_ids"]) == 2
+    assert inspected["manifest"]["annotations"]["org.opencontainers.image.base.name"] == base
+
+
+def test_base_from_another_registry_is_streamed_across(
+    logged_in: RegAuth, basic_registry: Registry, token_registry: Registry, tmp_path: Path
+) -> None:
+    layout = tmp_path / "base"
+    oci_image(layout, "1", {"etc/os-release": b"ID=elsewhere\n"})
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "motd").write_text("hello\n")
+    base = f"{token_registry.host}/base/other:1"
+    made = regauth("push", str(tmp_path / "extra"), base, "--base", f"oci:{layout}:1", "--json")
+    assert made.code == 0, made.stderr
+    spec_file = tmp_path / "spec.yaml"
+    model = model_dir(tmp_path)
+    spec_file.write_text(
+        f"base: {base}\nlayers:\n  - src: {model.name}\n    dest: /srv/model\n"
+        "env: {MODEL_DIR: /srv/model}\ncmd: [python, serve.py]\n"
+    )
+    run = regauth("build", str(spec_file), f"{basic_registry.host}/team/built:v1", "--json")
+    assert run.code == 0, run.stderr
+    result = run.json()
+    # Two base layers streamed across, the new layer and the config.
+    assert result["uploaded"] == 4 and result["mounted"] == 0
+    info = json.loads(skopeo("inspect", f"docker://{result['reference']}"))
+    assert "MODEL_DIR=/srv/model" in info["Env"] and len(info["Layers"]) == 3
+
+
+def test_push_resumes_after_the_registry_restarts(
+    pki: PKI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = LocalRegistry(tmp_path / "restarting", ca=pki.ca)
+    model = tmp_path / "big"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(os.urandom(24 << 20))
+    restarted: list[ProgressEvent] = []
+
+    def progress(event: ProgressEvent) -> None:
+        # Mid-layer: the PATCH in flight loses its connection; the push must resume.
+        if event.kind == "layer" and event.bytes_done >= 8 << 20 and not restarted:
+            restarted.append(event)
+            server.restart()
+
+    spec = BuildSpec.from_dict({"layers": [{"src": str(model), "dest": "/model"}]})
+    with server, RegistryClient(server.host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+        target = parse(f"{server.host}/team/big:v1")
+        result = push_build(spec, target, client, progress=progress)
+        assert restarted and result.uploaded == 2
+        assert "resuming upload to team/big" in caplog.text
+        manifest = json.loads(client.get_manifest("team/big", "v1").data)
+        layer = manifest["layers"][0]
+        with client.open_blob("team/big", layer["digest"]) as chunks:  # verified as read
+            size = sum(len(c) for c in chunks)
+        assert size == layer["size"]
+        assert result.digest == client.head_manifest("team/big", "v1")
+
+
+def test_bad_input_is_explained(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    missing = regauth("push", str(tmp_path / "nope"), f"{basic_registry.host}/team/x:v1")
+    assert missing.code == 1 and "is not a directory" in missing.stderr
+    (tmp_path / "d").mkdir()
+    bad_ref = regauth("push", str(tmp_path / "d"), "Not A Ref")
+    assert bad_ref.code == 1 and "invalid reference" in bad_ref.stderr
+    no_base = regauth(
+        "push",
+        str(tmp_path / "d"),
+        f"{basic_registry.host}/team/x:v1",
+        "--base",
+        f"{basic_registry.host}/base/missing:1",
+    )
+    assert no_base.code == 1 and "not found" in no_base.stderr
+
+
+def test_diff_id_cache_misses_an_in_place_edit(docker_config: Path, tmp_path: Path) -> None:
+    from jupyter_regauth.images.cache import cached_diff_id
+    from jupyter_regauth.images.layer import LayerSource, diff_id_of
+
+    src = tmp_path / "m"
+    src.mkdir()
+    weights = src / "w.bin"
+    weights.write_bytes(b"a" * 4096)
+    source = LayerSource(src, "/model")
+    key, first = cached_diff_id(source)
+    assert cached_diff_id(source) == (key, first) == (key, diff_id_of([source]))
+    stat = weights.stat()
+    weights.write_bytes(b"b" * 4096)  # same size, and the mtime put back
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    key2, second = cached_diff_id(source)
+    assert key2 != key and second == diff_id_of([source]) != first
