@@ -55,3 +55,29 @@ def test_skopeo_uses_our_login(
     assert info["digest"] == digest
     assert info["config"]["architecture"] == "amd64"
     assert "team/model" in regauth("catalog", basic_registry.host, "--json").json()
+
+
+def test_skopeo_uses_our_identity_token(
+    token_registry: Registry, docker_config: Path, tmp_path: Path
+) -> None:
+    """After a token login only a refresh token is stored; skopeo trades it for access tokens."""
+    layout = tmp_path / "layout"
+    digest = oci_image(layout, "v1", {"model/config.json": b"{}"})
+    login = regauth(
+        "login",
+        token_registry.host,
+        "-u",
+        "carol",
+        "--password-stdin",
+        "--ca-file",
+        str(token_registry.ca_file),
+        stdin=token_registry.password,
+    )
+    assert login.code == 0, login.stderr
+    target = f"docker://{token_registry.host}/carol/model:v1"
+    copied = skopeo("copy", f"oci:{layout}:v1", target)
+    assert copied.returncode == 0, copied.stderr
+    info = regauth("inspect", f"{token_registry.host}/carol/model:v1", "--json").json()
+    assert info["digest"] == digest
+    grants = [r.get("grant_type") for r in token_registry.extra["issuer"].requests]  # type: ignore[attr-defined]
+    assert "refresh_token" in grants

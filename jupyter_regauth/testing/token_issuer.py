@@ -140,6 +140,17 @@ class _Handler(BaseHTTPRequestHandler):
         username, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return username, self.server.issuer.authenticate(username, password)
 
+    def _body(self) -> bytes:
+        """The request body, plain or chunked (Go clients, skopeo among them, send it chunked)."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = b""
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        self.rfile.readline()
+        return body
+
     def do_GET(self) -> None:
         issuer = self.server.issuer
         query = parse_qs(urlsplit(self.path).query)
@@ -153,8 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         issuer = self.server.issuer
-        length = int(self.headers.get("Content-Length", "0"))
-        form = parse_qs(self.rfile.read(length).decode())
+        form = parse_qs(self._body().decode())
         grant_type = form.get("grant_type", [""])[0]
         issuer.requests.append({"method": "POST", "grant_type": grant_type})
         scopes = " ".join(form.get("scope", [])).split()
