@@ -27,6 +27,7 @@ from .manifest import (
     JSON,
     Descriptor,
     Document,
+    Platform,
     canonical_json,
     empty_config,
     new_image_manifest,
@@ -54,6 +55,57 @@ class BuiltImage:
         return Descriptor(self.media_type, self.manifest_digest, len(self.manifest))
 
 
+@dataclass(frozen=True)
+class BaseImage:
+    """The image a build appends to: its manifest and config (an empty config for scratch)."""
+
+    source: BlobSource | None
+    manifest: Document | None
+    config: JSON
+
+    @classmethod
+    def load(cls, source: BlobSource | None, platform: Platform) -> BaseImage:
+        if source is None:
+            return cls(None, None, empty_config(platform))
+        manifest = source.manifest()
+        return cls(source, manifest, json.loads(read_verified(source, manifest.config())))
+
+    def layers(self) -> list[Descriptor]:
+        """The base's layers as the new OCI manifest lists them."""
+        if self.manifest is None:
+            return []
+        return [replace(d, media_type=media.to_oci(d.media_type)) for d in self.manifest.layers()]
+
+    def annotations(self) -> dict[str, str]:
+        if self.manifest is None:
+            return {}
+        annotations = {OCI_LABEL + "base.digest": self.manifest.digest}
+        if self.source is not None and self.source.name:
+            annotations[OCI_LABEL + "base.name"] = self.source.name
+        return annotations
+
+
+@dataclass(frozen=True)
+class Assembled:
+    config: Document
+    manifest: Document
+    content_digest: str
+
+
+def assemble(spec: BuildSpec, base: BaseImage, added: list[LayerInfo], created: str) -> Assembled:
+    """The config and manifest of ``base`` plus the ``added`` layers and ``spec``'s changes."""
+    digest_in = content_digest(spec, base.manifest, [a.diff_id for a in added], created)
+    config = Document.build(media.OCI_CONFIG, _apply(spec, base.config, added, created, digest_in))
+    layers = base.layers() + [a.descriptor() for a in added]
+    manifest = new_image_manifest(config.descriptor(), layers, annotations=base.annotations())
+    return Assembled(config, manifest, digest_in)
+
+
+def created_timestamp() -> str:
+    """The ``created`` time of every build: SOURCE_DATE_EPOCH, else the epoch (reproducible)."""
+    return datetime.fromtimestamp(source_date_epoch(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def build(
     spec: BuildSpec,
     output_layout: str | os.PathLike[str] | OCILayout,
@@ -70,20 +122,16 @@ def build(
     layout = (
         output_layout if isinstance(output_layout, OCILayout) else OCILayout.create(output_layout)
     )
-    base = base_source if base_source is not None else open_base(spec.base, spec.platform)
-    if base is None:
-        base_manifest, base_config = None, empty_config(spec.platform)
-    else:
-        base_manifest = base.manifest()
-        base_config = json.loads(_read_verified(base, base_manifest.config()))
-    created = _timestamp(source_date_epoch())
+    source = base_source if base_source is not None else open_base(spec.base, spec.platform)
+    base = BaseImage.load(source, spec.platform)
+    created = created_timestamp()
 
-    reused = _reuse(layout, spec, base_manifest, created)
+    reused = _reuse(layout, spec, base.manifest, created)
     if reused is not None:
         emit(progress, ProgressEvent("image", reused.manifest_digest, "exists"))
         return reused
 
-    layer_descs = _copy_base_layers(base, base_manifest, layout, progress)
+    _copy_base_layers(base, layout, progress)
     added: list[LayerInfo] = []
     for i, lay in enumerate(spec.layers):
         with layout.blob_writer() as w:
@@ -97,22 +145,18 @@ def build(
             )
             w.commit(info.digest)
         added.append(info)
-        layer_descs.append(info.descriptor())
 
-    digest_in = content_digest(spec, base_manifest, [a.diff_id for a in added], created)
-    config = _apply(spec, base_config, added, created, digest_in)
-    config_doc = Document.build(media.OCI_CONFIG, config)
-    layout.write_blob(config_doc.raw, config_doc.digest)
-    annotations = {}
-    if base_manifest is not None:
-        annotations[OCI_LABEL + "base.digest"] = base_manifest.digest
-        if base is not None and base.name:
-            annotations[OCI_LABEL + "base.name"] = base.name
-    manifest = new_image_manifest(config_doc.descriptor(), layer_descs, annotations=annotations)
-    layout.put_manifest(manifest, spec.tag)
-    emit(progress, ProgressEvent("image", manifest.digest, "done"))
+    image = assemble(spec, base, added, created)
+    layout.write_blob(image.config.raw, image.config.digest)
+    layout.put_manifest(image.manifest, spec.tag)
+    emit(progress, ProgressEvent("image", image.manifest.digest, "done"))
     return BuiltImage(
-        manifest.digest, manifest.raw, manifest.media_type, config_doc.raw, tuple(added), digest_in
+        image.manifest.digest,
+        image.manifest.raw,
+        image.manifest.media_type,
+        image.config.raw,
+        tuple(added),
+        image.content_digest,
     )
 
 
@@ -157,7 +201,7 @@ def _reuse(
     )
 
 
-def _read_verified(source: BlobSource, desc: Descriptor) -> bytes:
+def read_verified(source: BlobSource, desc: Descriptor) -> bytes:
     with source.open_blob(desc.digest) as f:
         data = f.read()
     if sha256_digest(data) != desc.digest:
@@ -168,30 +212,21 @@ def _read_verified(source: BlobSource, desc: Descriptor) -> bytes:
 
 
 def _copy_base_layers(
-    base: BlobSource | None,
-    base_manifest: Document | None,
-    layout: OCILayout,
-    progress: ProgressCallback | None,
-) -> list[Descriptor]:
-    if base is None or base_manifest is None:
-        return []
-    descs = []
-    for desc in base_manifest.layers():
+    base: BaseImage, layout: OCILayout, progress: ProgressCallback | None
+) -> None:
+    source = base.source
+    if source is None or base.manifest is None:
+        return
+    for desc in base.manifest.layers():
         state: State = "done"
         if layout.has_blob(desc.digest):
             state = "exists"
-        elif isinstance(base, LayoutSource):
-            layout.copy_blob_from(base.layout, desc.digest)
+        elif isinstance(source, LayoutSource):
+            layout.copy_blob_from(source.layout, desc.digest)
         else:
-            with base.open_blob(desc.digest) as f:
+            with source.open_blob(desc.digest) as f:
                 layout.write_blob(iter(partial(f.read, CHUNK), b""), desc.digest)
         emit(progress, ProgressEvent("blob", desc.digest, state, desc.size, desc.size))
-        descs.append(replace(desc, media_type=media.to_oci(desc.media_type)))
-    return descs
-
-
-def _timestamp(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _apply(

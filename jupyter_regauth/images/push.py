@@ -14,18 +14,16 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..reference import Reference
 from ..registry.client import RegistryClient
 from ..registry.errors import NotFound
 from ..registry.upload import UploadResult, file_opener, push_blob, push_stream, skip
-from . import media
-from .build import CONTENT_DIGEST_LABEL, OCI_LABEL, _apply, _read_verified, _timestamp
-from .build import content_digest as build_content_digest
+from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import cached_diff_id, layer_key, remember
-from .layer import LayerInfo, LayerStream, source_date_epoch
-from .manifest import Descriptor, Document, empty_config, new_image_manifest
+from .layer import LayerInfo, LayerStream
+from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .remote import RegistrySource
 from .source import BlobSource, LayoutSource
@@ -83,15 +81,11 @@ def push_build(
     """Build ``spec`` on ``base`` and push it to ``target`` (tag or ``latest``) through
     ``client``, a client for ``target``'s registry."""
     repo = target.path
-    if base is None:
-        base_manifest, base_config = None, empty_config(spec.platform)
-    else:
-        base_manifest = base.manifest()
-        base_config = json.loads(_read_verified(base, base_manifest.config()))
-    created = _timestamp(source_date_epoch())
+    base_image = BaseImage.load(base, spec.platform)
+    created = created_timestamp()
     tag = target.tag or target.identifier
 
-    existing = _unchanged(client, repo, tag, spec, base_manifest, created)
+    existing = _unchanged(client, repo, tag, spec, base_image.manifest, created)
     if existing is not None:
         emit(progress, ProgressEvent("image", existing.digest, "exists"))
         return PushResult(
@@ -103,7 +97,7 @@ def push_build(
         )
 
     tally = _Tally()
-    base_layers = base_manifest.layers() if base_manifest else []
+    base_layers = base_image.manifest.layers() if base_image.manifest else []
     with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool:
         base_jobs = [
             pool.submit(_push_base_blob, client, repo, base, d, progress, tally)
@@ -128,17 +122,9 @@ def push_build(
             job.result()
         added = [job.result() for job in new_jobs]
 
-    digest_in = build_content_digest(spec, base_manifest, [a.diff_id for a in added], created)
-    config = Document.build(media.OCI_CONFIG, _apply(spec, base_config, added, created, digest_in))
-    _push_small(client, repo, config.raw, "config", progress, tally)
-    annotations = {}
-    if base_manifest is not None:
-        annotations[OCI_LABEL + "base.digest"] = base_manifest.digest
-        if base is not None and base.name:
-            annotations[OCI_LABEL + "base.name"] = base.name
-    layers = [replace(d, media_type=media.to_oci(d.media_type)) for d in base_layers]
-    layers += [a.descriptor() for a in added]
-    manifest = new_image_manifest(config.descriptor(), layers, annotations=annotations)
+    image = assemble(spec, base_image, added, created)
+    _push_small(client, repo, image.config.raw, "config", progress, tally)
+    manifest = image.manifest
     client.put_manifest(repo, tag, manifest.raw, manifest.media_type)
     emit(progress, ProgressEvent("manifest", manifest.digest, "done", len(manifest.raw)))
     return PushResult(
@@ -179,7 +165,7 @@ def _unchanged(
     if not old:
         return None
     diff_ids = [cached_diff_id(lay.source())[1] for lay in spec.layers]
-    if build_content_digest(spec, base_manifest, diff_ids, created) != old:
+    if content_digest(spec, base_manifest, diff_ids, created) != old:
         return None
     return manifest
 
