@@ -1,4 +1,4 @@
-"""The ``jupyter_regauth`` server extension and its handlers.
+"""The ``jupyter_regauth`` server extension: configuration, the one ``RegAuth``, the routes.
 
 Handlers stay thin: they authenticate, authorize against the ``regauth`` resource, call the core
 and serialize. Every route lives under ``<base_url>/regauth/api/``.
@@ -6,33 +6,96 @@ and serialize. Every route lives under ``<base_url>/regauth/api/``.
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+import os
+from pathlib import Path
+from typing import Any
+
 from jupyter_server.extension.application import ExtensionApp
-from tornado import web
+from traitlets import Bool, Int, Unicode
 
-from .. import __version__
+from ..credentials import DockerConfig
+from ..profiles import RegistryProfiles
+from ..service import RegAuth
+from .handlers import (
+    AUTH_RESOURCE,
+    KubeHandler,
+    LoginHandler,
+    LogoutHandler,
+    RegistriesHandler,
+    RegistryHandler,
+    TrustHandler,
+    VersionHandler,
+)
+from .job_handlers import JobEventsHandler, JobHandler, JobsHandler
+from .jobs import JobManager
+from .kube import Kube
 
-#: The authorization resource every handler checks, so an ``Authorizer`` can allow or deny
-#: registry operations separately from contents, kernels and terminals.
-AUTH_RESOURCE = "regauth"
+__all__ = ["AUTH_RESOURCE", "RegAuthApp", "VersionHandler"]
 
-
-class VersionHandler(APIHandler):
-    """``GET /regauth/api/version``: lets the frontend check the server side is installed."""
-
-    auth_resource = AUTH_RESOURCE
-
-    @web.authenticated
-    @authorized
-    def get(self) -> None:
-        self.finish({"version": __version__})
+API = r"/regauth/api"
+HOST = r"(?P<raw_host>[^/]+)"
+JOB = r"(?P<job_id>[0-9a-f]{32})"
 
 
 class RegAuthApp(ExtensionApp):
     """Server extension entry point, named in ``_jupyter_server_extension_points``."""
 
     name = "jupyter_regauth"
+    classes = [RegistryProfiles]  # noqa: RUF012  (traitlets reads it as a plain list)
+
+    kubernetes = Bool(
+        False, help="Offer Kubernetes configuration (Secrets, PodDefault, ServiceAccount)."
+    ).tag(config=True)
+    namespace = Unicode(
+        "", help="Kubernetes namespace to configure (default: the pod's own namespace)."
+    ).tag(config=True)
+    docker_config_dir = Unicode(
+        "", help="Where config.json lives (default: $DOCKER_CONFIG, else ~/.docker)."
+    ).tag(config=True)
+    certs_dir = Unicode(
+        "",
+        help="Where per-registry CAs go, as certs.d/<host>/ca.crt (default: $REGAUTH_CERTS_D, "
+        "else ~/.config/containers/certs.d).",
+    ).tag(config=True)
+    default_base_image = Unicode(
+        "", help="Base image the build form starts from (empty: an image with only the folder)."
+    ).tag(config=True)
+    job_workers = Int(2, help="How many image jobs run at the same time.").tag(config=True)
+    timeout = Int(30, help="Seconds to wait for a registry before giving up.").tag(config=True)
+
+    def initialize_settings(self) -> None:
+        service = RegAuth(
+            profiles=RegistryProfiles(parent=self),
+            docker_config=DockerConfig(_path(self.docker_config_dir)),
+            certs_root=_path(self.certs_dir),
+            timeout=float(self.timeout),
+        )
+        self.jobs = JobManager(self.job_workers)
+        self.settings.update(
+            regauth_service=service,
+            regauth_kube=Kube(service, enabled=self.kubernetes, namespace=self.namespace),
+            regauth_jobs=self.jobs,
+            regauth_default_base=self.default_base_image,
+        )
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend([(r"/regauth/api/version", VersionHandler)])
+        routes: list[tuple[str, Any]] = [
+            (rf"{API}/version", VersionHandler),
+            (rf"{API}/registries", RegistriesHandler),
+            (rf"{API}/registries/{HOST}", RegistryHandler),
+            (rf"{API}/registries/{HOST}/trust", TrustHandler),
+            (rf"{API}/registries/{HOST}/login", LoginHandler),
+            (rf"{API}/registries/{HOST}/logout", LogoutHandler),
+            (rf"{API}/registries/{HOST}/kube", KubeHandler),
+            (rf"{API}/jobs", JobsHandler),
+            (rf"{API}/jobs/{JOB}", JobHandler),
+            (rf"{API}/jobs/{JOB}/events", JobEventsHandler),
+        ]
+        self.handlers.extend(routes)
+
+    async def stop_extension(self) -> None:
+        self.jobs.shutdown()
+
+
+def _path(text: str) -> Path | None:
+    return Path(os.path.expanduser(text)) if text else None

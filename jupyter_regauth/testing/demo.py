@@ -1,6 +1,7 @@
 """The demo: a local TLS registry with a fresh CA and a demo user, and JupyterLab configured for it.
 
-python -m jupyter_regauth.testing.demo [--port 5443] [--no-lab] [-- jupyter lab options]
+python -m jupyter_regauth.testing.demo [--port 5443] [--no-lab] [--info-file PATH]
+    [-- jupyter lab options]
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where the registry keeps its data")
     parser.add_argument(
         "--no-lab", action="store_true", help="only run the registry (until interrupted)"
+    )
+    parser.add_argument(
+        "--info-file",
+        type=Path,
+        help="once the registry answers, write its host, CA, profiles file, username and "
+        "password file here as JSON (for scripts such as binder/start)",
     )
     parser.add_argument("lab_args", nargs="*", help="extra arguments for jupyter lab")
     args = parser.parse_args(argv)
@@ -56,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     with registry:
+        if args.info_file:
+            _write_info(args.info_file, registry.host, ca_file, registries_file, password, workdir)
         print(
             "\n".join(
                 [
@@ -71,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         if args.no_lab:
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            # Blocked first, so the signal ends the wait and the registry is stopped on the way
+            # out, rather than the default action killing this process and orphaning it.
+            stop = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+            signal.sigwait(stop)
             return 0
         env = {**os.environ, "REGAUTH_REGISTRIES_FILE": str(registries_file)}
         command = [
@@ -89,6 +102,25 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             lab.send_signal(signal.SIGINT)
             return lab.wait()
+
+
+def _write_info(
+    path: Path, host: str, ca_file: Path, registries_file: Path, password: str, workdir: Path
+) -> None:
+    """Written last and renamed into place, so a reader polling for it never sees half of it."""
+    password_file = workdir / "demo-password"
+    password_file.touch(mode=0o600)
+    password_file.write_text(password)
+    info = {
+        "host": host,
+        "ca_file": str(ca_file),
+        "registries_file": str(registries_file),
+        "username": "demo",
+        "password_file": str(password_file),
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(info, indent=2) + "\n")
+    partial.rename(path)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,197 @@
+"""Background image jobs (push, build, copy): run in threads, recorded as a replayable event log.
+
+Each job keeps every message it produced, numbered, so an event stream can start late or resume
+after ``Last-Event-ID``. Cancelling sets a flag that the progress callback checks: the core stops
+at its next progress event, leaving no tag written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any, Literal
+
+from ..errors import RegAuthError
+from ..images.progress import ProgressEvent
+from .errors import error_body
+
+log = logging.getLogger(__name__)
+
+JobState = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+FINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+#: Kinds whose bytes add up to the job's totals (config and manifest are tiny and counted twice).
+COUNTED = ("layer", "blob")
+
+Work = Callable[[Callable[[ProgressEvent], None]], dict[str, Any]]
+
+
+class JobCancelled(RegAuthError):
+    code = "cancelled"
+
+
+class Job:
+    def __init__(self, kind: str, description: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.id = uuid.uuid4().hex
+        self.kind = kind
+        self.description = description
+        self.state: JobState = "queued"
+        self.created = time.time()
+        self.finished: float | None = None
+        self.result: dict[str, Any] | None = None
+        self.error: dict[str, Any] | None = None
+        self.messages: list[tuple[str, dict[str, Any]]] = []  # (event name, data); id = index+1
+        self._items: dict[tuple[str, str], ProgressEvent] = {}
+        self._cancel = threading.Event()
+        self._lock = threading.RLock()
+        self._loop = loop
+        self._changed = asyncio.Event()  # replaced on each change; set and only then replaced
+
+    # -- called from the worker thread ---------------------------------------------------------
+
+    def progress(self, event: ProgressEvent) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled("the job was cancelled")
+        with self._lock:
+            self._items[(event.kind, event.id)] = event
+            done, total = self._totals()
+            self._append(
+                "progress",
+                {
+                    "job": self.id,
+                    "event": asdict(event),
+                    "bytes_done": done,
+                    "bytes_total": total,
+                },
+            )
+
+    def run(self, work: Work) -> None:
+        with self._lock:
+            if self._cancel.is_set():
+                return
+            self._set_state("running")
+        try:
+            result = work(self.progress)
+        except JobCancelled:
+            self._finish("cancelled")
+        except RegAuthError as exc:
+            self._finish("cancelled" if self._cancel.is_set() else "failed", error=error_body(exc))
+        except Exception:  # an unexpected bug: logged with its traceback, reported generically
+            log.exception("job %s (%s) failed", self.id, self.description)
+            self._finish(
+                "cancelled" if self._cancel.is_set() else "failed",
+                error={
+                    "code": "internal_error",
+                    "message": "the job failed unexpectedly",
+                    "hint": "see the Jupyter server log",
+                },
+            )
+        else:
+            self._finish("succeeded", result=result)
+
+    # -- called from the server ----------------------------------------------------------------
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self.state in FINAL:
+                return
+            self._cancel.set()
+            if self.state == "queued":
+                self._finish_locked("cancelled")
+            else:
+                self._set_state("cancelling")
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            done, total = self._totals()
+            return {
+                "id": self.id,
+                "kind": self.kind,
+                "state": self.state,
+                "description": self.description,
+                "created": self.created,
+                "finished": self.finished,
+                "bytes_done": done,
+                "bytes_total": total,
+                "items": [asdict(e) for e in self._items.values()],
+                "result": self.result,
+                "error": self.error,
+            }
+
+    @property
+    def done(self) -> bool:
+        return self.state in FINAL
+
+    async def wait(self, seen: int, timeout: float) -> None:
+        """Until there are more than ``seen`` messages (or ``timeout`` seconds pass)."""
+        changed = self._changed  # taken on the loop, where it is replaced: no lost wake-up
+        if len(self.messages) <= seen:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout)
+
+    # -- internals (hold ``_lock``) ------------------------------------------------------------
+
+    def _totals(self) -> tuple[int, int | None]:
+        counted = [e for e in self._items.values() if e.kind in COUNTED]
+        done = sum(e.bytes_done for e in counted)
+        sizes = [e.bytes_total for e in counted]
+        total = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
+        return done, total
+
+    def _finish(self, state: JobState, **fields: Any) -> None:
+        with self._lock:
+            self._finish_locked(state, **fields)
+
+    def _finish_locked(
+        self,
+        state: JobState,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        self.result, self.error, self.finished = result, error, time.time()
+        self._set_state(state)
+
+    def _set_state(self, state: JobState) -> None:
+        self.state = state
+        self._append("state", self.to_dict())
+
+    def _append(self, name: str, data: dict[str, Any]) -> None:
+        self.messages.append((name, data))
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._notify)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+
+class JobManager:
+    """The server's jobs, run a few at a time in their own threads."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="regauth-job")
+        self._jobs: dict[str, Job] = {}
+
+    def start(self, kind: str, description: str, work: Work) -> Job:
+        job = Job(kind, description, asyncio.get_running_loop())
+        self._jobs[job.id] = job
+        job._append("state", job.to_dict())
+        self._pool.submit(job.run, work)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def all(self) -> list[Job]:
+        return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+
+    def shutdown(self) -> None:
+        for job in self._jobs.values():
+            job.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,350 @@
+"""The REST API against real registries, through a real Jupyter Server: every JSON answer is
+validated against ``openapi.yaml``; no answer and no log line carries a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jupyter_regauth
+from jupyter_regauth.service import RegAuth
+
+from .conftest import PKI, Registry
+from .test_server_openapi import Fetch, checked
+
+
+@pytest.fixture
+def homes(tmp_path: Path, docker_config: Path) -> dict[str, Path]:
+    return {
+        "docker": docker_config,
+        "certs": tmp_path / "certs.d",
+        "user_file": tmp_path / "user-registries.json",
+    }
+
+
+@pytest.fixture
+def jp_server_config(homes: dict[str, Path], basic_registry: Registry, pki: PKI) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_regauth": True}},
+        "RegAuthApp": {
+            "docker_config_dir": str(homes["docker"]),
+            "certs_dir": str(homes["certs"]),
+            "default_base_image": "",
+        },
+        "RegistryProfiles": {
+            "registries": [
+                {"host": basic_registry.host, "display_name": "Team", "ca_file": str(pki.ca_file)}
+            ],
+            "user_file": str(homes["user_file"]),
+        },
+    }
+
+
+@pytest.fixture
+def server_log(jp_serverapp: Any) -> Iterator[list[str]]:
+    """Everything the server and this extension log, at DEBUG."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep(logging.DEBUG)
+    loggers = [jp_serverapp.log, logging.getLogger("tornado"), logging.getLogger("jupyter_regauth")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    yield lines
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def config_json(homes: dict[str, Path]) -> dict[str, Any]:
+    path = homes["docker"] / "config.json"
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return data
+
+
+async def test_version(jp_fetch: Fetch) -> None:
+    data = await checked(jp_fetch, "GET", "version")
+    assert data["version"] == jupyter_regauth.__version__
+    assert data["kubernetes"] == {"enabled": False, "available": False, "namespace": None}
+    assert data["default_base_image"] is None
+
+
+async def test_list_shows_admin_registry_live(jp_fetch: Fetch, basic_registry: Registry) -> None:
+    data = await checked(jp_fetch, "GET", "registries")
+    (team,) = data["registries"]
+    assert team["host"] == basic_registry.host
+    assert (team["name"], team["source"]) == ("Team", "admin")
+    assert (team["reachable"], team["trusted"], team["authenticated"]) == (True, True, None)
+    assert team["auth_scheme"] == "basic"
+    quick = await checked(jp_fetch, "GET", "registries", params={"live": "false"})
+    assert quick["registries"][0]["reachable"] is None
+
+
+async def test_login_wrong_then_right_password(
+    jp_fetch: Fetch, basic_registry: Registry, homes: dict[str, Path], server_log: list[str]
+) -> None:
+    host = basic_registry.host
+    wrong = "not-" + basic_registry.password
+    refused = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        host,
+        "login",
+        body={"username": "alice", "password": wrong},
+        expect=422,
+    )
+    assert refused["code"] == "unauthorized"
+    assert "alice" in refused["message"]
+    assert host not in config_json(homes).get("auths", {}), "nothing is stored on failure"
+
+    done = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        host,
+        "login",
+        body={"username": "alice", "password": basic_registry.password},
+    )
+    assert (done["host"], done["username"], done["stored_as"]) == (host, "alice", "password")
+    assert done["kube"] is None
+    assert host in config_json(homes)["auths"]
+
+    status = await checked(jp_fetch, "GET", "registries", host)
+    assert (status["authenticated"], status["username"]) == (True, "alice")
+
+    everything = json.dumps([refused, done, status]) + "\n".join(server_log)
+    assert basic_registry.password not in everything
+    assert wrong not in everything
+    assert any("login" in line for line in server_log), "the log was captured"
+
+    out = await checked(jp_fetch, "POST", "registries", host, "logout")
+    assert out == {"host": host, "removed": True, "kube": None}
+    assert host not in config_json(homes).get("auths", {})
+    again = await checked(jp_fetch, "POST", "registries", host, "logout", body={})
+    assert again["removed"] is False
+
+
+async def test_trust_flow(jp_fetch: Fetch, token_registry: Registry, pki: PKI) -> None:
+    host = token_registry.host
+    before = await checked(jp_fetch, "GET", "registries", host)
+    assert (before["reachable"], before["trusted"]) == (True, False)
+    assert before["error"]["code"] == "unknown_ca"
+    assert before["error"]["fingerprint"]
+
+    offer = await checked(jp_fetch, "POST", "registries", host, "trust", body={})
+    assert offer["already_trusted"] is False
+    assert offer["ca_pem"].strip() == pki.ca.cert_pem.decode().strip()
+    assert offer["chain"][0]["fingerprint"] == before["error"]["fingerprint"]
+
+    other = offer["chain"][0]["fingerprint"].replace("A", "B").replace("0", "1")
+    mismatch = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        host,
+        "trust",
+        body={"ca_pem": offer["ca_pem"], "fingerprint": other},
+        expect=400,
+    )
+    assert "fingerprint" in mismatch["message"]
+    unconfirmed = await checked(
+        jp_fetch, "POST", "registries", host, "trust", body={"ca_pem": offer["ca_pem"]}, expect=400
+    )
+    assert unconfirmed["code"] == "bad_request"
+
+    stored = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        host,
+        "trust",
+        body={"ca_pem": offer["ca_pem"], "fingerprint": offer["ca"]["fingerprint"]},
+    )
+    assert stored["trusted"] is True
+    assert (Path(stored["path"]) / "ca.crt").is_file()
+    after = await checked(jp_fetch, "GET", "registries", host)
+    assert (after["trusted"], after["auth_scheme"]) == (True, "bearer")
+
+    login = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        host,
+        "login",
+        body={"username": token_registry.username, "password": token_registry.password},
+    )
+    assert login["username"] == "carol"
+    status = await checked(jp_fetch, "GET", "registries", host)
+    assert status["authenticated"] is True
+    assert status["token_expires_at"] is not None
+
+
+async def test_login_unknown_ca_names_the_fingerprint(
+    jp_fetch: Fetch, token_registry: Registry
+) -> None:
+    error = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        token_registry.host,
+        "login",
+        body={"username": "carol", "password": token_registry.password},
+        expect=502,
+    )
+    assert error["code"] == "unknown_ca"
+    assert error["fingerprint"] in error["message"]
+    assert "hint" in error
+
+
+async def test_login_with_ca_and_client_certificate(
+    jp_fetch: Fetch, mtls_registry: Registry, pki: PKI, homes: dict[str, Path]
+) -> None:
+    cert = Path(str(mtls_registry.extra["client_cert"])).read_text()
+    key = Path(str(mtls_registry.extra["client_key"])).read_text()
+    body = {
+        "username": "dave",
+        "password": mtls_registry.password,
+        "ca_pem": pki.ca_file.read_text(),
+        "client_cert": cert,
+        "client_key": key,
+    }
+    half = {k: v for k, v in body.items() if k != "client_key"}
+    missing = await checked(
+        jp_fetch, "POST", "registries", mtls_registry.host, "login", body=half, expect=400
+    )
+    assert "client_key" in missing["message"]
+    result = await checked(jp_fetch, "POST", "registries", mtls_registry.host, "login", body=body)
+    assert result["certs_dir"] and (Path(result["certs_dir"]) / "client.key").is_file()
+    text = json.dumps(result)
+    assert mtls_registry.password not in text and "PRIVATE KEY" not in text
+
+
+async def test_add_and_remove_user_registry(
+    jp_fetch: Fetch, token_registry: Registry, pki: PKI, homes: dict[str, Path]
+) -> None:
+    host = token_registry.host
+    added = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        body={
+            "host": f"https://{host}/",
+            "display_name": "Mine",
+            "ca_pem": pki.ca_file.read_text(),
+        },
+        expect=201,
+    )
+    assert (added["host"], added["name"], added["source"]) == (host, "Mine", "user")
+    assert added["trusted"] is True, "the CA given with the registry is used"
+    listed = await checked(jp_fetch, "GET", "registries")
+    assert [r["source"] for r in listed["registries"]] == ["admin", "user"]
+    assert host in homes["user_file"].read_text()
+
+    removed = await checked(jp_fetch, "DELETE", "registries", host)
+    assert removed == {"host": host, "removed": True}
+    gone = await checked(jp_fetch, "DELETE", "registries", host, expect=404)
+    assert gone["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        ({"host": "has space"}, "config_error", "not a registry host"),
+        ({"host": "r.example", "ca_pem": "not a certificate"}, "config_error", "CA"),
+        ({"display_name": "no host"}, "bad_request", "host"),
+        ({"host": "r.example", "colour": "red"}, "bad_request", "colour"),
+        ({"host": 5}, "bad_request", "host"),
+    ],
+)
+async def test_add_registry_bad_input(
+    jp_fetch: Fetch, body: dict[str, Any], code: str, words: str
+) -> None:
+    error = await checked(jp_fetch, "POST", "registries", body=body, expect=400)
+    assert error["code"] == code
+    assert words in error["message"]
+
+
+async def test_admin_registry_cannot_be_added_or_removed(
+    jp_fetch: Fetch, basic_registry: Registry
+) -> None:
+    host = basic_registry.host
+    error = await checked(jp_fetch, "DELETE", "registries", host, expect=409)
+    assert error["code"] == "admin_registry" and "administrator" in error["message"]
+    error = await checked(jp_fetch, "POST", "registries", body={"host": host}, expect=409)
+    assert error["code"] == "admin_registry"
+
+
+async def test_body_must_be_a_json_object(jp_fetch: Fetch, basic_registry: Registry) -> None:
+    response = await jp_fetch(
+        "regauth",
+        "api",
+        "registries",
+        basic_registry.host,
+        "login",
+        method="POST",
+        body="{not json",
+        raise_error=False,
+    )
+    assert response.code == 400
+    assert json.loads(response.body)["code"] == "bad_request"
+
+
+async def test_kubernetes_disabled(
+    jp_fetch: Fetch, basic_registry: Registry, homes: dict[str, Path]
+) -> None:
+    host = basic_registry.host
+    for method in ("GET", "POST", "DELETE"):
+        error = await checked(jp_fetch, method, "registries", host, "kube", expect=501)
+        assert error["code"] == "kubernetes_disabled"
+        assert "RegAuthApp.kubernetes" in error["hint"]
+    error = await checked(
+        jp_fetch,
+        "POST",
+        "registries",
+        host,
+        "login",
+        body={"username": "alice", "password": basic_registry.password, "kube": True},
+        expect=501,
+    )
+    assert error["code"] == "kubernetes_disabled"
+    assert not config_json(homes), "a refused Kubernetes login stores nothing"
+
+
+class TestKubernetesEnabled:
+    @pytest.fixture
+    def jp_server_config(self, homes: dict[str, Path]) -> dict[str, Any]:
+        return {
+            "ServerApp": {"jpserver_extensions": {"jupyter_regauth": True}},
+            "RegAuthApp": {
+                "docker_config_dir": str(homes["docker"]),
+                "kubernetes": True,
+                "namespace": "team-a",
+                "default_base_image": "registry.example/base:1",
+            },
+        }
+
+    async def test_settings_reach_the_frontend(self, jp_fetch: Fetch) -> None:
+        data = await checked(jp_fetch, "GET", "version")
+        kube = data["kubernetes"]
+        assert (kube["enabled"], kube["namespace"]) == (True, "team-a")
+        assert kube["available"] == all(
+            hasattr(RegAuth, f"kube_{op}") for op in ("status", "apply", "remove")
+        )
+        assert data["default_base_image"] == "registry.example/base:1"
+
+    async def test_without_core_support_is_501(self, jp_fetch: Fetch) -> None:
+        if hasattr(RegAuth, "kube_status"):
+            return  # the core has it: covered by the Kubernetes tests with a real apiserver
+        error = await checked(jp_fetch, "GET", "registries", "r.example", "kube", expect=501)
+        assert error["code"] == "kubernetes_unavailable"

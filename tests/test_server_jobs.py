@@ -1,0 +1,229 @@
+"""Image jobs through the API: a push streamed as Server-Sent Events to its digest (read back from
+the registry), a copy, a failing job, cancelling, and bad requests refused before starting."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_regauth.credentials import DockerConfig
+from jupyter_regauth.profiles import RegistryProfiles
+from jupyter_regauth.registry.errors import NotFound
+from jupyter_regauth.service import RegAuth
+
+from .conftest import PKI, Registry
+from .test_server_openapi import Fetch, check_named, checked
+
+Message = tuple[int, str, dict[str, Any]]
+
+
+@pytest.fixture
+def jp_server_config(docker_config: Path, basic_registry: Registry, pki: PKI) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_regauth": True}},
+        "RegAuthApp": {"docker_config_dir": str(docker_config), "job_workers": 1},
+        "RegistryProfiles": {
+            "registries": [{"host": basic_registry.host, "ca_file": str(pki.ca_file)}]
+        },
+    }
+
+
+async def login(jp_fetch: Fetch, registry: Registry) -> Registry:
+    body = {"username": registry.username, "password": registry.password}
+    await checked(jp_fetch, "POST", "registries", registry.host, "login", body=body)
+    return registry
+
+
+@pytest.fixture
+def model(jp_root_dir: Path) -> Path:
+    folder = jp_root_dir / "work" / "model"
+    folder.mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(os.urandom(1 << 20))
+    (folder / "config.json").write_text('{"layers": 2}')
+    return folder
+
+
+def parse_events(text: str) -> list[Message]:
+    messages = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if not line.startswith(":")
+        )
+        if fields:
+            messages.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+    return messages
+
+
+async def events(jp_fetch: Fetch, job_id: str, **headers: str) -> list[Message]:
+    """The job's whole event stream (it ends when the job does), each message validated."""
+    response = await jp_fetch("regauth", "api", "jobs", job_id, "events", headers=headers)
+    assert response.headers["Content-Type"] == "text/event-stream"
+    messages = parse_events(response.body.decode())
+    for _, name, data in messages:
+        check_named("JobProgress" if name == "progress" else "Job", data)
+    return messages
+
+
+def reader(docker_config: Path, pki: PKI, registry: Registry) -> RegAuth:
+    """A core of its own, to read back from the registry what the server pushed."""
+    profiles = RegistryProfiles(registries=[{"host": registry.host, "ca_file": str(pki.ca_file)}])
+    return RegAuth(profiles=profiles, docker_config=DockerConfig(docker_config))
+
+
+async def test_push_streams_progress_to_the_digest(
+    jp_fetch: Fetch, basic_registry: Registry, model: Path, pki: PKI, docker_config: Path
+) -> None:
+    logged_in = await login(jp_fetch, basic_registry)
+    target = f"{logged_in.host}/team/model:1"
+    job = await checked(
+        jp_fetch,
+        "POST",
+        "jobs",
+        body={"kind": "push", "directory": "work/model", "reference": target},
+        expect=202,
+    )
+    assert job["kind"] == "push" and job["state"] in ("queued", "running")
+    messages = await events(jp_fetch, job["id"])
+
+    assert [m[0] for m in messages] == list(range(1, len(messages) + 1))
+    states = [data["state"] for _, name, data in messages if name == "state"]
+    assert states[0] == "queued" and states[-2:] == ["running", "succeeded"]
+    progress = [data for _, name, data in messages if name == "progress"]
+    layer = [p["event"] for p in progress if p["event"]["kind"] == "layer"]
+    assert layer and layer[-1]["state"] == "done"
+    assert layer[-1]["bytes_done"] == layer[-1]["bytes_total"] >= 1 << 20
+    assert progress[-1]["bytes_done"] == progress[-1]["bytes_total"]
+
+    final = await checked(jp_fetch, "GET", "jobs", job["id"])
+    assert final == messages[-1][2]
+    digest = final["result"]["digest"]
+    assert final["result"]["reference"] == f"{logged_in.host}/team/model@{digest}"
+    assert reader(docker_config, pki, logged_in).inspect(target)["digest"] == digest
+
+    # Resuming after message 2 replays only what came later.
+    resumed = await events(jp_fetch, job["id"], **{"Last-Event-ID": "2"})
+    assert resumed == messages[2:]
+
+    listed = await checked(jp_fetch, "GET", "jobs")
+    assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+
+    copy = await checked(
+        jp_fetch,
+        "POST",
+        "jobs",
+        body={"kind": "copy", "source": target, "destination": f"{logged_in.host}/team/copy:1"},
+        expect=202,
+    )
+    copied = (await events(jp_fetch, copy["id"]))[-1][2]
+    assert copied["state"] == "succeeded"
+    assert copied["result"]["digest"] == digest
+
+
+async def test_cancel_running_and_queued_jobs(
+    jp_fetch: Fetch, basic_registry: Registry, jp_root_dir: Path, pki: PKI, docker_config: Path
+) -> None:
+    await login(jp_fetch, basic_registry)
+    big = jp_root_dir / "big"
+    big.mkdir()
+    for i in range(4):
+        (big / f"part-{i}.bin").write_bytes(os.urandom(16 << 20))
+    host = basic_registry.host
+    running = await checked(
+        jp_fetch,
+        "POST",
+        "jobs",
+        body={"kind": "push", "directory": "big", "reference": f"{host}/team/big:1"},
+        expect=202,
+    )
+    queued = await checked(
+        jp_fetch,
+        "POST",
+        "jobs",
+        body={"kind": "push", "directory": "big", "reference": f"{host}/team/big:2"},
+        expect=202,
+    )
+    assert queued["state"] == "queued", "one worker: the second job waits"
+    cancelled = await checked(jp_fetch, "DELETE", "jobs", queued["id"])
+    assert cancelled["state"] == "cancelled"
+    stopping = await checked(jp_fetch, "DELETE", "jobs", running["id"])
+    assert stopping["state"] in ("cancelling", "cancelled")
+
+    final = (await events(jp_fetch, running["id"]))[-1][2]
+    assert final["state"] == "cancelled"
+    assert final["result"] is None
+    core = reader(docker_config, pki, basic_registry)
+    for tag in ("1", "2"):
+        with pytest.raises(NotFound):
+            core.inspect(f"{host}/team/big:{tag}")
+    again = await checked(jp_fetch, "DELETE", "jobs", running["id"])
+    assert again["state"] == "cancelled", "a finished job stays as it is"
+
+
+async def test_failed_job_reports_the_error(
+    jp_fetch: Fetch, token_registry: Registry, model: Path
+) -> None:
+    job = await checked(
+        jp_fetch,
+        "POST",
+        "jobs",
+        body={"kind": "push", "directory": "work/model", "reference": f"{token_registry.host}/x:1"},
+        expect=202,
+    )
+    final = (await events(jp_fetch, job["id"]))[-1][2]
+    assert final["state"] == "failed"
+    assert final["error"]["code"] == "unknown_ca"
+    assert final["error"]["fingerprint"]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"kind": "bake"}, "unknown job kind"),
+        ({"kind": "push", "directory": "../..", "reference": "r.example/a:1"}, "outside"),
+        ({"kind": "push", "directory": "/etc", "reference": "r.example/a:1"}, "outside"),
+        ({"kind": "push", "directory": "nowhere", "reference": "r.example/a:1"}, "not a folder"),
+        ({"kind": "push", "directory": "work/model", "reference": "UPPER/Case:1"}, ""),
+        ({"kind": "push", "directory": "work/model"}, "reference"),
+        ({"kind": "copy", "source": "r.example/a:1"}, "destination"),
+        ({"kind": "build", "spec": {"layers": ["/etc"]}, "reference": "r.example/a:1"}, "outside"),
+        ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),
+    ],
+)
+async def test_bad_job_requests_are_refused_before_starting(
+    jp_fetch: Fetch, model: Path, body: dict[str, Any], words: str
+) -> None:
+    error = await checked(jp_fetch, "POST", "jobs", body=body, expect=400)
+    assert words in error["message"]
+    assert (await checked(jp_fetch, "GET", "jobs"))["jobs"] == []
+
+
+async def test_unknown_job(jp_fetch: Fetch) -> None:
+    for method in ("GET", "DELETE"):
+        error = await checked(jp_fetch, method, "jobs", "0" * 32, expect=404)
+        assert error["code"] == "not_found"
+    response = await jp_fetch("regauth", "api", "jobs", "0" * 32, "events", raise_error=False)
+    assert response.code == 404
+
+
+async def test_build_job_from_a_spec(
+    jp_fetch: Fetch, basic_registry: Registry, model: Path, pki: PKI, docker_config: Path
+) -> None:
+    await login(jp_fetch, basic_registry)
+    target = f"{basic_registry.host}/team/built:1"
+    spec = {"layers": [{"src": "work/model", "dest": "/srv/model"}], "env": {"MODEL": "demo"}}
+    job = await checked(
+        jp_fetch,
+        "POST",
+        "jobs",
+        body={"kind": "build", "spec": spec, "reference": target},
+        expect=202,
+    )
+    final = (await events(jp_fetch, job["id"]))[-1][2]
+    assert final["state"] == "succeeded", final["error"]
+    image = reader(docker_config, pki, basic_registry).inspect(target)
+    assert image["digest"] == final["result"]["digest"]
+    assert "MODEL=demo" in image["config"]["config"]["Env"]
