@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from traitlets import Dict, List, Unicode, default
 from traitlets.config import Configurable
 
@@ -120,6 +119,8 @@ def _load_file(path: Path) -> list[object]:
         return []
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    import yaml  # only admin files in YAML need it
+
     try:
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except json.JSONDecodeError as exc:

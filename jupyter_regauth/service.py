@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 from .credentials import DockerConfig
 from .credentials.types import Credentials
 from .errors import ConfigError, RegAuthError
@@ -33,6 +31,8 @@ from .registry.trust import (
 )
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from .images.copy import CopyResult
     from .images.progress import ProgressCallback
     from .images.push import PushResult

@@ -17,9 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .errors import (
@@ -30,6 +28,9 @@ from .errors import (
     TLSError,
     UnknownCA,
 )
+
+if TYPE_CHECKING:  # cryptography is imported where certificates are handled: quick CLI start
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,14 @@ def _read_pem(path: Path) -> bytes:
 
 
 def fingerprint(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import hashes
+
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
 def load_pem_bundle(data: bytes, what: str = "CA bundle") -> list[x509.Certificate]:
+    from cryptography import x509
+
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as exc:
@@ -190,6 +195,8 @@ def ca_to_trust(chain: list[x509.Certificate]) -> x509.Certificate:
 
 
 def pem(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
