@@ -1,0 +1,196 @@
+"""``jupyter_regauth.widget()``: log in and build-and-push from an ipywidgets form.
+
+The password travels once, from the browser to the kernel, and is cleared from the Password
+field before the login is attempted, so the synced model (what a saved notebook stores as widget
+state) never keeps it. Everything else goes through the same ``RegAuth`` facade as the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import Any
+
+from ipywidgets import (  # type: ignore[import-untyped]
+    HTML,
+    Button,
+    Checkbox,
+    Dropdown,
+    HBox,
+    IntProgress,
+    Layout,
+    Password,
+    Text,
+    VBox,
+)
+from traitlets import Unicode
+
+from .errors import ConfigError, RegAuthError
+from .images.push import PushResult
+from .magics import qualify_reference
+from .profiles import normalize_host
+from .results import ImageResult, ProgressDisplay, WidgetBar
+from .service import LoginResult, RegAuth
+
+KUBE_UNAVAILABLE = "Kubernetes support is not available in this installation"
+
+
+def kube_available(service: RegAuth) -> bool:
+    return callable(getattr(service, "kube_apply", None))
+
+
+class _RedactSecretMessages(logging.Filter):
+    """The comm package logs each message from the browser at DEBUG; for a SecretField that
+    message holds what was typed. Redact those records, whatever the log level is set to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.comm_ids: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args and args[0] in self.comm_ids:
+            record.args = (args[0], "<redacted: secret field>")
+        return True
+
+
+_REDACT = _RedactSecretMessages()
+
+
+class SecretField(Password):  # type: ignore[misc]
+    """A Password whose value the kernel never echoes back to the browsers or logs."""
+
+    value = Unicode(help="the secret").tag(sync=True, echo_update=False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _REDACT.comm_ids.add(self.model_id)
+        comm_log = logging.getLogger("Comm")
+        if _REDACT not in comm_log.filters:
+            comm_log.addFilter(_REDACT)
+
+
+class RegAuthWidget(VBox):  # type: ignore[misc]
+    """Registry picker, login form, status, Kubernetes toggle, and build-and-push."""
+
+    def __init__(self, service: RegAuth | None = None, registry: str | None = None) -> None:
+        service = service or RegAuth()
+        hosts = [r.host for r in service.registries()]
+        if registry is not None and normalize_host(registry) not in hosts:
+            hosts.insert(0, normalize_host(registry))
+        wide = Layout(width="32em")
+        self.registry = Dropdown(options=hosts, description="Registry", layout=wide)
+        self.username = Text(description="Username", layout=wide)
+        self.password = SecretField(description="Password", layout=wide)
+        self.login_button = Button(description="Log in", button_style="primary", icon="sign-in")
+        self.status = HTML()
+        has_kube = kube_available(service)
+        self.kube = Checkbox(
+            value=False,
+            description="Configure Kubernetes",
+            disabled=not has_kube,
+            tooltip="also create the pull Secret and PodDefault" if has_kube else KUBE_UNAVAILABLE,
+            indent=False,
+        )
+        self.folder = Text(description="Folder", placeholder="model directory", layout=wide)
+        self.base = Text(description="Base", placeholder="empty image", layout=wide)
+        self.target = Text(description="Image", placeholder="team/model:v1", layout=wide)
+        self.push_button = Button(description="Build and push", icon="upload")
+        self.progress = IntProgress(value=0, min=0, max=100, description="Progress")
+        self.progress_text = HTML()
+        self.digest = HTML()
+        super().__init__(
+            children=[
+                HTML("<b>Container registry</b>"),
+                self.registry,
+                self.username,
+                self.password,
+                HBox([self.login_button, self.kube]),
+                self.status,
+                HTML("<b>Build and push</b>"),
+                self.folder,
+                self.base,
+                self.target,
+                self.push_button,
+                HBox([self.progress, self.progress_text]),
+                self.digest,
+            ]
+        )
+        self.service = service
+        self.last_login: LoginResult | None = None
+        self.last_push: PushResult | None = None
+        self.login_button.on_click(lambda _: self.login())
+        self.push_button.on_click(lambda _: self.push())
+        self.registry.observe(lambda _: self._show_registry(), "value")
+        if registry is not None:
+            self.registry.value = normalize_host(registry)
+        self._show_registry()
+
+    def login(self) -> None:
+        # Taken and cleared first: a failed login must not leave it in the synced state either.
+        password, self.password.value = self.password.value, ""
+        host = self.registry.value
+        try:
+            if not host:
+                raise ConfigError("no registry picked", hint="pick one, or pass registry=HOST")
+            result = self.service.login(host, self.username.value.strip(), password)
+            if self.kube.value and kube_available(self.service):
+                self.service.kube_apply(host)  # type: ignore[attr-defined]
+        except RegAuthError as exc:
+            self.status.value = _error_html(exc)
+            return
+        finally:
+            del password
+        self.last_login = result
+        self.status.value = (
+            f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
+            f"<b>{escape(result.username)}</b> (stored as {escape(result.stored_as)})"
+        )
+
+    def push(self) -> None:
+        host = self.registry.value
+        target = self.target.value.strip()
+        if host and target:
+            target = qualify_reference(target, host)
+        self.digest.value = ""
+        bar = WidgetBar(self.progress, self.progress_text)
+        try:
+            with ProgressDisplay("push", bar=bar) as progress:
+                result = self.service.push_directory(
+                    self.folder.value.strip(),
+                    target,
+                    base=self.base.value.strip() or None,
+                    progress=progress,
+                )
+        except RegAuthError as exc:
+            self.progress.bar_style = "danger"
+            self.digest.value = _error_html(exc)
+            return
+        self.last_push = result
+        self.digest.value = ImageResult("push", result.to_dict(), result.reference)._repr_html_()
+
+    def _show_registry(self) -> None:
+        host = self.registry.value
+        if not host:
+            self.status.value = "No registries yet: pass <code>registry=HOST</code>."
+            return
+        row = next((r for r in self.service.registries() if r.host == host), None)
+        username = row.username if row else None
+        profile = self.service.profile(host)
+        self.username.value = username or profile.username or ""
+        self.status.value = (
+            f"Logged in to <code>{escape(host)}</code> as <b>{escape(username)}</b>"
+            if username
+            else f"Not logged in to <code>{escape(host)}</code>"
+        )
+
+
+def _error_html(exc: RegAuthError) -> str:
+    hint = f"<br><small>{escape(exc.hint)}</small>" if exc.hint else ""
+    style = "color: var(--jp-error-color1, #d32f2f)"
+    return f'<span style="{style}">&#10008; {escape(exc.message)}</span>{hint}'
+
+
+def widget(service: RegAuth | None = None, registry: str | None = None) -> RegAuthWidget:
+    """The registry widget; ``registry`` preselects (and adds) a host."""
+    return RegAuthWidget(service, registry)

@@ -1,0 +1,178 @@
+"""The widget driven through its comm, as the browser drives it, against the real registry; the
+password must be gone from every state a notebook saves."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import comm
+import pytest
+from comm import DummyComm
+from ipywidgets import Widget
+from ipywidgets.embed import dependency_state, embed_data
+
+import jupyter_regauth
+from jupyter_regauth.nbwidget import KUBE_UNAVAILABLE, RegAuthWidget
+from jupyter_regauth.service import RegAuth
+
+from .cli_helpers import config_json
+from .conftest import SECRETS, Registry, new_password
+
+
+class RecordingComm(DummyComm):
+    """A comm whose kernel-to-browser messages are kept."""
+
+    sent: ClassVar[list[dict[str, Any]]] = []
+
+    def publish_msg(self, msg_type: str, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        self.sent.append({"type": msg_type, "comm_id": self.comm_id, "data": data})
+
+
+@pytest.fixture
+def comms(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    sent: ClassVar[list[dict[str, Any]]] = []
+    monkeypatch.setattr(RecordingComm, "sent", sent)
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    # comm logs every incoming message at DEBUG: the leak check must see them redacted.
+    monkeypatch.setattr(logging.getLogger("Comm"), "level", logging.DEBUG)
+    yield sent
+    Widget.close_all()
+
+
+@pytest.fixture
+def service(basic_registry: Registry, docker_config: Path) -> RegAuth:
+    service = RegAuth()
+    assert basic_registry.ca_file is not None
+    service.trust(basic_registry.host, basic_registry.ca_file.read_bytes())
+    return service
+
+
+def from_browser(widget: Any, **state: Any) -> None:
+    """What the front end sends when the user edits a field."""
+    widget.comm.handle_msg(
+        {
+            "content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
+            "buffers": [],
+        }
+    )
+
+
+def click(button: Any) -> None:
+    button.comm.handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "click"}}}, "buffers": []}
+    )
+
+
+def saved_state(widget: RegAuthWidget) -> str:
+    """Everything a notebook could save: each model's state, the manager state, the embed data."""
+    states = [w.get_state() for w in [widget, *widget.children]]
+    states.append(Widget.get_manager_state())
+    states.append(dependency_state(widget))
+    states.append(embed_data(views=[widget]))
+    states.append(widget._repr_mimebundle_())
+    return json.dumps(states, default=str)
+
+
+def login(widget: RegAuthWidget, username: str, password: str) -> None:
+    from_browser(widget.username, value=username)
+    from_browser(widget.password, value=password)
+    assert widget.password.value == password  # it did reach the kernel
+    click(widget.login_button)
+
+
+def last_sent_value(sent: list[dict[str, Any]], widget: Any) -> Any:
+    updates = [
+        m["data"]["state"]["value"]
+        for m in sent
+        if m["comm_id"] == widget.comm.comm_id and "value" in (m["data"] or {}).get("state", {})
+    ]
+    return updates[-1]
+
+
+def test_login_through_the_comm_keeps_no_password(
+    comms: list[dict[str, Any]], service: RegAuth, basic_registry: Registry, docker_config: Path
+) -> None:
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    assert isinstance(widget, RegAuthWidget)
+    assert widget.registry.value == basic_registry.host
+    assert "Not logged in" in widget.status.value
+
+    login(widget, "alice", basic_registry.password)
+
+    assert "Logged in to" in widget.status.value and "alice" in widget.status.value
+    assert widget.last_login is not None and widget.last_login.username == "alice"
+    assert basic_registry.host in config_json(docker_config)["auths"]
+    assert widget.password.value == ""
+    assert last_sent_value(comms, widget.password) == ""  # the browser's model is cleared too
+    everything = saved_state(widget) + json.dumps(comms, default=str)
+    assert not any(s in everything for s in SECRETS)
+    # A new widget shows who is logged in, from config.json.
+    again = jupyter_regauth.widget(service, registry=basic_registry.host)
+    assert "Logged in to" in again.status.value and again.username.value == "alice"
+
+
+def test_wrong_password_shows_the_error_and_stores_nothing(
+    comms: list[dict[str, Any]], service: RegAuth, basic_registry: Registry, docker_config: Path
+) -> None:
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    wrong = new_password()
+    login(widget, "alice", wrong)
+    assert "refused the credentials for &#x27;alice&#x27;" in widget.status.value
+    assert "check the username and password" in widget.status.value
+    assert widget.password.value == "" and last_sent_value(comms, widget.password) == ""
+    assert not (docker_config / "config.json").exists()
+    assert wrong not in saved_state(widget) + json.dumps(comms, default=str)
+
+
+def test_no_registry_picked_is_an_error(comms: list[dict[str, Any]], docker_config: Path) -> None:
+    widget = jupyter_regauth.widget(RegAuth())
+    assert widget.registry.options == ()
+    assert "No registries yet" in widget.status.value
+    click(widget.login_button)
+    assert "no registry picked" in widget.status.value
+
+
+def test_kubernetes_toggle_is_disabled_with_a_reason(
+    comms: list[dict[str, Any]], docker_config: Path
+) -> None:
+    widget = jupyter_regauth.widget(RegAuth(), registry="registry.example")
+    if callable(getattr(RegAuth, "kube_apply", None)):
+        pytest.fail("RegAuth has kube_apply now: test the toggle enabled instead")
+    assert widget.kube.disabled and widget.kube.tooltip == KUBE_UNAVAILABLE
+
+
+def test_build_and_push_shows_progress_and_digest(
+    comms: list[dict[str, Any]],
+    service: RegAuth,
+    basic_registry: Registry,
+    tmp_path: Path,
+) -> None:
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    login(widget, "alice", basic_registry.password)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(bytes(range(256)) * 4000)
+    from_browser(widget.folder, value=str(model))
+    from_browser(widget.target, value="team/widget:v1")  # relative: on the picked registry
+    click(widget.push_button)
+    result = widget.last_push
+    assert result is not None, widget.digest.value
+    assert result.reference.startswith(f"{basic_registry.host}/team/widget@sha256:")
+    assert result.digest in widget.digest.value
+    assert widget.progress.value == 100 and widget.progress.bar_style == "success"
+    progress_updates = [
+        m["data"]["state"]["value"]
+        for m in comms
+        if m["comm_id"] == widget.progress.comm.comm_id and "value" in m["data"]["state"]
+    ]
+    assert progress_updates[-1] == 100 and len(set(progress_updates)) >= 2
+    assert service.tags(f"{basic_registry.host}/team/widget") == ["v1"]
+
+    from_browser(widget.folder, value=str(tmp_path / "missing"))
+    click(widget.push_button)
+    assert "is not a directory" in widget.digest.value
+    assert widget.progress.bar_style == "danger"
