@@ -42,3 +42,9 @@ class CredentialHelperError(RegAuthError):
     """A ``docker-credential-*`` helper is missing or failed."""
 
     code = "credential_helper_error"
+
+
+class DigestMismatch(RegAuthError):
+    """Content did not hash to the digest it was fetched, pushed or announced with."""
+
+    code = "digest_mismatch"

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..errors import DigestMismatch
 from ..reference import Reference
 from ..registry.client import RegistryClient
 from ..registry.upload import file_opener, push_blob, push_stream, skip
 from . import media
-from .errors import DigestMismatchError, ImageError
+from .errors import ImageError
 from .layer import LayerSource, LayerStream
 from .manifest import JSON, Document
 from .progress import ProgressCallback, ProgressEvent, emit
@@ -270,7 +271,7 @@ def _unpack(chunks: Iterator[bytes], out: Path, title: str, tar_digest: str | No
             tar.extract(member, out, filter="data")
     reader.drain()
     if tar_digest and "sha256:" + reader.hash.hexdigest() != tar_digest:
-        raise DigestMismatchError(
+        raise DigestMismatch(
             f"The unpacked content of {title!r} does not match {tar_digest}",
             hint="the artifact is corrupt; push it again",
         )

@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
+from ..errors import DigestMismatch
 from . import media
-from .errors import DigestMismatchError, ImageError
+from .errors import ImageError
 from .layer import CHUNK, LayerInfo, diff_id_of, source_date_epoch, write_layer
 from .layout import OCILayout
 from .manifest import (
@@ -205,7 +206,7 @@ def read_verified(source: BlobSource, desc: Descriptor) -> bytes:
     with source.open_blob(desc.digest) as f:
         data = f.read()
     if sha256_digest(data) != desc.digest:
-        raise DigestMismatchError(
+        raise DigestMismatch(
             f"Base blob {desc.digest} is corrupt", hint="fetch the base image again"
         )
     return data

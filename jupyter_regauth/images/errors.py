@@ -11,12 +11,6 @@ class ImageError(RegAuthError):
     code = "image_error"
 
 
-class DigestMismatchError(ImageError):
-    """Content did not hash to the digest it was announced with."""
-
-    code = "digest_mismatch"
-
-
 class PlatformNotFoundError(ImageError):
     """An image index has no manifest for the requested platform."""
 

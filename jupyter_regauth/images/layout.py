@@ -17,8 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from ..errors import DigestMismatch
 from . import media
-from .errors import DigestMismatchError, ImageError
+from .errors import ImageError
 from .manifest import Descriptor, Document, Platform, check_digest, select_platform
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -50,7 +51,7 @@ class BlobWriter:
         digest = "sha256:" + self._hash.hexdigest()
         if expected_digest is not None and digest != expected_digest:
             self.discard()
-            raise DigestMismatchError(
+            raise DigestMismatch(
                 f"Blob content hashed to {digest}, expected {expected_digest}",
                 hint="the source changed or is corrupt; fetch it again",
             )
@@ -135,7 +136,7 @@ class OCILayout:
         with self.open_blob(digest) as f:
             data = f.read()
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-            raise DigestMismatchError(
+            raise DigestMismatch(
                 f"Blob {digest} in {self.root} is corrupt", hint="copy the image into it again"
             )
         return data
@@ -145,7 +146,7 @@ class OCILayout:
         for chunk in self.iter_blob(digest):
             h.update(chunk)
         if "sha256:" + h.hexdigest() != digest:
-            raise DigestMismatchError(
+            raise DigestMismatch(
                 f"Blob {digest} in {self.root} is corrupt", hint="copy the image into it again"
             )
 

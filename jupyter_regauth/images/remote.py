@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, cast
 
 from ..reference import Reference
 from ..registry.client import RegistryClient
+from ..registry.upload import skip
 from .manifest import Document, Platform, select_platform
 
 
@@ -47,12 +48,7 @@ class RegistrySource:
     def iter_blob(self, digest: str, offset: int = 0) -> Iterator[bytes]:
         """Stream a blob (verified as it is read) from ``offset``."""
         with self.client.open_blob(self.ref.path, digest) as chunks:
-            for chunk in chunks:
-                if offset >= len(chunk):
-                    offset -= len(chunk)
-                    continue
-                yield chunk[offset:] if offset else chunk
-                offset = 0
+            yield from skip(chunks, offset)
 
     def open_blob(self, digest: str) -> BinaryIO:
         return cast(BinaryIO, io.BufferedReader(_ChunkReader(self.iter_blob(digest)), 1 << 20))

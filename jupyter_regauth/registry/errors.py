@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import RegAuthError
+from ..errors import DigestMismatch, RegAuthError
+
+__all__ = ["DigestMismatch"]  # one error for content that does not match its digest
 
 
 class RegistryError(RegAuthError):
@@ -82,9 +84,3 @@ class RateLimited(RegistryError):
     def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None):
         super().__init__(message, hint=hint, status=429)
         self.retry_after = retry_after
-
-
-class DigestMismatch(RegistryError):
-    """Content did not hash to the digest it was fetched or pushed by."""
-
-    code = "digest_mismatch"

@@ -179,12 +179,7 @@ def push_blob(
             break  # the registry opened a plain upload instead: use it
     if session is None:
         session = start_upload(client, repository)
-    session, offset, counted, attempts = _send(client, session, opener, progress, retries)
-    if offset == 0 and f"sha256:{counted.hasher.hexdigest()}" != digest:
-        session.cancel()
-        raise DigestMismatch(f"the content sent as {digest} hashes to something else")
-    session.complete(digest)
-    return UploadResult(digest, offset + counted.size, "uploaded", attempts)
+    return _finish(digest, *_send(client, session, opener, progress, retries))
 
 
 def push_stream(
@@ -201,8 +196,15 @@ def push_stream(
     computed, which the registry checks against what it received when the upload is closed.
     ``opener(offset)`` must reproduce the same bytes on a resume (the layer is deterministic)."""
     session = start_upload(client, repository)
-    session, offset, counted, attempts = _send(client, session, opener, progress, retries)
-    digest = digest_of()
+    sent = _send(client, session, opener, progress, retries)
+    return _finish(digest_of(), *sent)
+
+
+def _finish(
+    digest: str, session: UploadSession, offset: int, counted: _Counted, attempts: int
+) -> UploadResult:
+    """Close the upload under ``digest``, after checking what was sent where we saw all of it
+    (the registry checks the whole blob again)."""
     if offset == 0 and f"sha256:{counted.hasher.hexdigest()}" != digest:
         session.cancel()
         raise DigestMismatch(f"the content sent as {digest} hashes to something else")

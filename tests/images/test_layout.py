@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_regauth.images.errors import DigestMismatchError, ImageError
+from jupyter_regauth.errors import DigestMismatch
+from jupyter_regauth.images.errors import ImageError
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.manifest import Descriptor, Document, Platform
 
@@ -17,13 +18,13 @@ def test_blobs_are_verified_and_atomic(tmp_path: Path) -> None:
     assert desc == Descriptor("", Descriptor.of("", b"hello world").digest, 11)
     assert layout.read_blob(desc.digest) == b"hello world"
     assert b"".join(layout.iter_blob(desc.digest, 3)) == b"hello world"
-    with pytest.raises(DigestMismatchError):
+    with pytest.raises(DigestMismatch):
         layout.write_blob(b"other", Descriptor.of("", b"expected").digest)
     assert list(layout.blobs()) == [desc.digest]  # no temp file left behind
     layout.blob_path(desc.digest).write_bytes(b"tampered")
-    with pytest.raises(DigestMismatchError):
+    with pytest.raises(DigestMismatch):
         layout.read_blob(desc.digest)
-    with pytest.raises(DigestMismatchError):
+    with pytest.raises(DigestMismatch):
         layout.verify_blob(desc.digest)
 
 
