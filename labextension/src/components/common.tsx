@@ -1,0 +1,88 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { ApiError } from '../api';
+import { RegAuthModel } from '../model';
+import { IErrorBody } from '../types';
+
+/** Re-render a component whenever the model changes. */
+export function useModel(model: RegAuthModel): void {
+  const [, setTick] = React.useState(0);
+  React.useEffect(() => {
+    const update = () => setTick(tick => tick + 1);
+    model.changed.connect(update);
+    return () => {
+      model.changed.disconnect(update);
+    };
+  }, [model]);
+}
+
+/** An error's message and the hint saying what to do, announced to screen readers. */
+export function ErrorView(props: {
+  error: ApiError | IErrorBody | null;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { error, trans } = props;
+  if (!error) {
+    return null;
+  }
+  return (
+    <div className="jp-RegAuth-error" role="alert">
+      <div className="jp-RegAuth-errorMessage">{error.message}</div>
+      {error.hint ? (
+        <div className="jp-RegAuth-errorHint">
+          {trans.__('What to do: %1', error.hint)}
+        </div>
+      ) : null}
+      {error.fingerprint ? (
+        <div className="jp-RegAuth-errorHint">
+          {trans.__('Server certificate SHA-256: %1', error.fingerprint)}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+export type BadgeTone = 'good' | 'bad' | 'warn' | 'unknown';
+
+export function Badge(props: {
+  tone: BadgeTone;
+  label: string;
+  title?: string;
+}): JSX.Element {
+  return (
+    <span
+      className={`jp-RegAuth-badge jp-RegAuth-badge-${props.tone}`}
+      title={props.title ?? props.label}
+    >
+      {props.label}
+    </span>
+  );
+}
+
+/** A labelled text input: the label is a real <label>, so it is read out and clickable. */
+export function Field(
+  props: {
+    label: string;
+    id: string;
+  } & React.InputHTMLAttributes<HTMLInputElement>
+): JSX.Element {
+  const { label, id, ...input } = props;
+  return (
+    <div className="jp-RegAuth-field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} className="jp-mod-styled" {...input} />
+    </div>
+  );
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}

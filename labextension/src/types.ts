@@ -1,0 +1,185 @@
+/**
+ * Types mirroring the schemas of jupyter_regauth/server/openapi.yaml.
+ */
+
+/** `Error`: every failed call answers with a stable code, a message and a hint. */
+export interface IErrorBody {
+  code: string;
+  message: string;
+  hint?: string;
+  status?: number;
+  /** TLS errors: the server certificate's SHA-256, subject and issuer. */
+  fingerprint?: string | null;
+  subject?: string | null;
+  issuer?: string | null;
+}
+
+export interface IKubeSettings {
+  enabled: boolean;
+  available: boolean;
+  namespace: string | null;
+}
+
+export interface IVersion {
+  version: string;
+  kubernetes: IKubeSettings;
+  default_base_image: string | null;
+}
+
+export type RegistrySource = 'admin' | 'user' | 'config';
+
+export interface IRegistryStatus {
+  host: string;
+  name: string;
+  source: RegistrySource;
+  reachable: boolean | null;
+  trusted: boolean | null;
+  authenticated: boolean | null;
+  auth_scheme: string | null;
+  username: string | null;
+  token_expires_at: number | null;
+  insecure: boolean;
+  error: IErrorBody | null;
+  kube: { configured: boolean | null } | null;
+}
+
+export interface IRegistryList {
+  registries: IRegistryStatus[];
+}
+
+export interface IAddRegistry {
+  host: string;
+  display_name?: string;
+  ca_pem?: string;
+  insecure?: boolean;
+}
+
+export interface IRemoved {
+  host: string;
+  removed: boolean;
+}
+
+export interface ICertificateInfo {
+  subject: string;
+  issuer: string;
+  fingerprint: string;
+  not_before: string;
+  not_after: string;
+}
+
+export interface ITrustOffer {
+  host: string;
+  chain: ICertificateInfo[];
+  ca: ICertificateInfo;
+  ca_pem: string;
+  already_trusted: boolean;
+}
+
+export interface ITrusted {
+  host: string;
+  trusted: true;
+  fingerprint: string;
+  path: string;
+}
+
+export interface ILoginRequest {
+  username: string;
+  password: string;
+  ca_pem?: string;
+  insecure?: boolean;
+  save_profile?: boolean;
+  kube?: boolean;
+}
+
+export type KubeObjectState =
+  'present' | 'missing' | 'outdated' | 'removed' | 'error';
+
+export interface IKubeObject {
+  kind: string;
+  name: string;
+  namespace?: string | null;
+  state: KubeObjectState;
+  message?: string;
+}
+
+export interface IKubeStatus {
+  host: string;
+  namespace: string;
+  configured: boolean;
+  objects: IKubeObject[];
+}
+
+export interface ILoginResult {
+  host: string;
+  username: string;
+  stored_as: 'password' | 'identity token';
+  config_path: string;
+  certs_dir: string | null;
+  profile_saved: boolean;
+  kube: IKubeStatus | null;
+}
+
+export interface ILogoutResult {
+  host: string;
+  removed: boolean;
+  kube: IKubeStatus | null;
+}
+
+export interface IPushJobRequest {
+  kind: 'push';
+  directory: string;
+  reference: string;
+  base?: string | null;
+  dest?: string;
+  platform?: string | null;
+}
+
+export type ProgressState =
+  | 'waiting'
+  | 'hashing'
+  | 'compressing'
+  | 'uploading'
+  | 'exists'
+  | 'mounted'
+  | 'done'
+  | 'error';
+
+export interface IProgressEvent {
+  kind: 'layer' | 'blob' | 'config' | 'manifest' | 'image';
+  id: string;
+  state: ProgressState;
+  bytes_done: number;
+  bytes_total: number | null;
+  message: string;
+}
+
+export interface IJobProgress {
+  job: string;
+  event: IProgressEvent;
+  bytes_done: number;
+  bytes_total: number | null;
+}
+
+export type JobState =
+  'queued' | 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
+
+/** Job states after which nothing changes any more. */
+export const FINAL_JOB_STATES: ReadonlySet<JobState> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled'
+]);
+
+export interface IJob {
+  id: string;
+  kind: 'push' | 'build' | 'copy';
+  state: JobState;
+  description: string;
+  created: number;
+  finished: number | null;
+  bytes_done: number;
+  bytes_total: number | null;
+  items: IProgressEvent[];
+  result: { digest: string; reference: string } | null;
+  error: IErrorBody | null;
+}
