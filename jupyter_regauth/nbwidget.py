@@ -144,7 +144,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.last_login = result
         self.status.value = (
             f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
-            f"<b>{escape(result.username)}</b> (stored as {escape(result.stored_as)})"
+            f"<b>{escape(result.username)}</b> ({escape(result.stored_as)} saved)"
         )
 
     def push(self) -> None:
