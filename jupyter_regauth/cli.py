@@ -22,6 +22,7 @@ from . import __version__
 from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
 from .images.progress import ProgressEvent
+from .kube.cli import add_parser as add_kube_parser
 from .profiles import RegistryProfiles
 from .service import RegAuth, RegistryStatus, expires_in
 
@@ -133,6 +134,7 @@ def build_parser(prog: str = "regauth") -> argparse.ArgumentParser:
     )
     inspect.add_argument("reference", metavar="REFERENCE")
     _add_image_verbs(verbs, common)
+    add_kube_parser(verbs, common)
     return parser
 
 
@@ -503,6 +505,13 @@ def cmd_pull(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
     return Output(result, "\n".join([*files, result["reference"]]))
 
 
+def cmd_kube(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
+    from .kube.cli import run
+
+    data, text = run(service, args)
+    return Output(data, text)
+
+
 Command = Callable[[RegAuth, argparse.Namespace, Console], Output]
 COMMANDS: dict[str, Command] = {
     "login": cmd_login,
@@ -519,6 +528,7 @@ COMMANDS: dict[str, Command] = {
     "copy": cmd_copy,
     "mirror": cmd_mirror,
     "pull": cmd_pull,
+    "kube": cmd_kube,
 }
 
 

@@ -18,6 +18,7 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,14 +107,8 @@ class RegAuthMagics(Magics):
         use = verbs.add_parser("use", help="set the default registry for this kernel")
         use.add_argument("host", metavar="HOST", nargs="?")
         use.add_argument("--clear", action="store_true", help="forget the default registry")
-        if "kube" not in verbs.choices:
-            kube = verbs.add_parser(
-                "kube", help="configure Kubernetes for a registry (not available yet)"
-            )
-            kube.add_argument("action", choices=("apply", "status", "remove"))
-            kube.add_argument("host", metavar="HOST", nargs="?")
         if self.default_registry:
-            for sub in verbs.choices.values():
+            for sub in _all_parsers(parser):
                 for action in sub._actions:
                     if action.dest == "host" and not action.option_strings and action.nargs is None:
                         action.nargs, action.default = "?", self.default_registry
@@ -192,6 +187,15 @@ class RegAuthMagics(Magics):
             progress = None if args.quiet else stack.enter_context(ProgressDisplay("build"))
             result = service.build_push(spec, args.image, progress=progress)
         return ImageResult("build", result.to_dict(), result.reference)
+
+
+def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every subcommand's parser, nested ones (``kube apply``) included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield sub
+                yield from _all_parsers(sub)
 
 
 def _verbs(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:

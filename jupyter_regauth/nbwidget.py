@@ -32,11 +32,16 @@ from .profiles import normalize_host
 from .results import ImageResult, ProgressDisplay, WidgetBar
 from .service import LoginResult, RegAuth
 
-KUBE_UNAVAILABLE = "Kubernetes support is not available in this installation"
+KUBE_UNAVAILABLE = (
+    "No Kubernetes cluster is configured here (no in-cluster service account, $KUBECONFIG "
+    "or ~/.kube/config)"
+)
 
 
-def kube_available(service: RegAuth) -> bool:
-    return callable(getattr(service, "kube_apply", None))
+def kube_available() -> bool:
+    from .kube.detect import cluster_configured
+
+    return cluster_configured()
 
 
 class _RedactSecretMessages(logging.Filter):
@@ -84,7 +89,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.password = SecretField(description="Password", layout=wide)
         self.login_button = Button(description="Log in", button_style="primary", icon="sign-in")
         self.status = HTML()
-        has_kube = kube_available(service)
+        has_kube = kube_available()
         self.kube = Checkbox(
             value=False,
             description="Configure Kubernetes",
@@ -134,8 +139,8 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             if not host:
                 raise ConfigError("no registry picked", hint="pick one, or pass registry=HOST")
             result = self.service.login(host, self.username.value.strip(), password)
-            if self.kube.value and kube_available(self.service):
-                self.service.kube_apply(host)  # type: ignore[attr-defined]
+            if self.kube.value and kube_available():
+                self.service.kube_apply(host)
         except RegAuthError as exc:
             self.status.value = _error_html(exc)
             return

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from .images.push import PushResult
     from .images.source import BlobSource
     from .images.spec import BuildSpec
+    from .kube.apply import KubeReport, RolloutReport
+    from .kube.facade import BuildJobResult
 
 log = logging.getLogger(__name__)
 
@@ -531,6 +533,49 @@ class RegAuth:
                 "artifact_type": doc.data.get("artifactType"),
                 "files": [f.to_dict() for f in files],
             }
+
+    # -- kubernetes ----------------------------------------------------------------------------
+    # ``options`` are KubeOptions fields: kubeconfig, context, home, service_accounts,
+    # kaptain_names. The namespace is detected (in-cluster, NB_PREFIX, kubeconfig) when None.
+
+    def kube_apply(self, host: str, namespace: str | None = None, **options: Any) -> KubeReport:
+        """Secrets, PodDefault and ServiceAccount pull secrets for ``host`` in ``namespace``."""
+        from .kube import facade
+
+        return facade.run(self, "apply", host, namespace, facade.KubeOptions(**options))
+
+    def kube_status(self, host: str, namespace: str | None = None, **options: Any) -> KubeReport:
+        """Each object ``kube_apply`` writes: exists, matches, drifted fields."""
+        from .kube import facade
+
+        return facade.run(self, "status", host, namespace, facade.KubeOptions(**options))
+
+    def kube_remove(self, host: str, namespace: str | None = None, **options: Any) -> KubeReport:
+        """Delete exactly what ``kube_apply`` wrote for ``host``."""
+        from .kube import facade
+
+        return facade.run(self, "remove", host, namespace, facade.KubeOptions(**options))
+
+    def kube_rollout(
+        self, host: str, selector: str, *, remove: bool = False, workers: int = 8, **options: Any
+    ) -> RolloutReport:
+        """``kube_apply`` (or ``remove``) in every namespace matching the label ``selector``."""
+        from .kube import facade
+
+        verb = "remove" if remove else "apply"
+        kube = facade.KubeOptions(**options)
+        return facade.run_rollout(self, verb, host, selector, kube, workers)
+
+    def kube_build_job(
+        self, context_dir: str | Path, image: str, namespace: str | None = None, **options: Any
+    ) -> BuildJobResult:
+        """Push ``context_dir`` as an artifact and create a Job building ``image`` from it;
+        ``dockerfile``, ``builder`` ("buildkit" or "kaniko") and ``create`` pass through."""
+        from .kube import facade
+
+        build = {k: options.pop(k) for k in ("dockerfile", "builder", "create") if k in options}
+        kube = facade.KubeOptions(**options)
+        return facade.build(self, context_dir, image, namespace, kube, **build)
 
 
 def registry_api_host(host: str) -> str:

@@ -261,11 +261,12 @@ def test_trust_asks_through_input(
     assert repr(ip.ok(f"%regauth trust {basic_registry.host} --yes")).endswith("already trusted")
 
 
-def test_kube_says_it_is_not_available(ip: Session) -> None:
-    if "kube" in jupyter_regauth.cli.COMMANDS:
-        pytest.fail("the CLI has a kube verb now: test it through the magic instead")
-    message = ip.error("%regauth kube apply registry.example")
-    assert "Kubernetes support is not available" in message
+def test_kube_without_a_cluster_says_so(ip: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    message = ip.error("%regauth kube status registry.example")
+    assert "no Kubernetes configuration was found" in message
+    assert "--kubeconfig" in message
 
 
 def test_qualify_reference() -> None:

@@ -1,0 +1,182 @@
+"""What ``RegAuth.kube_*`` do: a registry's local login (credentials, CA, client pair) turned
+into a :class:`RegistrySpec`, and the cluster reached with the options every verb shares."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from ..reference import parse
+from . import containerd, spawner
+from .apply import Applier, KubeReport, RolloutReport, rollout
+from .buildjob import Builder, BuildRequest, build_job
+from .client import Cluster, call, connect
+from .detect import SERVICE_ACCOUNT_DIR
+from .objects import COMBINED, DEFAULT_HOME, KAPTAIN, RegistrySpec
+from .serviceaccount import DEFAULT_ACCOUNTS
+
+if TYPE_CHECKING:
+    from ..service import RegAuth
+
+
+@dataclass(frozen=True)
+class KubeOptions:
+    """How to reach the cluster and shape the objects."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    home: str = DEFAULT_HOME
+    service_accounts: Sequence[str] = DEFAULT_ACCOUNTS
+    kaptain_names: bool = (
+        False  # name the combined Secrets docker-secret/docker-registry-certificate
+    )
+    service_account_dir: Path | None = field(default=None, compare=False)
+
+    def connect(self, namespace: str | None) -> Cluster:
+        return connect(
+            kubeconfig=self.kubeconfig,
+            context=self.context,
+            namespace=namespace,
+            service_account_dir=self.service_account_dir or SERVICE_ACCOUNT_DIR,
+        )
+
+    def applier(self, cluster: Cluster, namespace: str) -> Applier:
+        return Applier(
+            cluster.api,
+            namespace,
+            home=self.home,
+            service_accounts=self.service_accounts,
+            combined=KAPTAIN if self.kaptain_names else COMBINED,
+        )
+
+
+def registry_spec(service: RegAuth, host: str) -> RegistrySpec:
+    """The registry as logged in here: only its own credentials, its CA and client pair."""
+    profile = service.profile(host)
+    credentials = service.docker_config.get(profile.host)
+    if credentials is None or credentials.anonymous:
+        raise ConfigError(
+            f"not logged in to {profile.host}",
+            hint=f"run `regauth login {profile.host}` first; the cluster gets what it stored",
+        )
+    trust = service.trust_for(profile.host)
+    cert = trust.client_cert.read_text() if trust.client_cert else ""
+    key = trust.client_key.read_text() if trust.client_key else ""
+    return RegistrySpec(
+        profile.host, credentials, profile.name, trust.ca_pem.decode().strip(), cert, key
+    )
+
+
+def run(
+    service: RegAuth, verb: str, host: str, namespace: str | None, options: KubeOptions
+) -> KubeReport:
+    """``apply``, ``status`` or ``remove`` of ``host`` in ``namespace`` (detected when None)."""
+    cluster = options.connect(namespace)
+    with cluster.api:
+        applier = options.applier(cluster, cluster.namespace)
+        if verb == "remove":
+            return applier.remove(service.profile(host).host)
+        spec = registry_spec(service, host)
+        return applier.apply(spec) if verb == "apply" else applier.status(spec)
+
+
+def run_rollout(
+    service: RegAuth, verb: str, host: str, selector: str, options: KubeOptions, workers: int = 8
+) -> RolloutReport:
+    """``apply`` (or ``remove``) in every namespace whose labels match ``selector``."""
+    cluster = options.connect(None)
+    spec = registry_spec(service, host) if verb == "apply" else None
+    with cluster.api:
+
+        def one(namespace: str) -> KubeReport:
+            applier = options.applier(cluster, namespace)
+            return applier.apply(spec) if spec else applier.remove(service.profile(host).host)
+
+        return rollout(cluster.api, selector, one, workers=workers)
+
+
+def hosts_toml(
+    service: RegAuth, host: str, *, header_auth: bool = False, override_path: bool = False
+) -> dict[str, str]:
+    """The node files (relative to ``/etc/containerd/certs.d``), mirrors from the profile."""
+    spec = registry_spec(service, host)
+    mirror_of = service.profile(host).mirror_of
+    return containerd.node_files(
+        spec, mirror_of, header_auth=header_auth, override_path=override_path
+    )
+
+
+def node_daemonset(service: RegAuth, host: str, namespace: str, **kw: Any) -> list[dict[str, Any]]:
+    spec = registry_spec(service, host)
+    return containerd.daemonset(spec, service.profile(host).mirror_of, namespace=namespace, **kw)
+
+
+def spawner_profile(service: RegAuth, host: str, home: str = DEFAULT_HOME) -> dict[str, Any]:
+    spec = registry_spec(service, host)
+    return {
+        "profile": spawner.profile_entry(spec, home=home),
+        "jupyterhub_config": spawner.jupyterhub_config(spec, home=home),
+    }
+
+
+@dataclass
+class BuildJobResult:
+    namespace: str
+    job: str
+    context: str  # the context artifact, by digest
+    image: str
+    manifest: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def build(
+    service: RegAuth,
+    context_dir: str | Path,
+    image: str,
+    namespace: str | None,
+    options: KubeOptions,
+    *,
+    dockerfile: str = "Dockerfile",
+    builder: Builder = "buildkit",
+    create: bool = True,
+) -> BuildJobResult:
+    """Ship ``context_dir`` as an OCI artifact next to ``image``, make sure the registry's
+    Secrets are in the namespace, and create the Job that builds and pushes ``image``."""
+    directory = Path(context_dir)
+    if not (directory / dockerfile).is_file():
+        raise ConfigError(
+            f"{directory} has no {dockerfile}", hint="give the build context directory"
+        )
+    target = parse(image).with_default_tag()
+    context_ref = f"{target.domain}/{target.path}-build-context:{secrets.token_hex(6)}"
+    pushed = service.push_artifact(context_ref, [str(directory)])
+    spec = registry_spec(service, target.domain)
+    cluster = options.connect(namespace)
+    request = BuildRequest(
+        str(target), pushed.reference, directory.resolve().name, dockerfile, builder
+    )
+    body = build_job(spec, request, cluster.namespace)
+    with cluster.api:
+        if not create:
+            return BuildJobResult(cluster.namespace, "", pushed.reference, str(target), body)
+        options.applier(cluster, cluster.namespace).apply(spec)
+        from kubernetes import client
+
+        batch: Any = client.BatchV1Api(cluster.api)
+        made = call(
+            "create",
+            "jobs.batch",
+            cluster.namespace,
+            batch.create_namespaced_job,
+            cluster.namespace,
+            body,
+        )
+        return BuildJobResult(
+            cluster.namespace, made.metadata.name, pushed.reference, str(target), body
+        )

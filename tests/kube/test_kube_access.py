@@ -1,0 +1,191 @@
+"""The printed Role is enough and needed; namespaces found in-cluster and from Kubeflow's hints;
+rollout to many namespaces."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as kubernetes_client
+
+from jupyter_regauth.cli import main
+from jupyter_regauth.kube import rbac
+from jupyter_regauth.kube.apply import Applier
+from jupyter_regauth.kube.client import KubeError, connect, detect_namespace
+from jupyter_regauth.kube.facade import registry_spec
+
+from ..conftest import Registry
+from .conftest import KubeCluster
+from .helpers import logged_in, managed_objects
+
+# The client's models are typed; the tests pass plain dicts, which it sends as they are.
+client: Any = kubernetes_client
+
+
+def bind(kube_cluster: KubeCluster, namespace: str, user: str, role: dict[str, Any]) -> None:
+    binding: Any = {
+        "metadata": {"name": user},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role["metadata"]["name"],
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    with kube_cluster.api_client() as api:
+        rbac_api = client.RbacAuthorizationV1Api(api)
+        rbac_api.create_namespaced_role(namespace, role)
+        rbac_api.create_namespaced_role_binding(namespace, binding)
+    if "create" in role["rules"][0]["verbs"]:
+        wait_allowed(kube_cluster, namespace, user)
+
+
+def wait_allowed(kube_cluster: KubeCluster, namespace: str, user: str) -> None:
+    """RBAC answers from an informer cache: wait until a new binding is seen."""
+    review: Any = {
+        "spec": {
+            "user": user,
+            "resourceAttributes": {"namespace": namespace, "verb": "create", "resource": "secrets"},
+        }
+    }
+    with kube_cluster.api_client() as api:
+        authz = client.AuthorizationV1Api(api)
+        for _ in range(100):
+            if authz.create_subject_access_review(review).status.allowed:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{user} was never allowed in {namespace}")
+
+
+def test_printed_role_is_enough(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--json", "kube", "rbac", "-n", kube_namespace]) == 0
+    import json
+
+    role = json.loads(capsys.readouterr().out)
+    assert role["kind"] == "Role"
+    bind(kube_cluster, kube_namespace, "minimal-user", role)
+    user = str(kube_cluster.kubeconfig("minimal-user", namespace=kube_namespace))
+    service = logged_in(basic_registry)
+    # No namespace given: the kubeconfig context's is used.
+    assert service.kube_apply(basic_registry.host, kubeconfig=user).configured
+    assert service.kube_status(basic_registry.host, kubeconfig=user).configured
+    service.kube_remove(basic_registry.host, kubeconfig=user)
+    with kube_cluster.api_client() as api:
+        assert managed_objects(api, kube_namespace) == []
+
+
+def test_user_without_rights_is_told_the_verb_and_resource(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logged_in(basic_registry)
+    # A Role missing only "patch" on secrets: the error names exactly that.
+    role = rbac.role(kube_namespace)
+    role["rules"][0]["verbs"].remove("patch")
+    bind(kube_cluster, kube_namespace, "no-patch", role)
+    user = str(kube_cluster.kubeconfig("no-patch", namespace=kube_namespace))
+    code = main(["kube", "apply", basic_registry.host, "--kubeconfig", user])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot patch secrets in namespace {kube_namespace}: forbidden" in err
+    assert "regauth kube rbac" in err
+    assert basic_registry.password not in err
+    nobody = str(kube_cluster.kubeconfig("nobody"))
+    service = logged_in(basic_registry)
+    with pytest.raises(KubeError) as refused:
+        service.kube_apply(basic_registry.host, kube_namespace, kubeconfig=nobody)
+    assert refused.value.status == 403
+    assert refused.value.message.startswith(f"cannot get secrets in namespace {kube_namespace}")
+
+
+def test_in_cluster_service_account(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    docker_config: Path,
+    tmp_path: Path,
+) -> None:
+    """The pod's token, CA and namespace files (under a test root) are all it takes."""
+    bind(kube_cluster, kube_namespace, "unused", rbac.role(kube_namespace))
+    binding: Any = {
+        "metadata": {"name": "notebook-sa"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "jupyter-regauth",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": kube_namespace}],
+    }
+    with kube_cluster.api_client() as api:
+        client.RbacAuthorizationV1Api(api).create_namespaced_role_binding(kube_namespace, binding)
+    wait_allowed(kube_cluster, kube_namespace, f"system:serviceaccount:{kube_namespace}:default")
+    with kube_cluster.api_client() as api:
+        request: Any = {"spec": {"expirationSeconds": 600}}
+        token = client.CoreV1Api(api).create_namespaced_service_account_token(
+            "default", kube_namespace, request
+        )
+    root = tmp_path / "serviceaccount"
+    root.mkdir()
+    (root / "token").write_text(token.status.token)
+    (root / "ca.crt").write_bytes(kube_cluster.ca_pem)
+    (root / "namespace").write_text(kube_namespace)
+    port = kube_cluster.server.rsplit(":", 1)[1]
+    env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": port}
+    cluster = connect(service_account_dir=root, environ=env)
+    assert cluster.in_cluster and cluster.namespace == kube_namespace
+    spec = registry_spec(logged_in(basic_registry), basic_registry.host)
+    with cluster.api:
+        assert Applier(cluster.api, cluster.namespace).apply(spec).configured
+
+
+def test_namespace_detection(tmp_path: Path) -> None:
+    assert detect_namespace("given", "ctx", tmp_path, {"NB_PREFIX": "/notebook/a/b"}) == "given"
+    assert detect_namespace(None, "ctx", tmp_path, {"NB_PREFIX": "/notebook/team-a/nb"}) == "team-a"
+    assert detect_namespace(None, "ctx", tmp_path, {}) == "ctx"
+    assert detect_namespace(None, "", tmp_path, {}) == "default"
+    (tmp_path / "namespace").write_text("kubeflow-user\n")
+    assert (
+        detect_namespace(None, "ctx", tmp_path, {"NB_PREFIX": "/notebook/x/y"}) == "kubeflow-user"
+    )
+
+
+def test_rollout_to_fifty_namespaces_is_idempotent(
+    kube_cluster: KubeCluster, basic_registry: Registry, docker_config: Path
+) -> None:
+    label = f"rollout-{secrets.token_hex(3)}"
+    names = [f"{label}-{i}" for i in range(50)]
+    service = logged_in(basic_registry)
+    admin: dict[str, Any] = {"kubeconfig": str(kube_cluster.admin_kubeconfig)}
+    with kube_cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        for name in names:
+            body: Any = {"metadata": {"name": name, "labels": {"regauth-test-team": label}}}
+            core.create_namespace(body)
+            core.create_namespaced_service_account(name, {"metadata": {"name": "default"}})
+        try:
+            selector = f"regauth-test-team={label}"
+            first = service.kube_rollout(basic_registry.host, selector, **admin)
+            assert first.errors == {}
+            assert sorted(r.namespace for r in first.reports) == sorted(names)
+            assert first.changed == sorted(names)
+            assert all(r.configured for r in first.reports)
+            second = service.kube_rollout(basic_registry.host, selector, **admin)
+            assert second.errors == {} and second.changed == []
+            removed = service.kube_rollout(basic_registry.host, selector, remove=True, **admin)
+            assert removed.errors == {} and len(removed.changed) == 50
+            assert all(managed_objects(api, n) == [] for n in names[:5])
+        finally:
+            for name in names:
+                core.delete_namespace(name)

@@ -1,0 +1,172 @@
+"""apply / status / remove of a registry's objects on the real API server, admitted by the
+PodDefault webhook, with Secrets that log in to the real registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as kubernetes_client
+
+from jupyter_regauth.credentials.entries import decode_entry
+from jupyter_regauth.kube.objects import Names
+from jupyter_regauth.registry import RegistryClient, TrustConfig
+
+from ..conftest import Registry
+from .conftest import KubeCluster
+from .helpers import logged_in, managed_objects, pull_secret_names, secret_data
+
+# The client's models are typed; the tests pass plain dicts, which it sends as they are.
+client: Any = kubernetes_client
+
+
+def test_secrets_log_in_to_the_registry(
+    kube_cluster: KubeCluster, kube_namespace: str, basic_registry: Registry, docker_config: Path
+) -> None:
+    service = logged_in(basic_registry)
+    host, names = basic_registry.host, Names(basic_registry.host)
+    report = service.kube_apply(host, kube_namespace, kubeconfig=str(kube_cluster.admin_kubeconfig))
+    assert report.configured and report.changed
+    with kube_cluster.api_client() as api:
+        kind, docker = secret_data(api, kube_namespace, names.docker_secret)
+        _, certs = secret_data(api, kube_namespace, names.certificate_secret)
+    assert kind == "kubernetes.io/dockerconfigjson"
+    assert docker["config.json"] == docker[".dockerconfigjson"]
+    auths = json.loads(docker["config.json"])["auths"]
+    assert list(auths) == [host]  # only this registry's entry
+    creds = decode_entry(auths[host], path=Path("secret"), key=host)
+    ca = basic_registry.ca_file.read_text() if basic_registry.ca_file else ""
+    assert certs["certificate.crt"].strip() == certs["ca.crt"].strip() == ca.strip()
+    # The bundle adds the registry CA to the system store rather than replacing it.
+    bundle = certs["ca-bundle.crt"]
+    assert bundle.strip().endswith(ca.strip()) and bundle.count("BEGIN CERTIFICATE") > 10
+    trust = TrustConfig(ca_pem=certs["ca.crt"].encode())
+    with RegistryClient(host, credentials=creds, trust=trust) as registry:
+        assert registry.check_login().username == basic_registry.username
+
+
+def test_two_registries_combine_on_one_pod(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    token_registry: Registry,
+    docker_config: Path,
+) -> None:
+    service = logged_in(basic_registry, token_registry)
+    admin: dict[str, Any] = {
+        "kubeconfig": str(kube_cluster.admin_kubeconfig),
+        "home": "/home/kubeflow",
+    }
+    first, second = Names(basic_registry.host), Names(token_registry.host)
+    for registry in (basic_registry, token_registry):
+        assert service.kube_apply(registry.host, kube_namespace, **admin).configured
+    with kube_cluster.api_client() as api:
+        _, combined = secret_data(api, kube_namespace, "regauth-docker-secret")
+        assert set(json.loads(combined["config.json"])["auths"]) == {
+            basic_registry.host,
+            token_registry.host,
+        }
+        pod_default: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            "kubeflow.org", "v1alpha1", kube_namespace, "poddefaults", first.pod_default
+        )
+        assert pod_default["spec"]["desc"] == f"Registry {basic_registry.host}: credentials and CA"
+        assert next(iter(pod_default["spec"]["selector"]["matchLabels"])) == first.selector_label
+        body: Any = {
+            "metadata": {
+                "name": "notebook",
+                "labels": {first.selector_label: "true", second.selector_label: "true"},
+            },
+            "spec": {"containers": [{"name": "main", "image": f"{basic_registry.host}/m:1"}]},
+        }
+        pod: Any = api.sanitize_for_serialization(
+            client.CoreV1Api(api).create_namespaced_pod(kube_namespace, body)
+        )
+    annotations = pod["metadata"]["annotations"]
+    assert f"poddefault.admission.kubeflow.org/poddefault-{first.pod_default}" in annotations
+    assert f"poddefault.admission.kubeflow.org/poddefault-{second.pod_default}" in annotations
+    # The ServiceAccount admission plugin copied both pull Secrets onto the pod.
+    assert {s["name"] for s in pod["spec"]["imagePullSecrets"]} == {
+        first.docker_secret,
+        second.docker_secret,
+    }
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["DOCKER_CONFIG"] == "/home/kubeflow/.docker"
+    assert env["REGISTRY_AUTH_FILE"] == "/home/kubeflow/.docker/config.json"
+    assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"] == "/home/kubeflow/.tls/ca-bundle.crt"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts["/home/kubeflow/.docker"] == "regauth-docker-config"
+    assert mounts["/home/kubeflow/.tls"] == "regauth-docker-registry-certificate"
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["regauth-docker-config"]["secret"]["secretName"] == "regauth-docker-secret"
+
+
+def test_service_account_merge_is_idempotent_and_keeps_entries(
+    kube_cluster: KubeCluster, kube_namespace: str, basic_registry: Registry, docker_config: Path
+) -> None:
+    service = logged_in(basic_registry)
+    names = Names(basic_registry.host)
+    with kube_cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        core.patch_namespaced_service_account(
+            "default", kube_namespace, {"imagePullSecrets": [{"name": "team-pull"}]}
+        )
+        editor: Any = {"metadata": {"name": "default-editor"}}
+        core.create_namespaced_service_account(kube_namespace, editor)
+        admin: dict[str, Any] = {"kubeconfig": str(kube_cluster.admin_kubeconfig)}
+        first = service.kube_apply(basic_registry.host, kube_namespace, **admin)
+        version = core.read_namespaced_service_account("default", kube_namespace)
+        again = service.kube_apply(basic_registry.host, kube_namespace, **admin)
+        assert first.changed and not again.changed
+        assert all(s.action == "unchanged" for s in again.objects)
+        after = core.read_namespaced_service_account("default", kube_namespace)
+        assert after.metadata.resource_version == version.metadata.resource_version
+        assert pull_secret_names(api, kube_namespace) == ["team-pull", names.docker_secret]
+        assert pull_secret_names(api, kube_namespace, "default-editor") == [names.docker_secret]
+        assert again.service_accounts == {"default": True, "default-editor": True}
+
+
+def test_status_reports_drift_and_remove_leaves_nothing(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    token_registry: Registry,
+    docker_config: Path,
+) -> None:
+    service = logged_in(basic_registry, token_registry)
+    admin: dict[str, Any] = {"kubeconfig": str(kube_cluster.admin_kubeconfig)}
+    names = Names(basic_registry.host)
+    with kube_cluster.api_client() as api:
+        client.CoreV1Api(api).patch_namespaced_service_account(
+            "default", kube_namespace, {"imagePullSecrets": [{"name": "team-pull"}]}
+        )
+        assert not service.kube_status(basic_registry.host, kube_namespace, **admin).configured
+        service.kube_apply(basic_registry.host, kube_namespace, **admin)
+        service.kube_apply(token_registry.host, kube_namespace, **admin)
+        assert service.kube_status(basic_registry.host, kube_namespace, **admin).configured
+        changed: Any = {"spec": {"desc": "edited by hand"}}
+        client.CustomObjectsApi(api).patch_namespaced_custom_object(
+            "kubeflow.org", "v1alpha1", kube_namespace, "poddefaults", names.pod_default, changed
+        )
+        status = service.kube_status(basic_registry.host, kube_namespace, **admin)
+        assert not status.configured
+        drifted = {s.name: s.drift for s in status.objects if s.drift}
+        assert drifted == {names.pod_default: ["spec.desc"]}
+        # apply repairs it.
+        assert service.kube_apply(basic_registry.host, kube_namespace, **admin).configured
+
+        removed = service.kube_remove(basic_registry.host, kube_namespace, **admin)
+        gone = {f"{s.kind}/{s.name}" for s in removed.objects if s.action == "deleted"}
+        assert f"Secret/{names.docker_secret}" in gone
+        assert f"PodDefault/{names.pod_default}" in gone
+        # The other registry's objects stay; the combined config now holds only it.
+        left = managed_objects(api, kube_namespace)
+        assert left and not any(names.slug in item for item in left)
+        _, combined = secret_data(api, kube_namespace, "regauth-docker-secret")
+        assert list(json.loads(combined["config.json"])["auths"]) == [token_registry.host]
+
+        service.kube_remove(token_registry.host, kube_namespace, **admin)
+        assert managed_objects(api, kube_namespace) == []
+        assert pull_secret_names(api, kube_namespace) == ["team-pull"]
+        assert service.kube_remove(token_registry.host, kube_namespace, **admin).objects == []
