@@ -2,7 +2,7 @@
 
 The core's facade offers ``kube_status(host)``, ``kube_apply(host)`` and ``kube_remove(host)``
 (each taking ``namespace=`` when the server configures one). When Kubernetes is disabled in the
-server's configuration, or the installed core lacks those methods, the endpoints answer 501.
+server's configuration, or no cluster is configured where the server runs, they answer 501.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RegAuthError
+from ..kube.detect import cluster_configured
 from ..service import RegAuth
 from .errors import ApiError
 
 if TYPE_CHECKING:
     from .handlers import RegAuthHandler
-
-OPERATIONS = ("status", "apply", "remove")
 
 
 class Kube:
@@ -27,7 +26,7 @@ class Kube:
 
     @property
     def available(self) -> bool:
-        return self.enabled and all(hasattr(self.service, f"kube_{op}") for op in OPERATIONS)
+        return self.enabled and cluster_configured()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -48,8 +47,8 @@ class Kube:
             raise ApiError(
                 501,
                 "kubernetes_unavailable",
-                "this installation of jupyter-regauth has no Kubernetes support",
-                hint="install jupyter-regauth with its Kubernetes extra",
+                "no Kubernetes cluster is configured where this server runs",
+                hint="run the server in a pod with a service account, or set KUBECONFIG",
             )
 
     async def call(self, handler: RegAuthHandler, operation: str, host: str) -> dict[str, Any]:
@@ -60,8 +59,8 @@ class Kube:
         data: dict[str, Any] = result.to_dict() if hasattr(result, "to_dict") else dict(result)
         data.setdefault("host", host)
         data.setdefault("namespace", self.namespace)
-        data.setdefault("objects", [])
         data.setdefault("configured", False)
+        data["objects"] = [_with_state(o) for o in data.get("objects", [])]
         return data
 
     async def summary(self, handler: RegAuthHandler, host: str) -> dict[str, Any] | None:
@@ -73,3 +72,17 @@ class Kube:
         except RegAuthError:
             return {"configured": None}
         return {"configured": bool(status["configured"])}
+
+
+def _with_state(item: dict[str, Any]) -> dict[str, Any]:
+    """The API's one-word ``state`` (and a ``message`` naming drifted fields) for an object the
+    core reports as exists / matches / drift / action."""
+    if item.get("action") == "deleted":
+        state = "removed"
+    elif not item.get("exists"):
+        state = "missing"
+    else:
+        state = "present" if item.get("matches") else "outdated"
+    drift = item.get("drift") or []
+    message = f"differs in {', '.join(drift)}" if drift else item.get("action", "")
+    return {**item, "state": state, "message": message}
