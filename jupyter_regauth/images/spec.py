@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import BuildSpecError, ImageError
 from .ignore import Excludes
 from .layer import LayerSource
@@ -75,6 +73,8 @@ class BuildSpec:
     @classmethod
     def load(cls, path: str | Path) -> BuildSpec:
         """Read a YAML (or JSON) spec file; layer sources are relative to its directory."""
+        import yaml  # only spec files need it
+
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text())

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ..errors import ConfigError
 from ..fileio import atomic_write
 
@@ -164,6 +162,8 @@ def run(service: RegAuth, args: argparse.Namespace) -> tuple[Any, str]:
                 header_auth=args.header_auth,
                 override_path=args.override_path,
             )
+            import yaml
+
             return manifests, yaml.safe_dump_all(manifests, sort_keys=False).rstrip()
         files = facade.hosts_toml(
             service, args.host, header_auth=args.header_auth, override_path=args.override_path
@@ -184,5 +184,7 @@ def run(service: RegAuth, args: argparse.Namespace) -> tuple[Any, str]:
         **options,
     )
     if args.dry_run:
+        import yaml
+
         return job.to_dict(), yaml.safe_dump(job.manifest, sort_keys=False).rstrip()
     return job.to_dict(), f"job {job.job} in namespace {job.namespace} builds {job.image}"

@@ -114,17 +114,19 @@ def try_mount(
 
 
 class _Counted:
-    """Passes chunks through, hashing and counting them, so the digest is checked end to end."""
+    """Passes chunks through, counting them and (with ``hashing``) hashing them, so a digest
+    claimed up front is checked end to end."""
 
-    def __init__(self, chunks: Iterable[bytes], progress: Progress | None) -> None:
+    def __init__(self, chunks: Iterable[bytes], progress: Progress | None, hashing: bool) -> None:
         self.chunks = chunks
         self.progress = progress
-        self.hasher = hashlib.sha256()
+        self.hasher = hashlib.sha256() if hashing else None
         self.size = 0
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.chunks:
-            self.hasher.update(chunk)
+            if self.hasher:
+                self.hasher.update(chunk)
             self.size += len(chunk)
             if self.progress:
                 self.progress(len(chunk))
@@ -179,7 +181,7 @@ def push_blob(
             break  # the registry opened a plain upload instead: use it
     if session is None:
         session = start_upload(client, repository)
-    return _finish(digest, *_send(client, session, opener, progress, retries))
+    return _finish(digest, *_send(client, session, opener, progress, retries, hashing=True))
 
 
 def push_stream(
@@ -196,7 +198,8 @@ def push_stream(
     computed, which the registry checks against what it received when the upload is closed.
     ``opener(offset)`` must reproduce the same bytes on a resume (the layer is deterministic)."""
     session = start_upload(client, repository)
-    sent = _send(client, session, opener, progress, retries)
+    # No second hash here: the producer hashed these very bytes, and the registry checks them.
+    sent = _send(client, session, opener, progress, retries, hashing=False)
     return _finish(digest_of(), *sent)
 
 
@@ -205,7 +208,8 @@ def _finish(
 ) -> UploadResult:
     """Close the upload under ``digest``, after checking what was sent where we saw all of it
     (the registry checks the whole blob again)."""
-    if offset == 0 and f"sha256:{counted.hasher.hexdigest()}" != digest:
+    hasher = counted.hasher
+    if hasher and offset == 0 and f"sha256:{hasher.hexdigest()}" != digest:
         session.cancel()
         raise DigestMismatch(f"the content sent as {digest} hashes to something else")
     session.complete(digest)
@@ -218,12 +222,14 @@ def _send(
     opener: Opener,
     progress: Progress | None,
     retries: int,
+    *,
+    hashing: bool,
 ) -> tuple[UploadSession, int, _Counted, int]:
     """PATCH the bytes, resuming from the registry's offset after an interruption."""
     attempts, offset = 0, 0
     while True:
         attempts += 1
-        counted = _Counted(opener(offset), progress)
+        counted = _Counted(opener(offset), progress, hashing)
         try:
             session.patch(counted)
             return session, offset, counted, attempts
