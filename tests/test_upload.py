@@ -12,7 +12,7 @@ import pytest
 
 from jupyter_regauth.credentials.types import Credentials
 from jupyter_regauth.registry import DigestMismatch, RegistryClient, TrustConfig
-from jupyter_regauth.registry.upload import file_opener, push_blob, skip
+from jupyter_regauth.registry.upload import file_opener, push_blob, push_bytes, skip
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .conftest import PKI, Registry
@@ -108,3 +108,17 @@ def test_manifest_round_trip(basic_registry: Registry, tmp_path: Path) -> None:
         fetched = client.get_manifest("team/m", "v1")
         assert (fetched.digest, fetched.data) == (digest, manifest)
         assert client.head_manifest("team/m", digest) == digest
+
+
+def test_small_blob_is_one_put(basic_registry: Registry) -> None:
+    data = b'{"architecture":"amd64"}'
+    lines_before = len(basic_registry.server.log_path.read_text().splitlines())
+    with _client(basic_registry) as client:
+        first = push_bytes(client, "team/small", data)
+        again = push_bytes(client, "team/small", data)
+        assert (first.state, again.state) == ("uploaded", "exists")
+        assert _pulled(client, "team/small", first.digest) == data
+    log = basic_registry.server.log_path.read_text().splitlines()[lines_before:]
+    requests = [line for line in log if "/v2/team/small/blobs/uploads/" in line and "HTTP/" in line]
+    methods = sorted({m for line in requests for m in ("POST", "PATCH", "PUT") if f'"{m} ' in line})
+    assert methods == ["POST", "PUT"]  # monolithic: no PATCH

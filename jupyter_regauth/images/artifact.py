@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import DigestMismatch
 from ..reference import Reference
 from ..registry.client import RegistryClient
-from ..registry.upload import file_opener, push_blob, push_stream, skip
+from ..registry.upload import file_opener, push_blob, push_bytes, push_stream, skip
 from . import media
 from .errors import ImageError
 from .layer import LayerSource, LayerStream
@@ -88,7 +88,7 @@ def push_artifact(
             raise ImageError(f"Cannot push {path}: no such file or directory", hint="check it")
         layers.append(layer)
         sent += size
-    push_blob(client, repo, EMPTY_DESCRIPTOR["digest"], lambda offset: [EMPTY_JSON[offset:]])
+    push_bytes(client, repo, EMPTY_JSON)
     manifest: JSON = {
         "schemaVersion": 2,
         "mediaType": media.OCI_MANIFEST,

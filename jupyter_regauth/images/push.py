@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..reference import Reference
 from ..registry.client import RegistryClient
 from ..registry.errors import NotFound
-from ..registry.upload import UploadResult, file_opener, push_blob, push_stream, skip
+from ..registry.upload import UploadResult, file_opener, push_blob, push_bytes, push_stream, skip
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import cached_diff_id, layer_key, remember
 from .layer import LayerInfo, LayerStream
@@ -254,10 +254,9 @@ def _push_small(
     progress: ProgressCallback | None,
     tally: _Tally,
 ) -> None:
-    desc = Descriptor.of("", data)
-    result = push_blob(client, repo, desc.digest, lambda offset: [data[offset:]])
+    result = push_bytes(client, repo, data)
     tally.add(result)
-    emit(progress, ProgressEvent("config", desc.digest, "done", len(data), len(data), what))
+    emit(progress, ProgressEvent("config", result.digest, "done", len(data), len(data), what))
 
 
 def _sent(

@@ -184,6 +184,17 @@ def push_blob(
     return _finish(digest, *_send(client, session, opener, progress, retries, hashing=True))
 
 
+def push_bytes(client: RegistryClient, repository: str, data: bytes) -> UploadResult:
+    """A small blob held in memory (a config, a manifest's empty config): HEAD, then a
+    monolithic upload, POST then PUT with the body, two requests instead of three."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    existing = client.head_blob(repository, digest)
+    if existing is not None:
+        return UploadResult(digest, existing, "exists")
+    start_upload(client, repository).complete(digest, data)
+    return UploadResult(digest, len(data), "uploaded")
+
+
 def push_stream(
     client: RegistryClient,
     repository: str,
