@@ -169,9 +169,9 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     )
 
     copy = verbs.add_parser(
-        "copy", parents=[shared], help="copy an image (all platforms) between registries"
+        "copy", parents=[shared], help="copy an image (all platforms) to a registry"
     )
-    copy.add_argument("source", metavar="SOURCE")
+    copy.add_argument("source", metavar="SOURCE", help="a registry reference, or oci:DIR[:REF]")
     copy.add_argument("destination", metavar="DESTINATION")
     copy.add_argument("--platform", help="copy only this platform of an index")
 

@@ -446,28 +446,33 @@ class RegAuth:
         platform: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> CopyResult:
-        """Copy a tag or digest (every platform of an index) between registries, digests kept."""
+        """Copy a tag or digest (every platform of an index) to a registry, digests kept. The
+        source is a registry reference or an OCI layout, ``oci:PATH[:REF]`` (as skopeo names it)."""
         from contextlib import ExitStack
 
-        from .images.copy import copy_between
+        from .images.copy import LayoutCopySource, copy_between
+        from .images.layout import OCILayout
         from .images.manifest import Platform
+        from .images.remote import RegistrySource
+        from .images.source import parse_layout_ref
 
-        src, dst = parse(source).with_default_tag(), parse(destination)
+        dst = parse(destination)
+        options: dict[str, Any] = {
+            "all_platforms": all_platforms,
+            "platform": Platform.parse(platform) if platform else None,
+            "progress": progress,
+        }
         with ExitStack() as stack:
-            src_client = stack.enter_context(self.client(src.domain))
-            dst_client = (
-                src_client
-                if normalize_host(src.domain) == normalize_host(dst.domain)
-                else stack.enter_context(self.client(dst.domain))
-            )
+            dst_client = stack.enter_context(self.client(dst.domain))
+            if source.startswith("oci:"):
+                path, ref = parse_layout_ref(source)
+                layout_source = LayoutCopySource(OCILayout.open(path), ref)
+                return copy_between(layout_source, ref, dst_client, dst, **options)
+            src = parse(source).with_default_tag()
+            same = normalize_host(src.domain) == normalize_host(dst.domain)
+            src_client = dst_client if same else stack.enter_context(self.client(src.domain))
             return copy_between(
-                src_client,
-                src,
-                dst_client,
-                dst,
-                all_platforms=all_platforms,
-                platform=Platform.parse(platform) if platform else None,
-                progress=progress,
+                RegistrySource(src_client, src), src.tag, dst_client, dst, **options
             )
 
     def mirror(

@@ -113,3 +113,23 @@ def test_mirror_list_and_pull_to_layout(
     bad.write_text("a b c\n")
     failed = regauth("mirror", "-f", str(bad), token_registry.host)
     assert failed.code == 1 and "line 1 has 3 words" in failed.stderr
+
+
+def test_copy_from_an_oci_layout(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """`regauth copy oci:DIR:REF REF` pushes a prebuilt layout, as `skopeo copy oci:` does."""
+    layout = two_platform_layout(tmp_path / "layout")
+    index_digest = layout.resolve("multi").digest
+    target = f"{basic_registry.host}/fromlayout/multi:1"
+    run = regauth("copy", f"oci:{layout.root}:multi", target, "--json")
+    assert run.code == 0, run.stderr
+    result = run.json()
+    assert result["digest"] == index_digest and result["manifests"] == 3
+    assert result["blobs"] == {"uploaded": 4}
+    raw = skopeo("inspect", "--raw", f"docker://{target}").encode()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == index_digest
+    again = regauth("copy", f"oci:{layout.root}:multi", target, "--json")
+    assert again.code == 0 and again.json()["blobs"] == {"exists": 4}
+    missing = regauth("copy", f"oci:{layout.root}:nope", target)
+    assert missing.code == 1 and "nope" in missing.stderr

@@ -1,4 +1,4 @@
-"""Copy an image, index or artifact from a registry to a registry or an OCI layout.
+"""Copy an image, index or artifact from a registry or an OCI layout to a registry or a layout.
 
 Manifests are copied as the exact bytes the source served, so every digest is preserved. Blobs
 are mounted when source and target are the same registry, skipped when the target has them, and
@@ -8,20 +8,19 @@ otherwise streamed straight across (verified on both ends), several at a time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..reference import Reference, parse
 from ..registry.client import RegistryClient
-from ..registry.upload import push_blob
+from ..registry.upload import file_opener, push_blob
 from .errors import ImageError
 from .layout import OCILayout
 from .manifest import Descriptor, Document, Platform, select_platform
 from .progress import ProgressCallback, ProgressEvent, State, emit
 from .push import DEFAULT_JOBS
-from .remote import RegistrySource
 
 
 @dataclass
@@ -37,8 +36,48 @@ class CopyResult:
         return dict(self.__dict__)
 
 
+class CopySource(Protocol):
+    """Where a copy reads from: a registry repository (:class:`RegistrySource`), or an OCI
+    layout on disk (:class:`LayoutCopySource`)."""
+
+    @property
+    def label(self) -> str:
+        """What to call the source in results and messages."""
+        ...
+
+    @property
+    def identifier(self) -> str:
+        """The tag or digest to copy."""
+        ...
+
+    def fetch_manifest(self, reference: str) -> Document: ...
+
+    def iter_blob(self, digest: str, offset: int = 0) -> Iterator[bytes]: ...
+
+    def mountable_from(self, client: RegistryClient) -> list[str]:
+        """Repositories of ``client``'s registry that already hold this source's blobs."""
+        ...
+
+
+class LayoutCopySource:
+    def __init__(self, layout: OCILayout, ref: str | None) -> None:
+        self.layout = layout
+        self.label = f"oci:{layout.root}" + (f":{ref}" if ref else "")
+        self.identifier = layout.resolve(ref).digest
+
+    def fetch_manifest(self, reference: str) -> Document:
+        desc = next((d for d in self.layout.index().manifests() if d.digest == reference), None)
+        return Document.parse(self.layout.read_blob(reference), desc.media_type if desc else None)
+
+    def iter_blob(self, digest: str, offset: int = 0) -> Iterator[bytes]:
+        yield from file_opener(str(self.layout.blob_path(digest)))(offset)
+
+    def mountable_from(self, client: RegistryClient) -> list[str]:
+        return []
+
+
 class Target(Protocol):
-    def put_blob(self, desc: Descriptor, source: RegistrySource) -> str:
+    def put_blob(self, desc: Descriptor, source: CopySource) -> str:
         """Make the target hold the blob; returns "exists", "mounted" or "uploaded"."""
         ...
 
@@ -50,14 +89,13 @@ class RegistryTarget:
         self.client = client
         self.repository = repository
 
-    def put_blob(self, desc: Descriptor, source: RegistrySource) -> str:
-        same_registry = source.client.host == self.client.host
+    def put_blob(self, desc: Descriptor, source: CopySource) -> str:
         result = push_blob(
             self.client,
             self.repository,
             desc.digest,
             lambda offset: source.iter_blob(desc.digest, offset),
-            mount_from=[source.repository] if same_registry else [],
+            mount_from=source.mountable_from(self.client),
         )
         return result.state
 
@@ -69,7 +107,7 @@ class LayoutTarget:
     def __init__(self, layout: OCILayout) -> None:
         self.layout = layout
 
-    def put_blob(self, desc: Descriptor, source: RegistrySource) -> str:
+    def put_blob(self, desc: Descriptor, source: CopySource) -> str:
         if self.layout.has_blob(desc.digest):
             return "exists"
         self.layout.write_blob(source.iter_blob(desc.digest), desc.digest)
@@ -83,7 +121,7 @@ class LayoutTarget:
 
 
 def copy_image(
-    source: RegistrySource,
+    source: CopySource,
     target: Target,
     tag: str | None,
     *,
@@ -96,7 +134,7 @@ def copy_image(
 
     An index is copied whole (every platform) unless ``all_platforms`` is false, in which case
     only the manifest for ``platform`` is copied, and tagged."""
-    top = source.fetch_manifest(source.ref.identifier)
+    top = source.fetch_manifest(source.identifier)
     if top.is_index and not all_platforms:
         top = source.fetch_manifest(select_platform(top, platform).digest)
     counts: dict[str, int] = {}
@@ -128,7 +166,7 @@ def copy_image(
             emit(progress, ProgressEvent("manifest", doc.digest, "done", len(doc.raw)))
 
         copy_manifest(top, tag)
-    return top, CopyResult(str(source.ref), "", top.digest, top.media_type, manifests, counts)
+    return top, CopyResult(source.label, "", top.digest, top.media_type, manifests, counts)
 
 
 def _blobs_of(doc: Document) -> Iterable[Descriptor]:
@@ -138,16 +176,16 @@ def _blobs_of(doc: Document) -> Iterable[Descriptor]:
 
 
 def copy_between(
-    src_client: RegistryClient,
-    src: Reference,
+    source: CopySource,
+    source_tag: str | None,
     dst_client: RegistryClient,
     dst: Reference,
     **kwargs: object,
 ) -> CopyResult:
-    """Registry to registry; the target tag is ``dst``'s, else the source's (else by digest)."""
-    tag = dst.tag if dst.tag is not None else (src.tag if dst.digest is None else None)
+    """To a registry; the target tag is ``dst``'s, else the source's (else by digest)."""
+    tag = dst.tag if dst.tag is not None else (source_tag if dst.digest is None else None)
     top, result = copy_image(
-        RegistrySource(src_client, src),
+        source,
         RegistryTarget(dst_client, dst.path),
         tag,
         **kwargs,  # type: ignore[arg-type]

@@ -32,6 +32,18 @@ class RegistrySource:
     def repository(self) -> str:
         return self.ref.path
 
+    @property
+    def label(self) -> str:
+        return str(self.ref)
+
+    @property
+    def identifier(self) -> str:
+        return self.ref.identifier
+
+    def mountable_from(self, client: RegistryClient) -> list[str]:
+        """A copy within one registry mounts blobs from this repository instead of sending them."""
+        return [self.repository] if client.host == self.client.host else []
+
     def manifest(self) -> Document:
         if self._manifest is None:
             doc = self.fetch_manifest(self.ref.identifier)
