@@ -35,6 +35,7 @@ from .manifest import (
     sha256_digest,
 )
 from .progress import ProgressCallback, ProgressEvent, State, emit
+from .pydeps import with_python
 from .source import BlobSource, LayoutSource, open_base
 from .spec import BuildSpec
 
@@ -125,6 +126,7 @@ def build(
     )
     source = base_source if base_source is not None else open_base(spec.base, spec.platform)
     base = BaseImage.load(source, spec.platform)
+    spec = with_python(spec, base)
     created = created_timestamp()
 
     reused = _reuse(layout, spec, base.manifest, created)

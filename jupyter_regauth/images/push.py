@@ -25,6 +25,7 @@ from .cache import cached_diff_id, layer_key, remember
 from .layer import LayerInfo, LayerStream
 from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, emit
+from .pydeps import with_python
 from .remote import RegistrySource
 from .source import BlobSource, LayoutSource
 from .spec import BuildSpec, LayerSpec
@@ -82,6 +83,7 @@ def push_build(
     ``client``, a client for ``target``'s registry."""
     repo = target.path
     base_image = BaseImage.load(base, spec.platform)
+    spec = with_python(spec, base_image)
     created = created_timestamp()
     tag = target.tag or target.identifier
 

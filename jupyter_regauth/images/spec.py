@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,39 @@ class LayerSpec:
         return LayerSource(self.src, self.dest, self.exclude)
 
 
+DEFAULT_PYTHON_DEST = "/opt/regauth/python"
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the ``user:password@`` part of every URL in it replaced by ``***@``."""
+    return _URL_USERINFO.sub(r"\1***@", text)
+
+
+def major_minor(version: str) -> str | None:
+    """``"3.11"`` from ``"3.11"`` or ``"3.11.9"``; None when it is not such a version."""
+    match = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.\d+\S*)?\s*", version)
+    return f"{match[1]}.{match[2]}" if match else None
+
+
+@dataclass(frozen=True, repr=False)
+class PythonSpec:
+    """Python packages installed for the image's platform into ``dest`` (put on PYTHONPATH)."""
+
+    requirements: tuple[str, ...] = ()  # requirement strings, or else
+    requirements_file: str | None = None  # a requirements file
+    version: str | None = None  # major.minor; None: the base image's PYTHON_VERSION
+    dest: str = DEFAULT_PYTHON_DEST
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def __repr__(self) -> str:  # an index URL may hold credentials
+        args = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return mask_url(f"PythonSpec({args})")
+
+
 @dataclass(frozen=True)
 class BuildSpec:
     base: str | None = None  # None/"scratch", "oci:PATH[:REF]", or a registry reference
@@ -39,6 +73,7 @@ class BuildSpec:
     title: str | None = None
     source: str | None = None  # e.g. the git repository URL
     revision: str | None = None  # e.g. the git commit
+    python: PythonSpec | None = None  # resolved into a layer and PYTHONPATH by the build
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> BuildSpec:
@@ -68,6 +103,7 @@ class BuildSpec:
             title=_opt_str(data, "title"),
             source=_opt_str(data, "source"),
             revision=_opt_str(data, "revision"),
+            python=_python(data.get("python"), base_dir),
         )
 
     @classmethod
@@ -107,7 +143,13 @@ class BuildSpec:
 _KEYS = frozenset(
     {
         *("base", "platform", "tag", "layers", "env", "entrypoint", "cmd"),
-        *("workdir", "user", "labels", "title", "source", "revision"),
+        *("workdir", "user", "labels", "title", "source", "revision", "python"),
+    }
+)
+_PYTHON_KEYS = frozenset(
+    {
+        *("requirements", "version", "dest", "index_url", "extra_index_urls"),
+        *("find_links", "no_index"),
     }
 )
 
@@ -168,3 +210,77 @@ def _layer(index: int, item: object, base_dir: str | Path | None) -> LayerSpec:
     except ImageError as exc:
         raise BuildSpecError(f"{where}.exclude: {exc.message}", hint=exc.hint) from None
     return LayerSpec(str(src), _str(item.get("dest", "/"), f"{where}.dest"), tuple(exclude))
+
+
+def _str_list(value: object, key: str, example: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BuildSpecError(f"{key} must be a list of strings", hint=f"e.g. {key}: {example}")
+    return tuple(value)
+
+
+def _python(value: object, base_dir: str | Path | None) -> PythonSpec | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BuildSpecError(
+            "python must be a mapping", hint="write it as python: {requirements: requirements.txt}"
+        )
+    extra = sorted(set(value) - _PYTHON_KEYS)
+    if extra:
+        raise BuildSpecError(
+            f"python: unknown key(s) {', '.join(map(str, extra))}",
+            hint=f"known keys: {', '.join(sorted(_PYTHON_KEYS))}",
+        )
+
+    def local(path: str) -> str:  # absolute, so the install's cache key does not vary
+        if "://" in path:
+            return path
+        return str((Path(base_dir or ".") / path).absolute())
+
+    reqs = value.get("requirements")
+    requirements: tuple[str, ...] = ()
+    requirements_file = None
+    if isinstance(reqs, str) and reqs.strip():
+        requirements_file = local(reqs)
+    elif isinstance(reqs, list) and reqs and all(isinstance(r, str) and r.strip() for r in reqs):
+        requirements = tuple(reqs)
+    else:
+        raise BuildSpecError(
+            "python.requirements must be a requirements file or a non-empty list of requirements",
+            hint='e.g. python: {requirements: requirements.txt} or {requirements: ["numpy==2.1"]}',
+        )
+    version = value.get("version")
+    if version is not None and not (isinstance(version, str) and major_minor(version)):
+        # YAML reads 3.10 as the number 3.1, so only a string is taken.
+        raise BuildSpecError(
+            f"python.version must be a quoted major.minor version, not {version!r}",
+            hint='write it as version: "3.11"',
+        )
+    dest = _str(value.get("dest", DEFAULT_PYTHON_DEST), "python.dest")
+    if not dest.startswith("/"):
+        raise BuildSpecError(
+            f"python.dest must be an absolute path, not {dest!r}",
+            hint=f"e.g. {DEFAULT_PYTHON_DEST}",
+        )
+    index_url = value.get("index_url")
+    no_index = value.get("no_index", False)
+    if not isinstance(no_index, bool):
+        raise BuildSpecError("python.no_index must be true or false", hint="no_index: true")
+    return PythonSpec(
+        requirements=requirements,
+        requirements_file=requirements_file,
+        version=major_minor(version) if version else None,
+        dest=dest,
+        index_url=None if index_url is None else _str(index_url, "python.index_url"),
+        extra_index_urls=_str_list(
+            value.get("extra_index_urls"),
+            "python.extra_index_urls",
+            '["https://pypi.example/simple"]',
+        ),
+        find_links=tuple(
+            local(p) for p in _str_list(value.get("find_links"), "python.find_links", "[./wheels]")
+        ),
+        no_index=no_index,
+    )
