@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_regauth.errors import RegAuthError
+from jupyter_regauth.service import RegAuth
 from jupyter_regauth.testing.pki import KeyPair, issue, make_ca
 from jupyter_regauth.testing.registry import LocalRegistry, TokenAuth
 from jupyter_regauth.testing.token_issuer import TokenIssuer, TokenServer
@@ -47,6 +48,20 @@ class Registry:
     @property
     def host(self) -> str:
         return self.server.host
+
+
+def logged_in_to(*registries: Registry) -> RegAuth:
+    """A RegAuth (in the test's isolated home) logged in to ``registries`` with their CA."""
+    service = RegAuth()
+    for registry in registries:
+        assert registry.ca_file is not None
+        service.login(
+            registry.host,
+            registry.username,
+            registry.password,
+            ca_pem=registry.ca_file.read_bytes(),
+        )
+    return service
 
 
 @pytest.fixture(scope="session")

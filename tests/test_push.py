@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_regauth.credentials import DockerConfig
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.progress import ProgressEvent
 from jupyter_regauth.images.push import push_build
@@ -24,28 +23,15 @@ from jupyter_regauth.service import RegAuth
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import regauth
-from .conftest import PKI, Registry
+from .conftest import PKI, Registry, logged_in_to
 from .fabricate import oci_image
-
-
-def login(*registries: Registry) -> RegAuth:
-    service = RegAuth(docker_config=DockerConfig())
-    for registry in registries:
-        assert registry.ca_file is not None
-        service.login(
-            registry.host,
-            registry.username,
-            registry.password,
-            ca_pem=registry.ca_file.read_bytes(),
-        )
-    return service
 
 
 @pytest.fixture
 def logged_in(
     basic_registry: Registry, token_registry: Registry, docker_config: Path
 ) -> Iterator[RegAuth]:
-    yield login(basic_registry, token_registry)
+    yield logged_in_to(basic_registry, token_registry)
 
 
 def skopeo(*args: str) -> str:

@@ -8,28 +8,14 @@ from typing import Any
 
 from kubernetes import client as kubernetes_client
 
-from jupyter_regauth.service import RegAuth
+from ..conftest import logged_in_to as logged_in
 
-from ..conftest import Registry
+__all__ = ["logged_in"]
 
 # The client's models are typed; the tests pass plain dicts, which it sends as they are.
 client: Any = kubernetes_client
 
 MANAGED = "app.kubernetes.io/managed-by=jupyter-regauth"
-
-
-def logged_in(*registries: Registry) -> RegAuth:
-    """A RegAuth (in the test's isolated home) logged in to ``registries`` with their CA."""
-    service = RegAuth()
-    for registry in registries:
-        assert registry.ca_file is not None
-        service.login(
-            registry.host,
-            registry.username,
-            registry.password,
-            ca_pem=registry.ca_file.read_bytes(),
-        )
-    return service
 
 
 def secret_data(api: Any, namespace: str, name: str) -> tuple[str, dict[str, str]]:

@@ -4,43 +4,13 @@
  * first), and a folder is built into an image and pushed to it.
  */
 import { expect, test } from '@jupyterlab/galata';
-import type { Locator, Page } from '@playwright/test';
+import type { Locator } from '@playwright/test';
 import { X509Certificate } from 'crypto';
 import { readFileSync } from 'fs';
 import { request } from 'https';
-import * as path from 'path';
+import { IRegistryInfo, registryInfo, shoot } from './shared';
 
-interface IRegistryInfo {
-  host: string;
-  ca_file: string;
-  username: string;
-  password_file: string;
-}
-
-function registryInfo(): IRegistryInfo {
-  const file = process.env.REGAUTH_UI_INFO;
-  if (!file) {
-    throw new Error(
-      'REGAUTH_UI_INFO is not set: run the tests with scripts/ui-test'
-    );
-  }
-  return JSON.parse(readFileSync(file, 'utf-8'));
-}
-
-const SCREENSHOTS = path.resolve(
-  __dirname,
-  '..',
-  '..',
-  '..',
-  'docs',
-  'screenshots'
-);
 const PANEL = '#jupyter-regauth-registries';
-
-async function shoot(target: Page | Locator, name: string): Promise<void> {
-  await target.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-}
-
 const SECTIONS = ['Registries', 'Add a registry', 'Build and push'];
 
 /** Expand the named accordion sections of the panel and collapse the others. */

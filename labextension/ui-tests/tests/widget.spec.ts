@@ -6,37 +6,7 @@
 import { expect, galata, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { readFileSync } from 'fs';
-import * as path from 'path';
-
-interface IRegistryInfo {
-  host: string;
-  ca_file: string;
-  username: string;
-  password_file: string;
-}
-
-function registryInfo(): IRegistryInfo {
-  const file = process.env.REGAUTH_UI_INFO;
-  if (!file) {
-    throw new Error(
-      'REGAUTH_UI_INFO is not set: run the tests with scripts/ui-test'
-    );
-  }
-  return JSON.parse(readFileSync(file, 'utf-8'));
-}
-
-const SCREENSHOTS = path.resolve(
-  __dirname,
-  '..',
-  '..',
-  '..',
-  'docs',
-  'screenshots'
-);
-
-async function shoot(target: Locator, name: string): Promise<void> {
-  await target.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-}
+import { registryInfo, shoot } from './shared';
 
 /** A text field of the widget, found by its description label. */
 function field(widget: Locator, label: string): Locator {
