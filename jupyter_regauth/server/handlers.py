@@ -47,6 +47,12 @@ class RegAuthHandler(APIHandler):
         kube: Kube = self.settings["regauth_kube"]
         return kube
 
+    async def live_status(self, host: str) -> dict[str, Any]:
+        """A registry's status from contacting it, with its Kubernetes summary."""
+        status = (await self.call(self.service.status, host)).to_dict()
+        status["kube"] = await self.kube.summary(self, host)
+        return status
+
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking core call in the thread pool, so the server keeps serving."""
         loop = asyncio.get_running_loop()
@@ -130,12 +136,9 @@ class RegistriesHandler(RegAuthHandler):
         live = self.get_query_argument("live", "true") != "false"
         listed = await self.call(self.service.registries)
         if live:
-            listed = list(
-                await asyncio.gather(*(self.call(self.service.status, r.host) for r in listed))
-            )
-        statuses = [s.to_dict() for s in listed]
-        for status in statuses:
-            status["kube"] = await self.kube.summary(self, status["host"]) if live else None
+            statuses = list(await asyncio.gather(*(self.live_status(r.host) for r in listed)))
+        else:
+            statuses = [{**r.to_dict(), "kube": None} for r in listed]
         self.finish({"registries": statuses})
 
     @web.authenticated
@@ -164,8 +167,7 @@ class RegistriesHandler(RegAuthHandler):
             username=existing.username if existing else None,
         )
         await self.call(self.service.profiles.save_user, profile)
-        status = (await self.call(self.service.status, host)).to_dict()
-        status["kube"] = await self.kube.summary(self, host)
+        status = await self.live_status(host)
         self.set_status(201)
         self.finish(status)
 
@@ -175,8 +177,7 @@ class RegistryHandler(RegAuthHandler):
     @authorized
     async def get(self, raw_host: str) -> None:
         host = self.host(raw_host)
-        status = (await self.call(self.service.status, host)).to_dict()
-        status["kube"] = await self.kube.summary(self, host)
+        status = await self.live_status(host)
         self.finish(status)
 
     @web.authenticated
