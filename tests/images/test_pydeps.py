@@ -19,8 +19,8 @@ from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.manifest import Document, Platform, new_image_manifest
 from jupyter_regauth.images.pydeps import PipInstallError
 from jupyter_regauth.images.spec import BuildSpec
-from tests.conftest import Registry
-from tests.test_push import blob_writes, log_size, login
+from tests.conftest import Registry, logged_in_to
+from tests.test_push import blob_writes, log_size
 
 DEPS = "opt/regauth/python/tinydep/__init__.py"
 
@@ -244,7 +244,7 @@ def test_push_then_repush_uploads_nothing(
     monkeypatch: pytest.MonkeyPatch,
     pip_runs: list[list[str]],
 ) -> None:
-    service = login(basic_registry)
+    service = logged_in_to(basic_registry)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "w.bin").write_bytes(b"weights")
