@@ -177,3 +177,17 @@ def test_malformed_config_untouched(basic_registry: Registry, docker_config: Pat
 def test_invalid_reference_error(docker_config: Path) -> None:
     run = regauth("inspect", "Bad Ref")
     assert run.code == 1 and "invalid reference" in run.stderr
+
+
+def test_insecure_login_warns_and_is_remembered(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """`--insecure` (TLS not verified) works only when asked for, says so loudly, and sticks to
+    that one registry's profile."""
+    assert login(basic_registry)[0] == 1  # unknown CA without it
+    code, out, err = login(basic_registry, "--insecure")
+    assert (code, out.strip()) == (0, "Login Succeeded"), err
+    assert "TLS verification is OFF" in err
+    [row] = [r for r in regauth("ls", "--json").json() if r["host"] == basic_registry.host]
+    assert row["insecure"] and row["authenticated"]
+    assert not (Path.home() / ".config/containers/certs.d").exists()  # nothing trusted for it
