@@ -284,3 +284,10 @@ def test_scopes_for() -> None:
     assert scopes_for("DELETE", "/v2/a/manifests/sha256:1") == ["repository:a:delete"]
     assert scopes_for("GET", "/v2/_catalog") == ["registry:catalog:*"]
     assert scopes_for("GET", "/v2/") == []
+
+
+def test_local_registry_refuses_a_taken_port(pki: PKI, tmp_path: Path) -> None:
+    with LocalRegistry(tmp_path / "first", ca=pki.ca) as first:
+        second = LocalRegistry(tmp_path / "second", ca=pki.ca, port=first.port)
+        with pytest.raises(RuntimeError, match=f"port {first.port} .* already in use"):
+            second.start()

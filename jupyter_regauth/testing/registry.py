@@ -36,6 +36,14 @@ def free_port() -> int:
         return port
 
 
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
 def htpasswd_line(username: str, password: str) -> str:
     import bcrypt  # only the registry's htpasswd file needs it
 
@@ -126,6 +134,9 @@ class LocalRegistry:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port()
+        elif _listening(self.port):
+            # Otherwise whatever listens there would be taken for this registry.
+            raise RuntimeError(f"port {self.port} on 127.0.0.1 is already in use")
         config_path = self.workdir / "config.yml"
         config_path.write_text(yaml.safe_dump(self.config()))
         self._log = self.log_path.open("ab")
@@ -144,11 +155,9 @@ class LocalRegistry:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"registry exited:\n{self.log_tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            if _listening(self.port):
                 return
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         raise RuntimeError(f"registry did not listen within {timeout}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
