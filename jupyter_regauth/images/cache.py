@@ -29,9 +29,8 @@ def layer_key(source: LayerSource, mtime: int | None = None) -> str:
     h = hashlib.sha256(str(source_date_epoch() if mtime is None else mtime).encode())
     for e in plan([source]):
         h.update(f"{e.path}\0{e.type!r}\0{e.mode}\0{e.size}\0{e.linkname}\0".encode())
-        if e.source is not None:
-            st = e.source.stat()
-            h.update(f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}\n".encode())
+        if e.stamp is not None:
+            h.update("{}:{}:{}:{}\n".format(*e.stamp).encode())
     return h.hexdigest()
 
 

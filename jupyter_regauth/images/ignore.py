@@ -38,6 +38,8 @@ class Excludes:
 
     def excluded(self, rel: str) -> bool:
         """Whether the slash-separated relative path ``rel`` is excluded."""
+        if not self._patterns:
+            return False
         parents = _self_and_parents(rel)
         result = False
         for pat in self._patterns:

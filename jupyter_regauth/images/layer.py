@@ -72,9 +72,11 @@ class Entry:
     type: bytes  # tarfile.DIRTYPE, REGTYPE, SYMTYPE or LNKTYPE
     mode: int = 0o755
     size: int = 0
-    source: Path | None = None
+    source: str | None = None  # the file's path on disk, for regular files
     linkname: str = ""
     inode: tuple[int, int] | None = field(default=None, compare=False)
+    # (device, inode, mtime ns, ctime ns) from the walk's one stat: the diff_id cache's key.
+    stamp: tuple[int, int, int, int] | None = field(default=None, compare=False)
 
 
 def source_date_epoch() -> int:
@@ -96,8 +98,11 @@ def plan(sources: Iterable[LayerSource]) -> list[Entry]:
     entries: dict[str, Entry] = {}
     for source in sources:
         for entry in _walk(source):
-            for parent in _parents(entry.path):
-                entries.setdefault(parent, Entry(parent, tarfile.DIRTYPE))
+            # The walk yields a directory before its contents: only the dest's own parents
+            # (and a single file's) are missing, so most entries need no parent list.
+            if entry.path.rpartition("/")[0] not in entries:
+                for parent in _parents(entry.path):
+                    entries.setdefault(parent, Entry(parent, tarfile.DIRTYPE))
             old = entries.get(entry.path)
             if old is not None and (old.type != tarfile.DIRTYPE or entry.type != tarfile.DIRTYPE):
                 raise ImageError(
@@ -150,7 +155,7 @@ def _walk(source: LayerSource) -> Iterator[Entry]:
     if source.dest.endswith("/") or not prefix:
         prefix = posixpath.join(prefix, src.name) if prefix else src.name
     if not excludes.excluded(src.name):
-        yield _entry(src, prefix, st)
+        yield _entry(str(src), prefix, st)
 
 
 def _walk_dir(root: Path, prefix: str, rel: str, excludes: Excludes) -> Iterator[Entry]:
@@ -169,12 +174,12 @@ def _walk_dir(root: Path, prefix: str, rel: str, excludes: Excludes) -> Iterator
             continue
         path = f"{prefix}/{child_rel}" if prefix else child_rel
         if not excluded:
-            yield _entry(Path(child.path), path, st)
+            yield _entry(child.path, path, st)
         if is_dir:
             yield from _walk_dir(root, prefix, child_rel, excludes)
 
 
-def _entry(fs_path: Path, path: str, st: os.stat_result) -> Entry:
+def _entry(fs_path: str, path: str, st: os.stat_result) -> Entry:
     mode = st.st_mode
     if stat.S_ISDIR(mode):
         return Entry(path, tarfile.DIRTYPE)
@@ -188,6 +193,7 @@ def _entry(fs_path: Path, path: str, st: os.stat_result) -> Entry:
             st.st_size,
             fs_path,
             inode=(st.st_dev, st.st_ino) if st.st_nlink > 1 else None,
+            stamp=(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns),
         )
     raise ImageError(
         f"{fs_path} is a special file (socket, device or pipe) and cannot go in a layer",
@@ -215,7 +221,7 @@ def tar_chunks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[b
         buf += _header(entry, mtime)
         if entry.type != tarfile.REGTYPE or entry.source is None:
             continue
-        with entry.source.open("rb") as f:
+        with open(entry.source, "rb") as f:
             left = entry.size
             while left:
                 data = f.read(min(CHUNK, left))
