@@ -273,7 +273,7 @@ class RegAuth:
         if not password:
             raise ConfigError("a password or token is needed to log in")
         profile = self.profile(host)
-        trust = self.trust_for(host)
+        trust = profile.trust(roots=self._roots())
         if ca_pem is not None:
             load_pem_bundle(ca_pem, "CA certificate")
             trust = TrustConfig(

@@ -121,9 +121,16 @@ class RegistryClient:
             )
         self._verify: ssl.SSLContext | None = None if plain_http else self.trust.ssl_context()
         self.base_url = f"{'http' if plain_http else 'https'}://{host}"
-        self.auth = RegistryAuth(credentials, lambda: self._token_http)
+        self.auth = RegistryAuth(credentials, self._token_http)
         self._http = self._client(auth=self.auth)
-        self._token_http = self._client()
+        self._token_client: httpx.Client | None = None  # made when a token is first needed
+
+    def _token_http(self) -> httpx.Client:
+        """The client for the token service (no registry auth on it); Basic registries never
+        need one, so it is made on first use."""
+        if self._token_client is None:
+            self._token_client = self._client()
+        return self._token_client
 
     def _client(self, auth: httpx.Auth | None = None) -> httpx.Client:
         return httpx.Client(
@@ -137,7 +144,8 @@ class RegistryClient:
 
     def close(self) -> None:
         self._http.close()
-        self._token_http.close()
+        if self._token_client is not None:
+            self._token_client.close()
 
     def __enter__(self) -> RegistryClient:
         return self
