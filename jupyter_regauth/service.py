@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -276,23 +276,13 @@ class RegAuth:
         trust = profile.trust(roots=self._roots())
         if ca_pem is not None:
             load_pem_bundle(ca_pem, "CA certificate")
-            trust = TrustConfig(
-                ca_pem=ca_pem + b"\n" + trust.ca_pem,
-                client_cert=trust.client_cert,
-                client_key=trust.client_key,
-                insecure=trust.insecure,
-            )
+            trust = replace(trust, ca_pem=ca_pem + b"\n" + trust.ca_pem)
         temp_pair: tuple[Path, Path] | None = None
         if client_cert is not None and client_key is not None:
             temp_pair = _temp_client_pair(client_cert, client_key)
-            trust = TrustConfig(
-                ca_pem=trust.ca_pem,
-                client_cert=temp_pair[0],
-                client_key=temp_pair[1],
-                insecure=trust.insecure,
-            )
+            trust = replace(trust, client_cert=temp_pair[0], client_key=temp_pair[1])
         if insecure is not None:
-            trust = TrustConfig(trust.ca_pem, trust.client_cert, trust.client_key, insecure)
+            trust = replace(trust, insecure=insecure)
         try:
             with RegistryClient(
                 registry_api_host(host),
