@@ -21,8 +21,9 @@ from typing import Any
 
 from ..errors import DigestMismatch
 from . import media
+from .deflate import BLOCK
 from .errors import ImageError
-from .layer import CHUNK, LayerInfo, diff_id_of, source_date_epoch, write_layer
+from .layer import LayerInfo, diff_id_of, source_date_epoch, write_layer
 from .layout import OCILayout
 from .manifest import (
     JSON,
@@ -228,7 +229,7 @@ def _copy_base_layers(
             layout.copy_blob_from(source.layout, desc.digest)
         else:
             with source.open_blob(desc.digest) as f:
-                layout.write_blob(iter(partial(f.read, CHUNK), b""), desc.digest)
+                layout.write_blob(iter(partial(f.read, BLOCK), b""), desc.digest)
         emit(progress, ProgressEvent("blob", desc.digest, state, desc.size, desc.size))
 
 

@@ -2,38 +2,32 @@
 
 The tar is reproducible: entries sorted by path, a fixed mtime (``SOURCE_DATE_EPOCH`` or 0),
 owner 0:0 without names, modes normalised (directories 0755, files 0644 or 0755 when executable),
-symlinks and hard links kept as such, PAX headers. One thread reads the files into the tar and
-hashes it (the diff_id) while ISA-L threads deflate blocks and the result is hashed (the digest):
-ISA-L and hashlib release the GIL, so the cores work at once and memory stays at a few chunks.
+symlinks and hard links kept as such, PAX headers. Files are read into 1 MiB blocks, which are
+hashed (the diff_id), deflated in parallel by :mod:`.deflate`, and hashed again (the digest) as
+they leave: ISA-L and hashlib release the GIL, so the cores work at once, and memory stays at a
+few blocks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import posixpath
-import queue
 import stat
 import tarfile
-import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from isal import igzip_threaded
+from typing import BinaryIO
 
 from . import media
+from .deflate import BLOCK, Compressor
 from .errors import ImageError
 from .ignore import Excludes
 from .layout import BlobWriter
 from .manifest import Descriptor
 from .progress import ProgressCallback, ProgressEvent, State, emit
 
-CHUNK = 1 << 20
-_QUEUE_DEPTH = 4
 _PROGRESS_STEP = 8 << 20
 _END_OF_ARCHIVE = b"\0" * 1024  # two zero blocks, no record padding (as Go's archive/tar)
 
@@ -213,49 +207,62 @@ def _header(entry: Entry, mtime: int) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def tar_chunks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[bytes]:
-    """The uncompressed tar of ``entries``, in pieces of up to about :data:`CHUNK` bytes."""
+def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[bytearray]:
+    """The uncompressed tar of ``entries`` in blocks of exactly :data:`BLOCK` bytes (the last
+    one shorter), which files are read straight into."""
     mtime = source_date_epoch() if mtime is None else mtime
-    buf = bytearray()
+    buf, pos = bytearray(BLOCK), 0
+    pad = 0  # the previous file's padding to 512 bytes: zeros already, a new buffer is zeroed
     for entry in entries:
-        buf += _header(entry, mtime)
+        header = memoryview(bytes(pad) + _header(entry, mtime))
+        while header:
+            if pos == BLOCK:
+                yield buf
+                buf, pos = bytearray(BLOCK), 0
+            n = min(len(header), BLOCK - pos)
+            buf[pos : pos + n] = header[:n]
+            pos += n
+            header = header[n:]
+        pad = 0
         if entry.type != tarfile.REGTYPE or entry.source is None:
             continue
-        with open(entry.source, "rb") as f:
+        with open(entry.source, "rb", buffering=0) as f:
             left = entry.size
             while left:
-                data = f.read(min(CHUNK, left))
-                if not data:
+                if pos == BLOCK:
+                    yield buf
+                    buf, pos = bytearray(BLOCK), 0
+                n = f.readinto(memoryview(buf)[pos : pos + min(left, BLOCK - pos)])
+                if not n:
                     raise ImageError(
                         f"{entry.source} shrank while it was being read",
                         hint="do not modify the files while building",
                     )
-                left -= len(data)
-                if buf:
-                    buf += data
-                    if len(buf) >= CHUNK:
-                        yield bytes(buf)
-                        buf.clear()
-                else:
-                    yield data
-        buf += b"\0" * (-entry.size % 512)
-        if len(buf) >= CHUNK:
-            yield bytes(buf)
-            buf.clear()
-    buf += _END_OF_ARCHIVE
-    yield bytes(buf)
+                pos += n
+                left -= n
+        pad = -entry.size % 512
+    end = memoryview(bytes(pad) + _END_OF_ARCHIVE)
+    while end:
+        if pos == BLOCK:
+            yield buf
+            buf, pos = bytearray(BLOCK), 0
+        n = min(len(end), BLOCK - pos)
+        buf[pos : pos + n] = end[:n]
+        pos += n
+        end = end[n:]
+    yield buf if pos == BLOCK else buf[:pos]
 
 
 def diff_id_of(sources: Iterable[LayerSource], mtime: int | None = None) -> str:
     """The diff_id the layer would have, without compressing it (a cheap up-to-date check)."""
     h = hashlib.sha256()
-    for chunk in tar_chunks(plan(sources), mtime):
-        h.update(chunk)
+    for block in tar_blocks(plan(sources), mtime):
+        h.update(block)
     return "sha256:" + h.hexdigest()
 
 
 def default_threads() -> int:
-    """Compression threads: one per core, at most 4 (the tar reader needs a core too)."""
+    """Compression threads: one per core, at most 4."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -263,62 +270,46 @@ def default_threads() -> int:
     return max(1, min(4, cores))
 
 
-class _Stopped(Exception):
-    """Raised into the compressor's writer when the consumer went away."""
-
-
-def _compress(
+def _gzip_layer(
     entries: Sequence[Entry],
-    sink: Callable[[bytes], object],
-    *,
-    level: int,
-    threads: int,
+    compressor: Compressor,
     mtime: int,
     report: Callable[[int], None],
-) -> LayerInfo:
-    """Tar ``entries`` and gzip them into ``sink``, hashing both sides on the way.
+) -> Generator[bytes, None, LayerInfo]:
+    """The compressed layer in pieces; returns its digests and sizes once all is yielded.
 
-    Blocks of :data:`CHUNK` are deflated in parallel (pigz style, each primed with the previous
-    32 KiB), so the output depends only on the input and the level, not on the thread count.
-    """
-    digest = hashlib.sha256()
-    size = 0
-
-    class Out(io.RawIOBase):
-        def writable(self) -> bool:
-            return True
-
-        def write(self, b: Any) -> int:
-            nonlocal size
-            digest.update(b)
-            size += len(b)
-            sink(bytes(b))
-            return len(b)
-
+    The tar is hashed (the diff_id) as it is read and the output (the digest) as it leaves, in
+    the consumer's thread, while the compressor's threads deflate the blocks in between."""
     diff = hashlib.sha256()
     usize = done = 0
-    gz = igzip_threaded.open(  # type: ignore[no-untyped-call]
-        Out(), "wb", compresslevel=level, threads=threads, block_size=CHUNK
-    )
-    try:
-        for chunk in tar_chunks(entries, mtime):
-            diff.update(chunk)
-            usize += len(chunk)
-            gz.write(chunk)
+
+    def blocks() -> Iterator[bytearray]:
+        nonlocal usize, done
+        for block in tar_blocks(entries, mtime):
+            diff.update(block)
+            usize += len(block)
             if usize - done >= _PROGRESS_STEP:
                 done = usize
                 report(usize)
-    finally:
-        gz.close()
+            yield block
+
+    digest = hashlib.sha256()
+    size = 0
+    for piece in compressor.gzip(blocks()):
+        digest.update(piece)
+        size += len(piece)
+        yield piece
     return LayerInfo("sha256:" + digest.hexdigest(), "sha256:" + diff.hexdigest(), size, usize)
 
 
 class LayerStream:
     """Compressed layer bytes as an iterator; :attr:`result` is known once it is exhausted.
 
-    Suits a chunked upload (POST, PATCH..., PUT ``?digest=``) where the digest is sent last. The
-    tar is read and compressed in a worker thread, at most a few chunks ahead of the consumer.
-    ``close()`` (or leaving a ``with`` block) stops it early. Progress callbacks run in the worker.
+    Suits a chunked upload (POST, PATCH..., PUT ``?digest=``) where the digest is sent last.
+    Blocks are read and hashed as the consumer asks for bytes, a few blocks ahead of it, and
+    deflated by ``compressor`` (shared, e.g. by the layers of one build) or by threads of the
+    stream's own. ``close()`` (or leaving a ``with`` block) stops it early. Progress callbacks
+    run in the consumer's thread.
     """
 
     def __init__(
@@ -327,6 +318,7 @@ class LayerStream:
         *,
         level: int = 1,
         threads: int | None = None,
+        compressor: Compressor | None = None,
         mtime: int | None = None,
         progress: ProgressCallback | None = None,
         name: str = "layer",
@@ -335,13 +327,12 @@ class LayerStream:
         self.total = sum(e.size for e in self.entries)
         self._level = level
         self._threads = threads or default_threads()
+        self._compressor = compressor
         self._mtime = source_date_epoch() if mtime is None else mtime
         self._progress = progress
         self._name = name
         self._result: LayerInfo | None = None
-        self._stop = threading.Event()
-        self._queue: queue.Queue[bytes | LayerInfo | BaseException] = queue.Queue(_QUEUE_DEPTH)
-        self._thread: threading.Thread | None = None
+        self._pieces: Generator[bytes, None, None] | None = None
 
     @property
     def result(self) -> LayerInfo:
@@ -349,60 +340,38 @@ class LayerStream:
             raise ImageError("The layer has not been fully read yet", hint="exhaust the stream")
         return self._result
 
-    def _put(self, item: bytes | LayerInfo | BaseException) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        raise _Stopped
-
-    def _run(self) -> None:
-        try:
-            self._put(
-                _compress(
-                    self.entries,
-                    self._put,
-                    level=self._level,
-                    threads=self._threads,
-                    mtime=self._mtime,
-                    report=lambda n: emit(self._progress, self._event("compressing", n)),
-                )
-            )
-        except _Stopped:
-            return
-        except BaseException as exc:  # handed to the consumer, which raises it
-            with contextlib.suppress(_Stopped):
-                self._put(exc)
-
-    def __iter__(self) -> Generator[bytes, None, None]:
-        if self._thread is not None:
+    def __iter__(self) -> Iterator[bytes]:
+        if self._pieces is not None:
             raise ImageError("A layer stream can be read only once", hint="make a new one")
+        self._pieces = self._run()
+        return self._pieces
+
+    def _run(self) -> Generator[bytes, None, None]:
         emit(self._progress, self._event("compressing", 0))
-        self._thread = threading.Thread(target=self._run, name=f"tar {self._name}", daemon=True)
-        self._thread.start()
+        own = self._compressor is None
+        compressor = self._compressor or Compressor(self._level, self._threads)
         try:
-            while True:
-                item = self._queue.get()
-                if isinstance(item, BaseException):
-                    emit(self._progress, self._event("error", 0, str(item)))
-                    raise item
-                if isinstance(item, LayerInfo):
-                    self._result = item
-                    break
-                yield item
+            info = yield from _gzip_layer(
+                self.entries,
+                compressor,
+                self._mtime,
+                lambda n: emit(self._progress, self._event("compressing", n)),
+            )
+        except Exception as exc:
+            emit(self._progress, self._event("error", 0, str(exc)))
+            raise
         finally:
-            self.close()
-        emit(self._progress, self._event("done", self.total, item.digest))
+            if own:
+                compressor.close()
+        self._result = info
+        emit(self._progress, self._event("done", self.total, info.digest))
 
     def _event(self, state: State, done: int, message: str = "") -> ProgressEvent:
         return ProgressEvent("layer", self._name, state, min(done, self.total), self.total, message)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        if self._pieces is not None:
+            self._pieces.close()
 
     def __enter__(self) -> LayerStream:
         return self
@@ -417,29 +386,22 @@ def write_layer(
     *,
     level: int = 1,
     threads: int | None = None,
+    compressor: Compressor | None = None,
     mtime: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "layer",
 ) -> LayerInfo:
     """Write the compressed layer to ``out`` (a file, or a layout's BlobWriter)."""
-    entries = plan(sources)
-    total = sum(e.size for e in entries)
-
-    def report(n: int, state: State = "compressing", message: str = "") -> None:
-        emit(progress, ProgressEvent("layer", name, state, min(n, total), total, message))
-
-    report(0)
-    try:
-        info = _compress(
-            entries,
-            out.write,
-            level=level,
-            threads=threads or default_threads(),
-            mtime=source_date_epoch() if mtime is None else mtime,
-            report=report,
-        )
-    except BaseException as exc:
-        report(0, "error", str(exc))
-        raise
-    report(total, "done", info.digest)
-    return info
+    stream = LayerStream(
+        sources,
+        level=level,
+        threads=threads,
+        compressor=compressor,
+        mtime=mtime,
+        progress=progress,
+        name=name,
+    )
+    with stream:
+        for piece in stream:
+            out.write(piece)
+    return stream.result

@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -144,12 +145,16 @@ def test_stream_equals_file_and_reports_progress(tree: Path) -> None:
     assert {e.id for e in events} == {"model"}
 
 
-def test_stream_closed_early_stops_worker(tree: Path) -> None:
+def test_stream_closed_early_stops_its_threads(tree: Path) -> None:
+    before = set(threading.enumerate())
     stream = LayerStream([LayerSource(tree, "/model")], level=0)
     it = iter(stream)
     next(it)
-    it.close()
-    assert stream._thread is not None and not stream._thread.is_alive()
+    assert set(threading.enumerate()) - before  # the reader and the deflate threads
+    stream.close()
+    assert set(threading.enumerate()) - before == set()
+    with pytest.raises(ImageError, match="not been fully read"):
+        _ = stream.result
 
 
 def test_bad_sources_raise_clear_errors(tmp_path: Path, tree: Path) -> None:
