@@ -133,9 +133,14 @@ class RegistryClient:
         return self._token_client
 
     def _client(self, auth: httpx.Auth | None = None) -> httpx.Client:
+        # Imported here, as httpx imports httpcore: only when a client is made, which lets the
+        # CLI keep httpcore from importing trio (see jupyter_regauth.__main__).
+        from .transport import Transport
+
         return httpx.Client(
             base_url=self.base_url,
             verify=self._verify if self._verify is not None else True,
+            transport=Transport(self._verify) if self._verify is not None else None,
             auth=auth,
             timeout=httpx.Timeout(self.timeout_seconds, connect=10.0),
             headers={"User-Agent": USER_AGENT},
