@@ -207,7 +207,7 @@ def measure_all(
             runner.record(
                 skopeo_again, lambda: tools.skopeo_copy(bench, peers, layout1, "again-skopeo")
             )
-    startup = Row("python -m jupyter_regauth.cli --version")
+    startup = Row("python -m jupyter_regauth --version")
     for _ in range(3):
         runner.record(startup, lambda: run(bench.ours("--version"), env=bench.ours_env()))
     startup.note = "(interpreter start, for scale)"

@@ -555,12 +555,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     return 0
 
 
-def console_main() -> int:
-    """The ``regauth`` command. The CLI is synchronous: keep httpcore from importing trio (where
-    installed, for async support we never use), which would cost a fifth of a re-push's time."""
-    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
-    return main()
-
-
 if __name__ == "__main__":
+    from .__main__ import console_main
+
     sys.exit(console_main())

@@ -119,16 +119,20 @@ def _load_file(path: Path) -> list[object]:
         return []
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    import yaml  # only admin files in YAML need it
+    if path.suffix in (".yaml", ".yml"):
+        import yaml  # only admin files in YAML need it
 
-    try:
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
     if isinstance(data, dict):
         data = data.get("registries", [])
     if not isinstance(data, list):
