@@ -21,9 +21,9 @@ from typing import Any
 
 from ..errors import DigestMismatch
 from . import media
-from .deflate import BLOCK
+from .deflate import BLOCK, Compressor
 from .errors import ImageError
-from .layer import LayerInfo, diff_id_of, source_date_epoch, write_layer
+from .layer import LayerInfo, default_threads, diff_id_of, source_date_epoch, write_layer
 from .layout import OCILayout
 from .manifest import (
     JSON,
@@ -137,18 +137,18 @@ def build(
 
     _copy_base_layers(base, layout, progress)
     added: list[LayerInfo] = []
-    for i, lay in enumerate(spec.layers):
-        with layout.blob_writer() as w:
-            info = write_layer(
-                [lay.source()],
-                w,
-                level=level,
-                threads=threads,
-                progress=progress,
-                name=f"layer {i + 1}",
-            )
-            w.commit(info.digest)
-        added.append(info)
+    with Compressor(level, threads or default_threads()) as compressor:
+        for i, lay in enumerate(spec.layers):
+            with layout.blob_writer() as w:
+                info = write_layer(
+                    [lay.source()],
+                    w,
+                    compressor=compressor,
+                    progress=progress,
+                    name=f"layer {i + 1}",
+                )
+                w.commit(info.digest)
+            added.append(info)
 
     image = assemble(spec, base, added, created)
     layout.write_blob(image.config.raw, image.config.digest)

@@ -22,7 +22,8 @@ from ..registry.errors import NotFound
 from ..registry.upload import UploadResult, file_opener, push_blob, push_bytes, push_stream, skip
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import cached_diff_id, layer_key, remember
-from .layer import LayerInfo, LayerStream
+from .deflate import Compressor
+from .layer import LayerInfo, LayerStream, default_threads
 from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .pydeps import with_python
@@ -100,7 +101,9 @@ def push_build(
 
     tally = _Tally()
     base_layers = base_image.manifest.layers() if base_image.manifest else []
-    with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool:
+    # One set of deflate threads for all new layers: parallel uploads share the cores.
+    compressor = Compressor(level, threads or default_threads())
+    with compressor, ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool:
         base_jobs = [
             pool.submit(_push_base_blob, client, repo, base, d, progress, tally)
             for d in base_layers
@@ -113,8 +116,7 @@ def push_build(
                 repo,
                 lay,
                 f"layer {i + 1}",
-                level,
-                threads,
+                compressor,
                 progress,
                 tally,
             )
@@ -217,8 +219,7 @@ def _push_new_layer(
     repo: str,
     lay: LayerSpec,
     name: str,
-    level: int,
-    threads: int | None,
+    compressor: Compressor,
     progress: ProgressCallback | None,
     tally: _Tally,
 ) -> LayerInfo:
@@ -230,9 +231,7 @@ def _push_new_layer(
     def opener(offset: int) -> Iterator[bytes]:
         for old in streams:
             old.close()
-        stream = LayerStream(
-            [lay.source()], level=level, threads=threads, progress=progress, name=name
-        )
+        stream = LayerStream([lay.source()], compressor=compressor, progress=progress, name=name)
         streams.append(stream)
         return skip(stream, offset)
 
