@@ -278,8 +278,8 @@ def _gzip_layer(
 ) -> Generator[bytes, None, LayerInfo]:
     """The compressed layer in pieces; returns its digests and sizes once all is yielded.
 
-    The tar is hashed (the diff_id) as it is read and the output (the digest) as it leaves, in
-    the consumer's thread, while the compressor's threads deflate the blocks in between."""
+    The tar is hashed (the diff_id) as the compressor's reader thread reads it, and the output
+    (the digest) as it leaves, in the consumer's thread."""
     diff = hashlib.sha256()
     usize = done = 0
 
@@ -306,10 +306,10 @@ class LayerStream:
     """Compressed layer bytes as an iterator; :attr:`result` is known once it is exhausted.
 
     Suits a chunked upload (POST, PATCH..., PUT ``?digest=``) where the digest is sent last.
-    Blocks are read and hashed as the consumer asks for bytes, a few blocks ahead of it, and
-    deflated by ``compressor`` (shared, e.g. by the layers of one build) or by threads of the
-    stream's own. ``close()`` (or leaving a ``with`` block) stops it early. Progress callbacks
-    run in the consumer's thread.
+    Blocks are read and hashed a few blocks ahead of the consumer and deflated by
+    ``compressor`` (shared, e.g. by the layers of one build) or by threads of the stream's own.
+    ``close()`` (or leaving a ``with`` block) stops it early. Progress callbacks run in the
+    reader thread while compressing, in the consumer's at the start and the end.
     """
 
     def __init__(
