@@ -45,11 +45,15 @@ class UploadSession:
     def _url(self, location: str) -> str:
         return str(httpx.URL(self.client.base_url).join(location))
 
-    def offset(self) -> int:
-        """How many bytes the registry holds: the end of its ``Range: 0-N`` plus one."""
+    def offset(self) -> int | None:
+        """How many bytes the registry holds: the end of its ``Range: 0-N`` plus one, or None
+        when it cannot tell. distribution answers ``0-0`` both for one byte and for none (the
+        common case after a restart), so ``0-0`` and a missing or odd header are unknown."""
         response = self.client.send("GET", self._url(self.location), what="upload status")
         self.location = response.headers.get("location", self.location)
-        _, _, end = response.headers.get("range", "0--1").partition("-")
+        start, _, end = response.headers.get("range", "").partition("-")
+        if start != "0" or not end.isdigit() or end == "0":
+            return None
         return int(end) + 1
 
     def patch(self, chunks: Iterable[bytes]) -> None:
@@ -261,12 +265,18 @@ def _resume(
     client: RegistryClient, repository: str, session: UploadSession
 ) -> tuple[int, UploadSession]:
     """Where to go on after an interruption: the registry's offset in the same upload, or a new
-    upload from 0 when the registry no longer knows the old one."""
+    upload from 0 when the registry no longer knows the old one or cannot say how much of it
+    it holds (resuming at a wrong offset would store a corrupt blob)."""
     for attempt in range(20):
         try:
-            return session.offset(), session
+            offset = session.offset()
         except RegistryUnreachable:
             time.sleep(0.25 * (attempt + 1))  # e.g. the registry is restarting
+            continue
         except RegistryError:
             return 0, start_upload(client, repository)
+        if offset is None:
+            session.cancel()
+            return 0, start_upload(client, repository)
+        return offset, session
     raise RegistryUnreachable(f"{client.host} did not come back to resume the upload")
