@@ -25,7 +25,7 @@ class Run:
 
 def regauth(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> Run:
     completed = subprocess.run(
-        [sys.executable, "-m", "jupyter_regauth.cli", *args],
+        [sys.executable, "-m", "jupyter_regauth", *args],
         input=stdin,
         capture_output=True,
         text=True,

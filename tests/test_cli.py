@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
@@ -40,6 +42,34 @@ def test_login_right_stores_everything(basic_registry: Registry, docker_config: 
     [row] = [r for r in status if r["host"] == basic_registry.host]
     assert row["reachable"] and row["trusted"] and row["authenticated"]
     assert row["username"] == "alice" and row["source"] == "user"
+
+
+def test_the_command_leaves_out_modules_it_never_uses(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """trio (httpcore's async support) and httpx's own CLI are blocked before anything imports
+    httpx; a login makes real requests without them."""
+    code = (
+        "import sys\n"
+        "from jupyter_regauth.__main__ import console_main\n"
+        f"sys.argv = ['regauth', 'login', {basic_registry.host!r}, '-u', 'alice',"
+        f" '--password-stdin', '--ca-file', {str(basic_registry.ca_file)!r}]\n"
+        "code = console_main()\n"
+        "print(code, sorted(m for m in ('trio', 'click', 'pygments', 'httpx._main')"
+        " if sys.modules.get(m)), 'httpcore' in sys.modules,"
+        " [m for m in ('trio', 'httpx._main') if m in sys.modules and sys.modules[m] is None])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=basic_registry.password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # Nothing loaded, and both blocked (not merely absent from this environment).
+    expected = "0 [] True ['trio', 'httpx._main']"
+    assert done.stdout.splitlines()[-1] == expected, done.stdout + done.stderr
 
 
 def test_login_wrong_password_writes_nothing(basic_registry: Registry, docker_config: Path) -> None:
