@@ -11,10 +11,11 @@ import sys
 
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 
 
 def keep_freed_memory() -> None:
-    """Have glibc keep freed blocks of up to 64 MiB for reuse.
+    """Have glibc keep freed blocks of up to 32 MiB for reuse.
 
     A push allocates and frees megabyte buffers thousands of times (layer blocks, deflate output,
     TLS writes). By default glibc maps many of them afresh and returns freed memory to the
@@ -28,8 +29,10 @@ def keep_freed_memory() -> None:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc
         return
-    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
-    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 32 << 20)
+    # Two arenas, not eight per core: each would keep freed blocks of its own.
+    mallopt(_M_ARENA_MAX, 2)
 
 
 def console_main() -> int:
