@@ -207,27 +207,37 @@ def _header(entry: Entry, mtime: int) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
+def _tar_pieces(entries: Sequence[Entry], mtime: int) -> Iterator[bytes | Entry]:
+    """The tar in order: header bytes (with the previous file's padding before them) and the
+    regular files whose content follows, then the end of the archive."""
+    pad = 0
+    for entry in entries:
+        yield bytes(pad) + _header(entry, mtime)
+        pad = 0
+        if entry.type == tarfile.REGTYPE and entry.source is not None:
+            yield entry
+            pad = -entry.size % 512
+    yield bytes(pad) + _END_OF_ARCHIVE
+
+
 def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[bytearray]:
     """The uncompressed tar of ``entries`` in blocks of exactly :data:`BLOCK` bytes (the last
     one shorter), which files are read straight into."""
-    mtime = source_date_epoch() if mtime is None else mtime
     buf, pos = bytearray(BLOCK), 0
-    pad = 0  # the previous file's padding to 512 bytes: zeros already, a new buffer is zeroed
-    for entry in entries:
-        header = memoryview(bytes(pad) + _header(entry, mtime))
-        while header:
-            if pos == BLOCK:
-                yield buf
-                buf, pos = bytearray(BLOCK), 0
-            n = min(len(header), BLOCK - pos)
-            buf[pos : pos + n] = header[:n]
-            pos += n
-            header = header[n:]
-        pad = 0
-        if entry.type != tarfile.REGTYPE or entry.source is None:
+    for piece in _tar_pieces(entries, source_date_epoch() if mtime is None else mtime):
+        if isinstance(piece, bytes):
+            data = memoryview(piece)
+            while data:
+                if pos == BLOCK:
+                    yield buf
+                    buf, pos = bytearray(BLOCK), 0
+                n = min(len(data), BLOCK - pos)
+                buf[pos : pos + n] = data[:n]
+                pos += n
+                data = data[n:]
             continue
-        with open(entry.source, "rb", buffering=0) as f:
-            left = entry.size
+        with open(str(piece.source), "rb", buffering=0) as f:
+            left = piece.size
             while left:
                 if pos == BLOCK:
                     yield buf
@@ -235,21 +245,11 @@ def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[b
                 n = f.readinto(memoryview(buf)[pos : pos + min(left, BLOCK - pos)])
                 if not n:
                     raise ImageError(
-                        f"{entry.source} shrank while it was being read",
+                        f"{piece.source} shrank while it was being read",
                         hint="do not modify the files while building",
                     )
                 pos += n
                 left -= n
-        pad = -entry.size % 512
-    end = memoryview(bytes(pad) + _END_OF_ARCHIVE)
-    while end:
-        if pos == BLOCK:
-            yield buf
-            buf, pos = bytearray(BLOCK), 0
-        n = min(len(end), BLOCK - pos)
-        buf[pos : pos + n] = end[:n]
-        pos += n
-        end = end[n:]
     yield buf if pos == BLOCK else buf[:pos]
 
 
