@@ -69,10 +69,10 @@ class RegAuthMagics(Magics):
     """``%regauth VERB ...`` and ``%%regauth build IMAGE``; see ``%regauth --help``."""
 
     def __init__(self, shell: InteractiveShell | None = None) -> None:
-        super().__init__(shell)  # type: ignore[no-untyped-call]
+        super().__init__(shell)  # type: ignore[no-untyped-call, unused-ignore]
         self.default_registry: str | None = None
 
-    @line_cell_magic  # type: ignore[untyped-decorator]
+    @line_cell_magic  # type: ignore[untyped-decorator, unused-ignore]
     def regauth(self, line: str, cell: str | None = None) -> Result | None:
         """Log in to container registries, trust their CA, build and push images.
 
@@ -250,7 +250,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
-    shell.register_magics(RegAuthMagics(shell))  # type: ignore[no-untyped-call]
+    shell.register_magics(RegAuthMagics(shell))  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:
