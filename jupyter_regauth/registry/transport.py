@@ -120,7 +120,7 @@ class MemoryTLSStream(httpcore.NetworkStream):
         if info == "is_readable":
             # An idle connection with something to read was closed (or spoke out of turn):
             # httpcore then drops it from the pool instead of reusing it.
-            if self._incoming.pending:
+            if self._incoming.pending or self._tls.pending():
                 return True
             return bool(select.select([self._sock], [], [], 0)[0])
         return None
