@@ -22,13 +22,13 @@ from typing import Any
 from ..errors import DigestMismatch
 from ..reference import Reference
 from ..registry.client import RegistryClient
-from ..registry.upload import file_opener, push_blob, push_bytes, push_stream, skip
+from ..registry.upload import file_opener, push_blob, push_bytes
 from . import media
 from .errors import ImageError
 from .layer import LayerSource, LayerStream
 from .manifest import JSON, Document
 from .progress import ProgressCallback, ProgressEvent, emit
-from .push import PushResult, digest_reference
+from .push import PushResult, digest_reference, upload_layer
 
 TITLE = "org.opencontainers.image.title"
 UNPACK = "io.deis.oras.content.unpack"
@@ -140,20 +140,9 @@ def _push_directory(
     title: str,
     progress: ProgressCallback | None,
 ) -> tuple[JSON, int]:
-    streams: list[LayerStream] = []
-
-    def opener(offset: int) -> Iterator[bytes]:
-        for old in streams:
-            old.close()
-        streams.append(LayerStream([LayerSource(path, title)], progress=progress, name=title))
-        return skip(streams[-1], offset)
-
-    try:
-        result = push_stream(client, repo, opener, lambda: streams[-1].result.digest)
-    finally:
-        for stream in streams:
-            stream.close()
-    info = streams[-1].result
+    result, info = upload_layer(
+        client, repo, lambda: LayerStream([LayerSource(path, title)], progress=progress, name=title)
+    )
     emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, title))
     layer = {
         "mediaType": media.OCI_LAYER_GZIP,

@@ -214,6 +214,27 @@ def _read_all(source: BlobSource, digest: str) -> Iterator[bytes]:
             yield chunk
 
 
+def upload_layer(
+    client: RegistryClient, repo: str, make_stream: Callable[[], LayerStream]
+) -> tuple[UploadResult, LayerInfo]:
+    """Upload a layer while it is made. A resume makes the (deterministic) stream again and
+    skips what the registry already holds; every stream made is closed at the end."""
+    streams: list[LayerStream] = []
+
+    def opener(offset: int) -> Iterator[bytes]:
+        for old in streams:
+            old.close()
+        streams.append(make_stream())
+        return skip(streams[-1], offset)
+
+    try:
+        result = push_stream(client, repo, opener, lambda: streams[-1].result.digest)
+    finally:
+        for stream in streams:
+            stream.close()
+    return result, streams[-1].result
+
+
 def _push_new_layer(
     client: RegistryClient,
     repo: str,
@@ -223,25 +244,14 @@ def _push_new_layer(
     progress: ProgressCallback | None,
     tally: _Tally,
 ) -> LayerInfo:
-    """Tar, compress and upload one layer at once; a resume re-makes the (deterministic) stream
-    and skips what the registry already holds."""
-    streams: list[LayerStream] = []
+    """Tar, compress and upload one layer at once (see :func:`upload_layer`)."""
     key = layer_key(lay.source())  # before reading: a file written meanwhile changes its key
-
-    def opener(offset: int) -> Iterator[bytes]:
-        for old in streams:
-            old.close()
-        stream = LayerStream([lay.source()], compressor=compressor, progress=progress, name=name)
-        streams.append(stream)
-        return skip(stream, offset)
-
-    try:
-        result = push_stream(client, repo, opener, lambda: streams[-1].result.digest)
-    finally:
-        for stream in streams:
-            stream.close()
+    result, info = upload_layer(
+        client,
+        repo,
+        lambda: LayerStream([lay.source()], compressor=compressor, progress=progress, name=name),
+    )
     tally.add(result)
-    info = streams[-1].result
     remember(key, info.diff_id)
     emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, name))
     return info
