@@ -8,6 +8,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,7 @@ def test_registry_traffic_goes_out_in_whole_writes(
     assert len([n for n in sends if n > 0]) < 20, sends
 
 
+@contextmanager
 def _tls_server(pki: PKI, tmp_path: Path, handle: Callable[[ssl.SSLSocket], None]) -> Iterator[str]:
     cert, key = issue(pki.ca, "loopback", names=("127.0.0.1",)).write(tmp_path, "server")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -110,7 +112,7 @@ def test_a_pooled_connection_the_server_closed_is_not_reused(pki: PKI, tmp_path:
             tls.sendall(OK)  # keep-alive by HTTP/1.1 default, then closed while idle
             served.append(1)
 
-    for host in _tls_server(pki, tmp_path, answer_once_then_close):
+    with _tls_server(pki, tmp_path, answer_once_then_close) as host:
         with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
             assert client.send("GET", "/v2/").status_code == 200
             threading.Event().wait(0.2)  # the server has closed its side by now
@@ -123,7 +125,7 @@ def test_a_server_that_never_answers_times_out(pki: PKI, tmp_path: Path) -> None
         _read_request(tls)
         threading.Event().wait(1.5)
 
-    for host in _tls_server(pki, tmp_path, silent):
+    with _tls_server(pki, tmp_path, silent) as host:
         trust = TrustConfig(ca_pem=pki.ca.cert_pem)
         with RegistryClient(host, trust=trust, timeout=0.5) as client:
             with pytest.raises(RegistryUnreachable, match="did not answer in time"):
