@@ -23,7 +23,7 @@ from ..errors import DigestMismatch
 from . import media
 from .deflate import BLOCK, Compressor
 from .errors import ImageError
-from .layer import LayerInfo, default_threads, diff_id_of, source_date_epoch, write_layer
+from .layer import LayerInfo, diff_id_of, source_date_epoch, write_layer
 from .layout import OCILayout
 from .manifest import (
     JSON,
@@ -137,7 +137,7 @@ def build(
 
     _copy_base_layers(base, layout, progress)
     added: list[LayerInfo] = []
-    with Compressor(level, threads or default_threads()) as compressor:
+    with Compressor(level, threads) as compressor:
         for i, lay in enumerate(spec.layers):
             with layout.blob_writer() as w:
                 info = write_layer(

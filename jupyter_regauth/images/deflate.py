@@ -10,6 +10,7 @@ on the input, the level and :data:`BLOCK`, never on timing or the number of thre
 
 from __future__ import annotations
 
+import os
 import queue
 import struct
 import threading
@@ -85,15 +86,24 @@ def stored(data: bytes | bytearray) -> bytes:
     return b"".join(parts)  # one copy
 
 
+def default_threads() -> int:
+    """Compression threads: one per core, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 class Compressor:
     """A gzip level and the threads that deflate blocks, shareable by several layers at once
     (their blocks queue for the same threads, so memory and CPU stay bounded)."""
 
-    def __init__(self, level: int = 1, threads: int = 2) -> None:
+    def __init__(self, level: int = 1, threads: int | None = None) -> None:
         if not 0 <= level <= 3:
             raise ValueError(f"gzip level {level} is not 0-3 (ISA-L levels)")
         self.level = level
-        self.threads = max(1, threads)
+        self.threads = max(1, threads or default_threads())
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="deflate")
 
     def gzip(self, blocks: Iterable[bytes | bytearray]) -> Iterator[bytes]:

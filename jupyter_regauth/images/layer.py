@@ -261,15 +261,6 @@ def diff_id_of(sources: Iterable[LayerSource], mtime: int | None = None) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def default_threads() -> int:
-    """Compression threads: one per core, at most 4."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
-
-
 def _gzip_layer(
     entries: Sequence[Entry],
     compressor: Compressor,
@@ -326,7 +317,7 @@ class LayerStream:
         self.entries = plan(sources)
         self.total = sum(e.size for e in self.entries)
         self._level = level
-        self._threads = threads or default_threads()
+        self._threads = threads
         self._compressor = compressor
         self._mtime = source_date_epoch() if mtime is None else mtime
         self._progress = progress

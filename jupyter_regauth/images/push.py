@@ -23,7 +23,7 @@ from ..registry.upload import UploadResult, file_opener, push_blob, push_bytes, 
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import cached_diff_id, layer_key, remember
 from .deflate import Compressor
-from .layer import LayerInfo, LayerStream, default_threads
+from .layer import LayerInfo, LayerStream
 from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .pydeps import with_python
@@ -102,7 +102,7 @@ def push_build(
     tally = _Tally()
     base_layers = base_image.manifest.layers() if base_image.manifest else []
     # One set of deflate threads for all new layers: parallel uploads share the cores.
-    compressor = Compressor(level, threads or default_threads())
+    compressor = Compressor(level, threads)
     with compressor, ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool:
         base_jobs = [
             pool.submit(_push_base_blob, client, repo, base, d, progress, tally)
