@@ -7,6 +7,7 @@ flow "pick a registry, verify, store" is written once.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -579,8 +580,6 @@ def registry_api_host(host: str) -> str:
 
 
 def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:
-    import tempfile
-
     directory = Path(tempfile.mkdtemp(prefix="regauth-client-"))
     cert_path, key_path = directory / "client.cert", directory / "client.key"
     cert_path.write_bytes(cert)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import logging
 import ssl
 import time
@@ -60,8 +61,6 @@ class Manifest:
     digest: str
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.data)
 
 

@@ -3,6 +3,7 @@ rollout to many namespaces."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from pathlib import Path
@@ -68,8 +69,6 @@ def test_printed_role_is_enough(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["--json", "kube", "rbac", "-n", kube_namespace]) == 0
-    import json
-
     role = json.loads(capsys.readouterr().out)
     assert role["kind"] == "Role"
     bind(kube_cluster, kube_namespace, "minimal-user", role)
