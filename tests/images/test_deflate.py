@@ -16,6 +16,21 @@ from jupyter_regauth.images.deflate import BLOCK, Compressor, stored
 TEXT = b"".join(b"%d,%d;%s\n" % (i, i * 7 % 13, b"x" * (i % 9)) for i in range(200_000))
 
 
+def float_array(size: int) -> bytes:
+    """float32 values in [1, 2) with a few bits of the mantissa's top set: what model weights
+    and activations look like to deflate (skewed bytes, no repeats but chance ones)."""
+    data = bytearray(os.urandom(size))
+    data[3::4] = b"\x3f" * (size // 4)
+    data[2::4] = bytes(0x80 | (b & 0x0F) for b in data[2::4])
+    return bytes(data)
+
+
+def repeating(size: int) -> bytes:
+    """Text whose repeats lie 6 KB back: only the full window finds them."""
+    paragraph = os.urandom(3000).hex().encode() + b"\n"
+    return (paragraph * (size // len(paragraph) + 1))[:size]
+
+
 def blocks_of(data: bytes) -> list[bytes]:
     return [data[i : i + BLOCK] for i in range(0, len(data), BLOCK)]
 
@@ -33,8 +48,9 @@ def gzip_all(data: bytes, threads: int = 2, level: int = 1) -> bytes:
         os.urandom(BLOCK),  # exactly one block, stored
         TEXT[:BLOCK] * 2 + os.urandom(BLOCK + 3),  # compressed blocks, then stored ones
         os.urandom(BLOCK // 2) + TEXT[: BLOCK // 2] + os.urandom(2 * BLOCK),  # a mixed block
+        float_array(2 * BLOCK) + repeating(BLOCK) + float_array(BLOCK + 9),  # short, full window
     ],
-    ids=["empty", "tiny", "random-block", "text-then-random", "mixed"],
+    ids=["empty", "tiny", "random-block", "text-then-random", "mixed", "windows"],
 )
 def test_output_is_one_valid_gzip_member(data: bytes) -> None:
     out = gzip_all(data)
@@ -52,8 +68,27 @@ def test_random_data_is_stored_and_text_is_compressed() -> None:
     # Stored blocks: 5 bytes of header per 64 KiB, plus the gzip header and trailer.
     assert len(out) <= len(noise) + 5 * (len(noise) // 0xFFFF + 4) + 20
     assert len(gzip_all(TEXT)) < len(TEXT) // 3
-    assert deflate._incompressible(noise[:BLOCK], 1)
-    assert not deflate._incompressible(TEXT[:BLOCK], 1)
+    assert deflate._window(noise[:BLOCK], 1) == 0
+    assert deflate._window(TEXT[:BLOCK], 1) == 15
+    # Random records that repeat 4 KiB apart: compressed, though a short window finds nothing.
+    assert deflate._window(os.urandom(4096) * (BLOCK // 4096), 1) == 15
+
+
+def test_number_arrays_get_the_short_window_and_lose_nothing_by_it() -> None:
+    numbers = float_array(4 * BLOCK)
+    assert deflate._window(numbers[:BLOCK], 1) == deflate.SHORT_WINDOW
+    full = [isal_zlib.compress(b, 1, -15) for b in blocks_of(numbers)]
+    out = gzip_all(numbers)
+    assert gzip.decompress(out) == numbers
+    assert len(out) <= 1.01 * sum(map(len, full)) + 20
+
+
+def test_text_repeating_beyond_the_short_window_keeps_the_full_one() -> None:
+    text = repeating(2 * BLOCK)
+    assert deflate._window(text[:BLOCK], 1) == 15
+    # The repeats are found: a fraction of what a 512-byte window would leave.
+    short = isal_zlib.compress(text, 1, -deflate.SHORT_WINDOW)
+    assert len(gzip_all(text)) < len(short) // 10
 
 
 def test_stored_blocks_are_raw_deflate() -> None:
