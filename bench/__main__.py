@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from jupyter_regauth.images.layout import OCILayout
+
 from . import data, tools
 from .env import ROOT, Bench, Peers
 from .measure import Run, ToolFailed, run
@@ -97,6 +99,16 @@ def checked(result: Run) -> Run:
     return result
 
 
+def same_image(row: Row, layout: Path) -> None:
+    """Our push must have made the very image skopeo copies (same manifest digest), or the two
+    would not be compared on the same bytes."""
+    expected = OCILayout.open(layout).resolve(tools.TAG).digest
+    for result in row.runs:
+        pushed = result.stdout.strip().splitlines()[-1].rpartition("@")[2]
+        if pushed != expected:
+            row.error = f"pushed {pushed}, but skopeo copies {expected}: not the same image"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log("installing or finding the peers (scripts/build-peers)")
@@ -109,15 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     log(f"generating or reusing the {args.size} MiB model directory under {args.cache}")
     model = data.model_dir(args.cache, args.size, args.seed)
     parts = data.parts(model)
-    log("building the OCI layouts skopeo copies (our image API, not timed)")
-    layout1 = tools.layout_of(model, [(model, tools.DEST)], args.cache)
-    layers4 = [(p, f"{tools.DEST}/{p.name}") for p in parts]
-    layout4 = tools.layout_of(model, layers4, args.cache)
     series = {size: data.model_dir(args.cache, size, args.seed) for size in args.series}
+    layers4 = [(p, f"{tools.DEST}/{p.name}") for p in parts]
 
-    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="regauth-bench-") as tmp:
         work = Path(tmp)
+        log("building the OCI layouts skopeo copies (our image API, not timed)")
+        layout1 = tools.layout_of([(model, tools.DEST)], work / "layout-1")
+        layout4 = tools.layout_of(layers4, work / "layout-4")
+        load_before = os.getloadavg()[0]
         bench = Bench(work).start()
         try:
             sections, targets, failed = measure_all(
@@ -131,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {machine()}",
         f"registry: {registry_version()} on 127.0.0.1, TLS (fresh CA), htpasswd Basic auth,"
         " emptied before every push",
-        f"peers: {versions['skopeo']}; {versions['crane']}; {versions['buildah']}",
+        f"peers: {versions['skopeo']}; {versions['crane']}; {versions['buildah']}; skopeo"
+        " copies the image our push makes, built beforehand into an OCI layout (same manifest"
+        " digest, checked)",
         f"data: generated, seed {args.seed}: half random bytes, half compressible (npy-like"
         " floats, text shards); 4 parts of 2 large + 1 npy + many small files",
         f"times: median of {args.runs} run(s), wall clock of the whole command(s); 1-minute load"
@@ -176,6 +190,7 @@ def measure_all(
         ],
         "single",
     )
+    same_image(ours1, layout1)
 
     spec = work / "model-4-layers.yaml"
     spec.write_text(
@@ -190,6 +205,7 @@ def measure_all(
         ],
         "multi",
     )
+    same_image(ours4, layout4)
 
     # Re-push of an unchanged image: one untimed push, then the measured ones, same repository.
     log("re-push of an unchanged image")
@@ -241,7 +257,7 @@ def measure_all(
         Section("peak memory of regauth push as the image grows", rss_rows),
     ]
     targets = make_targets(sections)
-    return sections, targets, runner.failed
+    return sections, targets, runner.failed or bool(ours1.error or ours4.error)
 
 
 def make_targets(sections: list[Section]) -> list[Target]:

@@ -20,10 +20,9 @@ TAG = "bench"
 DEST = "/model"
 
 
-def layout_of(model: Path, layers: list[tuple[Path, str]], cache: Path) -> Path:
+def layout_of(layers: list[tuple[Path, str]], target: Path) -> Path:
     """An OCI layout of ``layers`` (source, destination) built with our image API, not timed.
-    Cached beside the model; a rebuild of unchanged files is skipped after a hash pass."""
-    target = cache / f"{model.name}-layout-{len(layers)}"
+    Built afresh by each run, so skopeo copies the very blobs our push makes of the same files."""
     spec = BuildSpec(tag=TAG, layers=tuple(LayerSpec(str(src), dest) for src, dest in layers))
     build(spec, target)
     return target
