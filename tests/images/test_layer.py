@@ -12,6 +12,7 @@ import pytest
 
 from jupyter_regauth.images.errors import ImageError
 from jupyter_regauth.images.layer import (
+    Entry,
     LayerInfo,
     LayerSource,
     LayerStream,
@@ -19,6 +20,7 @@ from jupyter_regauth.images.layer import (
     source_date_epoch,
     write_layer,
 )
+from jupyter_regauth.images.layer import _header as tar_header
 from jupyter_regauth.images.progress import ProgressEvent
 
 
@@ -168,3 +170,48 @@ def test_bad_sources_raise_clear_errors(tmp_path: Path, tree: Path) -> None:
         layer_bytes([LayerSource(tree, "/m")])
     blob, _ = layer_bytes([LayerSource(tree, "/m", ["pipe"])])
     assert "m/pipe" not in members(blob)
+
+
+def tarfile_header(entry: Entry, mtime: int) -> bytes:
+    """What Python's tarfile writes for the entry in PAX format."""
+    info = tarfile.TarInfo(entry.path)
+    info.type = entry.type
+    info.mode = entry.mode
+    info.size = entry.size if entry.type == tarfile.REGTYPE else 0
+    info.mtime = mtime
+    info.linkname = entry.linkname
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        Entry("model", tarfile.DIRTYPE),
+        Entry("model/weights.bin", tarfile.REGTYPE, 0o644, 123_456_789),
+        Entry("model/config.json", tarfile.REGTYPE, 0o644, 700),
+        Entry("model/run.sh", tarfile.REGTYPE, 0o755, 0),
+        Entry("model/link", tarfile.SYMTYPE, 0o777, linkname="../x/y"),
+        Entry("model/hard", tarfile.LNKTYPE, 0o644, linkname="model/weights.bin"),
+        Entry("a" * 100, tarfile.REGTYPE, 0o644, 1),  # the longest plain name
+        Entry("d" * 99, tarfile.DIRTYPE),  # 100 with its slash
+        Entry("d" * 100, tarfile.DIRTYPE),  # 101: a PAX path
+        Entry("b" * 101, tarfile.REGTYPE, 0o644, 1),
+        Entry("model/l", tarfile.SYMTYPE, 0o777, linkname="t" * 101),
+        Entry("model/caf\u00e9.txt", tarfile.REGTYPE, 0o644, 5),  # not ASCII: a PAX path
+        Entry("model/\udcff.bin", tarfile.REGTYPE, 0o644, 5),  # undecodable file name byte
+        Entry("model/huge.bin", tarfile.REGTYPE, 0o644, 8**11),  # a PAX size
+    ],
+    ids=lambda e: f"{e.type.decode()}-{e.path[-12:]}-{e.size}",
+)
+@pytest.mark.parametrize("mtime", [0, 1_700_000_000])
+def test_headers_are_what_tarfile_writes(entry: Entry, mtime: int) -> None:
+    header = tar_header(entry, mtime)
+    assert header == tarfile_header(entry, mtime)
+    if entry.size > 1 << 20:
+        return  # no content to read it back with
+    content = bytes(entry.size + -entry.size % 512) if entry.type == tarfile.REGTYPE else b""
+    with tarfile.open(fileobj=io.BytesIO(header + content + bytes(1024))) as tar:
+        members = [(m.name, m.mtime, m.linkname) for m in tar.getmembers()]
+    assert members == [(entry.path, mtime, entry.linkname)]
