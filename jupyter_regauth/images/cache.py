@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from .layer import LayerSource, diff_id_of, plan, source_date_epoch
+from .layer import Entry, LayerSource, diff_id_of, plan, source_date_epoch
 
 _MAX_ENTRIES = 256
 
@@ -24,10 +25,10 @@ def cache_path() -> Path:
     return Path(root) / "jupyter-regauth" / "diff-ids.json"
 
 
-def layer_key(source: LayerSource, mtime: int | None = None) -> str:
-    """A digest of what determines the layer's tar, from metadata only."""
+def layer_key(entries: Sequence[Entry], mtime: int | None = None) -> str:
+    """A digest of what determines the tar of ``entries`` (a :func:`plan`), from metadata only."""
     h = hashlib.sha256(str(source_date_epoch() if mtime is None else mtime).encode())
-    for e in plan([source]):
+    for e in entries:
         h.update(f"{e.path}\0{e.type!r}\0{e.mode}\0{e.size}\0{e.linkname}\0".encode())
         if e.stamp is not None:
             h.update("{}:{}:{}:{}\n".format(*e.stamp).encode())
@@ -59,10 +60,11 @@ def remember(key: str, diff_id: str) -> None:
 
 def cached_diff_id(source: LayerSource) -> tuple[str, str]:
     """``(key, diff_id)``: from the cache when the files are unchanged, else hashed now."""
-    key = layer_key(source)
+    entries = plan([source])
+    key = layer_key(entries)
     known = _load().get(key)
     if known:
         return key, known
-    diff_id = diff_id_of([source])
+    diff_id = diff_id_of(entries=entries)
     remember(key, diff_id)
     return key, diff_id

@@ -293,10 +293,16 @@ def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[b
     yield buf if pos == BLOCK else buf[:pos]
 
 
-def diff_id_of(sources: Iterable[LayerSource], mtime: int | None = None) -> str:
-    """The diff_id the layer would have, without compressing it (a cheap up-to-date check)."""
+def diff_id_of(
+    sources: Iterable[LayerSource] = (),
+    mtime: int | None = None,
+    *,
+    entries: Sequence[Entry] | None = None,
+) -> str:
+    """The diff_id the layer would have, without compressing it (a cheap up-to-date check).
+    ``entries``, a :func:`plan` made already, stand for ``sources``."""
     h = hashlib.sha256()
-    for block in tar_blocks(plan(sources), mtime):
+    for block in tar_blocks(plan(sources) if entries is None else entries, mtime):
         h.update(block)
     return "sha256:" + h.hexdigest()
 
@@ -340,13 +346,15 @@ class LayerStream:
     Blocks are read and hashed a few blocks ahead of the consumer and deflated by
     ``compressor`` (shared, e.g. by the layers of one build) or by threads of the stream's own.
     ``close()`` (or leaving a ``with`` block) stops it early. Progress callbacks run in the
-    reader thread while compressing, in the consumer's at the start and the end.
+    reader thread while compressing, in the consumer's at the start and the end. ``entries``, a
+    :func:`plan` made already, stand for ``sources``.
     """
 
     def __init__(
         self,
-        sources: Iterable[LayerSource],
+        sources: Iterable[LayerSource] = (),
         *,
+        entries: Sequence[Entry] | None = None,
         level: int = 1,
         threads: int | None = None,
         compressor: Compressor | None = None,
@@ -354,7 +362,7 @@ class LayerStream:
         progress: ProgressCallback | None = None,
         name: str = "layer",
     ) -> None:
-        self.entries = plan(sources)
+        self.entries = plan(sources) if entries is None else entries
         self.total = sum(e.size for e in self.entries)
         self._level = level
         self._threads = threads

@@ -23,7 +23,7 @@ from ..registry.upload import UploadResult, file_opener, push_blob, push_bytes, 
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import cached_diff_id, layer_key, remember
 from .deflate import Compressor
-from .layer import LayerInfo, LayerStream
+from .layer import LayerInfo, LayerStream, plan
 from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .pydeps import with_python
@@ -245,11 +245,13 @@ def _push_new_layer(
     tally: _Tally,
 ) -> LayerInfo:
     """Tar, compress and upload one layer at once (see :func:`upload_layer`)."""
-    key = layer_key(lay.source())  # before reading: a file written meanwhile changes its key
+    # One walk of the files, before reading them: a file written meanwhile changes the key.
+    entries = plan([lay.source()])
+    key = layer_key(entries)
     result, info = upload_layer(
         client,
         repo,
-        lambda: LayerStream([lay.source()], compressor=compressor, progress=progress, name=name),
+        lambda: LayerStream(entries=entries, compressor=compressor, progress=progress, name=name),
     )
     tally.add(result)
     remember(key, info.diff_id)
