@@ -13,12 +13,13 @@ instead of 400, for the same output size. The output depends only on the input, 
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import struct
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from isal import isal_zlib
@@ -104,16 +105,49 @@ def default_threads() -> int:
     return max(1, min(4, cores))
 
 
+# A block to deflate: the rank of its stream, its number, and the work itself (None: stop).
+_Job = tuple[int, int, "tuple[Future[Deflated], bytes | bytearray, bytes | memoryview] | None"]
+
+
 class Compressor:
     """A gzip level and the threads that deflate blocks, shareable by several layers at once
-    (their blocks queue for the same threads, so memory and CPU stay bounded)."""
+    (their blocks queue for the same threads, so memory and CPU stay bounded).
+
+    Streams are served in the order they started: a later stream's blocks are deflated only
+    while no earlier one has a block waiting. The threads never idle while there is work, and
+    layers pushed together finish in turn rather than all at the end, so the registry stores
+    (and flushes to disk) the first ones while the last are still arriving."""
 
     def __init__(self, level: int = 1, threads: int | None = None) -> None:
         if not 0 <= level <= 3:
             raise ValueError(f"gzip level {level} is not 0-3 (ISA-L levels)")
         self.level = level
         self.threads = max(1, threads or default_threads())
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="deflate")
+        self._jobs: queue.PriorityQueue[_Job] = queue.PriorityQueue()
+        self._numbers = itertools.count()  # orders streams, and blocks within a rank
+        self._workers = [
+            threading.Thread(target=self._work, name=f"deflate-{i}", daemon=True)
+            for i in range(self.threads)
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()[2]) is not None:
+            future, block, zdict = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(deflate_block(block, zdict, self.level))
+            except BaseException as exc:  # raised again in the stream's consumer
+                future.set_exception(exc)
+
+    def _submit(
+        self, rank: int, block: bytes | bytearray, zdict: bytes | memoryview
+    ) -> Future[Deflated]:
+        future: Future[Deflated] = Future()
+        self._jobs.put((rank, next(self._numbers), (future, block, zdict)))
+        return future
 
     def gzip(self, blocks: Iterable[bytes | bytearray]) -> Iterator[bytes]:
         """One gzip member of the concatenated ``blocks``, in pieces, in order.
@@ -126,6 +160,7 @@ class Compressor:
             self.threads + 1
         )
         stop = threading.Event()
+        rank = next(self._numbers)
 
         def hand(item: tuple[Future[Deflated], int] | BaseException | None) -> bool:
             while not stop.is_set():
@@ -140,7 +175,7 @@ class Compressor:
             zdict: bytes | memoryview = b""
             try:
                 for block in blocks:
-                    future = self._pool.submit(deflate_block, block, zdict, self.level)
+                    future = self._submit(rank, block, zdict)
                     if not hand((future, len(block))):
                         future.cancel()
                         return
@@ -174,7 +209,16 @@ class Compressor:
             reader.join()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the threads once the blocks they are deflating are done; blocks still waiting
+        are cancelled."""
+        for i in range(len(self._workers)):
+            self._jobs.put((-1, i, None))  # ahead of any block
+        for worker in self._workers:
+            worker.join()
+        while not self._jobs.empty():
+            job = self._jobs.get_nowait()[2]
+            if job is not None:
+                job[0].cancel()
 
     def __enter__(self) -> Compressor:
         return self

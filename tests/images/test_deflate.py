@@ -4,6 +4,7 @@ import gzip
 import os
 import subprocess
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 
@@ -112,6 +113,58 @@ def test_output_does_not_depend_on_threads_or_sharing() -> None:
         out2 += b"".join(second)
     assert bytes(out1) == alone
     assert gzip.decompress(bytes(out2)) == data[::-1]
+
+
+def test_streams_are_served_in_the_order_they_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block of the first stream queued after blocks of a second one is still deflated
+    before them (the one thread is held at two points so the queue's order is known)."""
+    order: list[bytes] = []
+    held = [(threading.Event(), threading.Event()) for _ in range(2)]  # (busy, release)
+    real = deflate.deflate_block
+
+    def recording(block: bytes, zdict: bytes, level: int) -> deflate.Deflated:
+        if len(order) < len(held):
+            busy, release = held[len(order)]
+            busy.set()
+            release.wait(10)
+        order.append(block[:1])
+        return real(block, zdict, level)
+
+    monkeypatch.setattr(deflate, "deflate_block", recording)
+    outputs: dict[bytes, bytes] = {}
+
+    def consume(letter: bytes, stream: Iterator[bytes]) -> None:
+        outputs[letter] = b"".join(stream)
+
+    def queued(n: int) -> None:
+        deadline = time.monotonic() + 10
+        while compressor._jobs.qsize() < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert compressor._jobs.qsize() == n
+
+    with Compressor(1, 1) as compressor:
+        streams = {letter: compressor.gzip([letter * BLOCK] * 8) for letter in (b"a", b"b")}
+        consumers = [
+            threading.Thread(target=consume, args=item, daemon=True) for item in streams.items()
+        ]
+        # Each reader hands its consumer one block and queues three more ahead of it.
+        consumers[0].start()
+        assert held[0][0].wait(10)  # the thread holds a1; a2-a4 are queued
+        queued(3)
+        consumers[1].start()
+        queued(7)  # and b1-b4
+        held[0][1].set()  # a1 done: the thread holds a2, and the reader of a queues a5
+        assert held[1][0].wait(10)
+        queued(7)  # a3-a5, b1-b4
+        held[1][1].set()
+        for consumer in consumers:
+            consumer.join(10)
+    assert order[:5] == [b"a"] * 5  # a5 went before b1
+    assert sorted(order) == [b"a"] * 8 + [b"b"] * 8
+    assert {k: gzip.decompress(v) for k, v in outputs.items()} == {
+        b"a": b"a" * 8 * BLOCK,
+        b"b": b"b" * 8 * BLOCK,
+    }
 
 
 def test_without_isal_parallel_compressor_output_still_decompresses(
