@@ -23,7 +23,7 @@ from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
 from .images.progress import ProgressEvent
 from .kube.cli import add_parser as add_kube_parser
-from .profiles import RegistryProfiles
+from .profiles import ProfileStore
 from .service import RegAuth, RegistryStatus, expires_in
 
 
@@ -190,9 +190,7 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
 
 
 def make_service(args: argparse.Namespace) -> RegAuth:
-    profiles = RegistryProfiles()
-    if args.registries_file:
-        profiles.registries_file = args.registries_file
+    profiles = ProfileStore(registries_file=args.registries_file or None)
     return RegAuth(profiles=profiles, docker_config=DockerConfig(args.config_dir))
 
 

@@ -1,7 +1,8 @@
 """Registry profiles: the registries a user can pick, from the admin's list or added by the user.
 
-Admins define profiles in traitlets config (``RegistryProfiles.registries``) or in a JSON/YAML file
-(``RegistryProfiles.registries_file``, e.g. a mounted ConfigMap). Users add their own, kept in
+Admins define profiles in the server's traitlets config (``RegistryProfiles.registries``) or in a
+JSON/YAML file (``RegistryProfiles.registries_file`` or ``$REGAUTH_REGISTRIES_FILE``, e.g. a
+mounted ConfigMap). Users add their own, kept in
 ``$XDG_CONFIG_HOME/jupyter-regauth/registries.json``. An admin profile wins over a user's for the
 same host and cannot be removed by the user.
 """
@@ -10,12 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
-
-from traitlets import Dict, List, Unicode, default
-from traitlets.config import Configurable
 
 from .credentials import hosts as credential_hosts
 from .errors import ConfigError
@@ -140,25 +139,24 @@ def _load_file(path: Path) -> list[object]:
     return data
 
 
-class RegistryProfiles(Configurable):
-    """The registries offered to the user."""
+class ProfileStore:
+    """The registries offered to the user: the admin's (``registries``, and those in
+    ``registries_file``, by default ``$REGAUTH_REGISTRIES_FILE``) and the user's own.
 
-    registries = List(
-        Dict(),
-        help="Admin-defined registries: dicts with host, display_name, ca_file or ca_pem, "
-        "client_cert, client_key, auth (auto|basic|token), insecure, mirror_of, username.",
-    ).tag(config=True)
+    A plain object, so the command line does not load traitlets; the server extension fills it
+    from its ``RegistryProfiles`` configuration."""
 
-    registries_file = Unicode(
-        help="A JSON or YAML file of admin-defined registries (e.g. a mounted ConfigMap); "
-        "defaults to $REGAUTH_REGISTRIES_FILE, so the CLI and magics in a pod see it too."
-    ).tag(config=True)
-
-    @default("registries_file")
-    def _registries_file_default(self) -> str:
-        return os.environ.get("REGAUTH_REGISTRIES_FILE", "")
-
-    user_file = Unicode("", help="Where user-added registries are kept.").tag(config=True)
+    def __init__(
+        self,
+        registries: Iterable[Mapping[str, Any]] = (),
+        registries_file: str | None = None,
+        user_file: str = "",
+    ) -> None:
+        self.registries = list(registries)
+        if registries_file is None:
+            registries_file = os.environ.get("REGAUTH_REGISTRIES_FILE", "")
+        self.registries_file = registries_file
+        self.user_file = user_file
 
     @property
     def user_path(self) -> Path:

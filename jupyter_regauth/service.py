@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .credentials import DockerConfig
 from .credentials.types import Credentials
 from .errors import ConfigError, RegAuthError
-from .profiles import RegistryProfile, RegistryProfiles, normalize_host
+from .profiles import ProfileStore, RegistryProfile, normalize_host
 from .reference import Reference, parse
 from .registry import RegistryClient, RegistryUnreachable, TLSError, TrustConfig
 from .registry.errors import AuthenticationFailed
@@ -122,12 +122,12 @@ class RegAuth:
     def __init__(
         self,
         *,
-        profiles: RegistryProfiles | None = None,
+        profiles: ProfileStore | None = None,
         docker_config: DockerConfig | None = None,
         certs_root: Path | None = None,
         timeout: float = 30.0,
     ) -> None:
-        self.profiles = profiles or RegistryProfiles()
+        self.profiles = profiles or ProfileStore()
         self.docker_config = docker_config or DockerConfig()
         self.certs_root = certs_root or user_certs_root()
         self.timeout = timeout

@@ -48,14 +48,15 @@ def test_the_command_leaves_out_modules_it_never_uses(
     basic_registry: Registry, docker_config: Path
 ) -> None:
     """trio (httpcore's async support) and httpx's own CLI are blocked before anything imports
-    httpx; a login makes real requests without them."""
+    httpx, and traitlets (the server's configuration) is not loaded; a login makes real requests
+    without them."""
     code = (
         "import sys\n"
         "from jupyter_regauth.__main__ import console_main\n"
         f"sys.argv = ['regauth', 'login', {basic_registry.host!r}, '-u', 'alice',"
         f" '--password-stdin', '--ca-file', {str(basic_registry.ca_file)!r}]\n"
         "code = console_main()\n"
-        "print(code, sorted(m for m in ('trio', 'click', 'pygments', 'httpx._main')"
+        "print(code, sorted(m for m in ('trio', 'click', 'pygments', 'httpx._main', 'traitlets')"
         " if sys.modules.get(m)), 'httpcore' in sys.modules,"
         " [m for m in ('trio', 'httpx._main') if m in sys.modules and sys.modules[m] is None])\n"
     )

@@ -9,7 +9,8 @@ import pytest
 from traitlets.config import Config
 
 from jupyter_regauth.errors import ConfigError
-from jupyter_regauth.profiles import RegistryProfile, RegistryProfiles, normalize_host
+from jupyter_regauth.profiles import ProfileStore, RegistryProfile, normalize_host
+from jupyter_regauth.server.app import RegistryProfiles
 
 from .cli_helpers import regauth
 
@@ -27,7 +28,7 @@ def test_admin_profiles_from_config_and_file(tmp_path: Path) -> None:
     config.RegistryProfiles.registries = [{"host": "registry.example", "insecure": True}]
     config.RegistryProfiles.registries_file = str(file)
     config.RegistryProfiles.user_file = str(tmp_path / "user.json")
-    profiles = RegistryProfiles(config=config)
+    profiles = RegistryProfiles(config=config).store()
     hosts = {p.host: p for p in profiles.all()}
     assert set(hosts) == {"registry.example", "harbor.example:8443"}
     harbor = hosts["harbor.example:8443"]
@@ -41,7 +42,7 @@ def test_admin_profiles_from_config_and_file(tmp_path: Path) -> None:
 
 
 def test_user_profiles_add_remove_and_admin_wins(tmp_path: Path) -> None:
-    profiles = RegistryProfiles(
+    profiles = ProfileStore(
         registries=[{"host": "admin.example", "display_name": "Admin's"}],
         user_file=str(tmp_path / "user.json"),
     )
@@ -71,7 +72,7 @@ def test_user_profiles_add_remove_and_admin_wins(tmp_path: Path) -> None:
 )
 def test_bad_profiles_are_named(entry: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        RegistryProfiles(registries=[entry]).admin()
+        ProfileStore(registries=[entry]).admin()
     assert message in str(info.value)
 
 
@@ -79,7 +80,7 @@ def test_malformed_profiles_file(tmp_path: Path) -> None:
     file = tmp_path / "registries.json"
     file.write_text('{"registries": [\n  {"host": "a",}\n]}')
     with pytest.raises(ConfigError, match="line 2 column"):
-        RegistryProfiles(registries_file=str(file)).admin()
+        ProfileStore(registries_file=str(file)).admin()
 
 
 def test_normalize_host() -> None:

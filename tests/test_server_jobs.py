@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from jupyter_regauth.credentials import DockerConfig
-from jupyter_regauth.profiles import RegistryProfiles
+from jupyter_regauth.profiles import ProfileStore
 from jupyter_regauth.registry.errors import NotFound
 from jupyter_regauth.service import RegAuth
 
@@ -70,7 +70,7 @@ async def events(jp_fetch: Fetch, job_id: str, **headers: str) -> list[Message]:
 
 def reader(docker_config: Path, pki: PKI, registry: Registry) -> RegAuth:
     """A core of its own, to read back from the registry what the server pushed."""
-    profiles = RegistryProfiles(registries=[{"host": registry.host, "ca_file": str(pki.ca_file)}])
+    profiles = ProfileStore(registries=[{"host": registry.host, "ca_file": str(pki.ca_file)}])
     return RegAuth(profiles=profiles, docker_config=DockerConfig(docker_config))
 
 

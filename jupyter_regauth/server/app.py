@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode, default
+from traitlets.config import Configurable
 
 from ..credentials import DockerConfig
-from ..profiles import RegistryProfiles
+from ..profiles import ProfileStore
 from ..service import RegAuth
 from .handlers import (
     AUTH_RESOURCE,
@@ -30,11 +31,35 @@ from .job_handlers import JobEventsHandler, JobHandler, JobsHandler
 from .jobs import JobManager
 from .kube import Kube
 
-__all__ = ["AUTH_RESOURCE", "RegAuthApp", "VersionHandler"]
+__all__ = ["AUTH_RESOURCE", "RegAuthApp", "RegistryProfiles", "VersionHandler"]
 
 API = r"/regauth/api"
 HOST = r"(?P<raw_host>[^/]+)"
 JOB = r"(?P<job_id>[0-9a-f]{32})"
+
+
+class RegistryProfiles(Configurable):
+    """The administrator's registries, as ``c.RegistryProfiles.*`` in the server's config."""
+
+    registries = List(
+        Dict(),
+        help="Admin-defined registries: dicts with host, display_name, ca_file or ca_pem, "
+        "client_cert, client_key, auth (auto|basic|token), insecure, mirror_of, username.",
+    ).tag(config=True)
+
+    registries_file = Unicode(
+        help="A JSON or YAML file of admin-defined registries (e.g. a mounted ConfigMap); "
+        "defaults to $REGAUTH_REGISTRIES_FILE, so the CLI and magics in a pod see it too."
+    ).tag(config=True)
+
+    @default("registries_file")
+    def _registries_file_default(self) -> str:
+        return os.environ.get("REGAUTH_REGISTRIES_FILE", "")
+
+    user_file = Unicode("", help="Where user-added registries are kept.").tag(config=True)
+
+    def store(self) -> ProfileStore:
+        return ProfileStore(self.registries, self.registries_file, self.user_file)
 
 
 class RegAuthApp(ExtensionApp):
@@ -65,7 +90,7 @@ class RegAuthApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         service = RegAuth(
-            profiles=RegistryProfiles(parent=self),
+            profiles=RegistryProfiles(parent=self).store(),
             docker_config=DockerConfig(_path(self.docker_config_dir)),
             certs_root=_path(self.certs_dir),
             timeout=float(self.timeout),
