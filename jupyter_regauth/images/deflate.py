@@ -125,6 +125,7 @@ class Compressor:
         self.threads = max(1, threads or default_threads())
         self._jobs: queue.PriorityQueue[_Job] = queue.PriorityQueue()
         self._numbers = itertools.count()  # orders streams, and blocks within a rank
+        self._closed = False
         self._workers = [
             threading.Thread(target=self._work, name=f"deflate-{i}", daemon=True)
             for i in range(self.threads)
@@ -145,6 +146,8 @@ class Compressor:
     def _submit(
         self, rank: int, block: bytes | bytearray, zdict: bytes | memoryview
     ) -> Future[Deflated]:
+        if self._closed:
+            raise RuntimeError("the compressor is closed")
         future: Future[Deflated] = Future()
         self._jobs.put((rank, next(self._numbers), (future, block, zdict)))
         return future
@@ -211,6 +214,7 @@ class Compressor:
     def close(self) -> None:
         """Stop the threads once the blocks they are deflating are done; blocks still waiting
         are cancelled."""
+        self._closed = True
         for i in range(len(self._workers)):
             self._jobs.put((-1, i, None))  # ahead of any block
         for worker in self._workers:

@@ -208,6 +208,13 @@ def test_closing_early_stops_the_reader() -> None:
     assert set(threading.enumerate()) - before == set()
 
 
+def test_a_closed_compressor_says_so() -> None:
+    compressor = Compressor(1, 1)
+    compressor.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        b"".join(compressor.gzip([TEXT[:BLOCK]]))
+
+
 def test_level_is_checked() -> None:
     with pytest.raises(ValueError, match="0-3"):
         Compressor(9)
