@@ -6,6 +6,7 @@ flow "pick a registry, verify, store" is written once.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -361,8 +362,6 @@ class RegAuth:
                 ("config.v1+json", "container.image.v1+json")
             ):
                 with client.open_blob(ref.path, config["digest"]) as chunks:
-                    import json
-
                     result["config"] = json.loads(b"".join(chunks))
             return result
 
@@ -398,8 +397,6 @@ class RegAuth:
         self, spec: BuildSpec, reference: str, *, progress: ProgressCallback | None = None
     ) -> PushResult:
         """Build ``spec`` and push it to ``reference`` without writing a layout."""
-        from contextlib import ExitStack
-
         from .images.push import push_build
 
         target = parse(reference).with_default_tag()
@@ -439,8 +436,6 @@ class RegAuth:
     ) -> CopyResult:
         """Copy a tag or digest (every platform of an index) to a registry, digests kept. The
         source is a registry reference or an OCI layout, ``oci:PATH[:REF]`` (as skopeo names it)."""
-        from contextlib import ExitStack
-
         from .images.copy import LayoutCopySource, copy_between
         from .images.layout import OCILayout
         from .images.manifest import Platform
