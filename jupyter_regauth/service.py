@@ -397,13 +397,14 @@ class RegAuth:
         self, spec: BuildSpec, reference: str, *, progress: ProgressCallback | None = None
     ) -> PushResult:
         """Build ``spec`` and push it to ``reference`` without writing a layout."""
-        from .images.push import push_build
+        from .images.push import Walks, push_build
 
         target = parse(reference).with_default_tag()
-        with ExitStack() as stack:
+        # The layers' files are walked while the client connects and asks the registry.
+        with Walks(spec.layers) as walks, ExitStack() as stack:
             client = stack.enter_context(self.client(target.domain))
             base = self._base_source(stack, spec, client)
-            return push_build(spec, target, client, base=base, progress=progress)
+            return push_build(spec, target, client, base=base, progress=progress, walks=walks)
 
     def _base_source(
         self, stack: ExitStack, spec: BuildSpec, target_client: RegistryClient

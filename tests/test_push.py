@@ -222,17 +222,39 @@ def test_bad_input_is_explained(
 
 def test_diff_id_cache_misses_an_in_place_edit(docker_config: Path, tmp_path: Path) -> None:
     from jupyter_regauth.images.cache import cached_diff_id
-    from jupyter_regauth.images.layer import LayerSource, diff_id_of
+    from jupyter_regauth.images.layer import LayerSource, diff_id_of, plan
 
     src = tmp_path / "m"
     src.mkdir()
     weights = src / "w.bin"
     weights.write_bytes(b"a" * 4096)
     source = LayerSource(src, "/model")
-    key, first = cached_diff_id(source)
-    assert cached_diff_id(source) == (key, first) == (key, diff_id_of([source]))
+    key, first = cached_diff_id(plan([source]))
+    assert cached_diff_id(plan([source])) == (key, first) == (key, diff_id_of([source]))
     stat = weights.stat()
     weights.write_bytes(b"b" * 4096)  # same size, and the mtime put back
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    key2, second = cached_diff_id(source)
+    key2, second = cached_diff_id(plan([source]))
     assert key2 != key and second == diff_id_of([source]) != first
+
+
+def test_walks_started_early_give_the_plan_and_their_errors_when_asked(tmp_path: Path) -> None:
+    from jupyter_regauth.images.errors import ImageError
+    from jupyter_regauth.images.layer import plan
+    from jupyter_regauth.images.push import Walks
+    from jupyter_regauth.images.spec import LayerSpec
+
+    (tmp_path / "m" / "sub").mkdir(parents=True)
+    (tmp_path / "m" / "sub" / "w.bin").write_bytes(b"w" * 100)
+    model = LayerSpec(str(tmp_path / "m"), "/model")
+    missing = LayerSpec(str(tmp_path / "nowhere"), "/x")
+    later = LayerSpec(str(tmp_path / "m"), "/other", ("sub/*.tmp",))
+    with Walks([model, missing]) as walks:
+        assert walks.entries(model) == plan([model.source()])
+        with pytest.raises(ImageError, match="Cannot read layer source"):
+            walks.entries(missing)
+        assert [e.path for e in walks.entries(later)] == [  # not started: walked when asked
+            "other",
+            "other/sub",
+            "other/sub/w.bin",
+        ]

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .layer import Entry, LayerSource, diff_id_of, plan, source_date_epoch
+from .layer import Entry, diff_id_of, source_date_epoch
 
 _MAX_ENTRIES = 256
 
@@ -58,9 +58,9 @@ def remember(key: str, diff_id: str) -> None:
         os.replace(tmp, path)
 
 
-def cached_diff_id(source: LayerSource) -> tuple[str, str]:
-    """``(key, diff_id)``: from the cache when the files are unchanged, else hashed now."""
-    entries = plan([source])
+def cached_diff_id(entries: Sequence[Entry]) -> tuple[str, str]:
+    """``(key, diff_id)`` of the layer ``entries`` (a :func:`plan`): from the cache when the
+    files are unchanged, else hashed now."""
     key = layer_key(entries)
     known = _load().get(key)
     if known:

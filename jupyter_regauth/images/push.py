@@ -14,6 +14,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from ..reference import Reference
@@ -23,7 +24,7 @@ from ..registry.upload import UploadResult, file_opener, push_blob, push_bytes, 
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import cached_diff_id, layer_key, remember
 from .deflate import Compressor
-from .layer import LayerInfo, LayerStream, plan
+from .layer import Entry, LayerInfo, LayerStream, plan
 from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .pydeps import with_python
@@ -69,6 +70,29 @@ def digest_reference(target: Reference, digest: str) -> str:
     return f"{target.repository}@{digest}"
 
 
+class Walks:
+    """Walks of layers' files, started early on a thread of their own so that they overlap
+    connecting to the registry (a model of a few thousand files takes tens of milliseconds to
+    stat); a layer whose walk was not started is walked when asked for."""
+
+    def __init__(self, layers: Iterable[LayerSpec] = ()) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="walk")
+        self._walks = [(lay, self._pool.submit(plan, [lay.source()])) for lay in layers]
+
+    def entries(self, lay: LayerSpec) -> list[Entry]:
+        walk = next((w for started, w in self._walks if started == lay), None)
+        return plan([lay.source()]) if walk is None else walk.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Walks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def push_build(
     spec: BuildSpec,
     target: Reference,
@@ -79,16 +103,33 @@ def push_build(
     jobs: int = DEFAULT_JOBS,
     level: int = 1,
     threads: int | None = None,
+    walks: Walks | None = None,
 ) -> PushResult:
     """Build ``spec`` on ``base`` and push it to ``target`` (tag or ``latest``) through
-    ``client``, a client for ``target``'s registry."""
+    ``client``, a client for ``target``'s registry. ``walks``: those of ``spec``'s layers
+    started already (see :class:`Walks`)."""
+    with Walks() if walks is None else nullcontext(walks) as walked:
+        return _push_build(spec, target, client, base, progress, jobs, level, threads, walked)
+
+
+def _push_build(
+    spec: BuildSpec,
+    target: Reference,
+    client: RegistryClient,
+    base: BlobSource | None,
+    progress: ProgressCallback | None,
+    jobs: int,
+    level: int,
+    threads: int | None,
+    walks: Walks,
+) -> PushResult:
     repo = target.path
     base_image = BaseImage.load(base, spec.platform)
     spec = with_python(spec, base_image)
     created = created_timestamp()
     tag = target.tag or target.identifier
 
-    existing = _unchanged(client, repo, tag, spec, base_image.manifest, created)
+    existing = _unchanged(client, repo, tag, spec, base_image.manifest, created, walks)
     if existing is not None:
         emit(progress, ProgressEvent("image", existing.digest, "exists"))
         return PushResult(
@@ -115,6 +156,7 @@ def push_build(
                 client,
                 repo,
                 lay,
+                walks,
                 f"layer {i + 1}",
                 compressor,
                 progress,
@@ -150,6 +192,7 @@ def _unchanged(
     spec: BuildSpec,
     base_manifest: Document | None,
     created: str,
+    walks: Walks,
 ) -> Document | None:
     """The manifest at ``tag`` when it holds exactly this build (same content digest)."""
     try:
@@ -168,7 +211,7 @@ def _unchanged(
     old = labels.get(CONTENT_DIGEST_LABEL)
     if not old:
         return None
-    diff_ids = [cached_diff_id(lay.source())[1] for lay in spec.layers]
+    diff_ids = [cached_diff_id(walks.entries(lay))[1] for lay in spec.layers]
     if content_digest(spec, base_manifest, diff_ids, created) != old:
         return None
     return manifest
@@ -239,6 +282,7 @@ def _push_new_layer(
     client: RegistryClient,
     repo: str,
     lay: LayerSpec,
+    walks: Walks,
     name: str,
     compressor: Compressor,
     progress: ProgressCallback | None,
@@ -246,7 +290,7 @@ def _push_new_layer(
 ) -> LayerInfo:
     """Tar, compress and upload one layer at once (see :func:`upload_layer`)."""
     # One walk of the files, before reading them: a file written meanwhile changes the key.
-    entries = plan([lay.source()])
+    entries = walks.entries(lay)
     key = layer_key(entries)
     result, info = upload_layer(
         client,
