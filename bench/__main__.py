@@ -70,12 +70,24 @@ class Runner:
         self.failed = False
 
     def measure(
-        self, rows: list[tuple[Row, Callable[[str], Run]]], prefix: str, runs: int | None = None
+        self,
+        rows: list[tuple[Row, Callable[[str], Run]]],
+        prefix: str,
+        runs: int | None = None,
+        warmup: bool = True,
     ) -> None:
         """Each tool ``runs`` times, interleaved (so a slow spell of a shared machine hits all
         tools alike) and starting each round with the next tool (so none always follows the
-        same one), each run into an emptied registry and a fresh repository."""
+        same one), each run into an emptied registry and a fresh repository. A first round,
+        not counted, warms what a first run alone would pay for (the machine settling after
+        the layouts were written: such runs took up to a third longer)."""
         numbered = list(enumerate(rows))
+        if warmup:
+            for n, (row, push) in numbered:
+                self.bench.reset()
+                log(f"{prefix}: {row.label} (warm-up, not counted)")
+                self.record(row, partial(push, f"{prefix}-{n}-warmup"))
+                row.runs.clear()
         runs = runs or self.runs
         for i in range(runs):
             shift = i % len(numbered)
@@ -156,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         " digest, checked)",
         f"data: generated, seed {args.seed}: half random bytes, half compressible (npy-like"
         " floats, text shards); 4 parts of 2 large + 1 npy + many small files",
-        f"times: median of {args.runs} run(s) (crane, buildah: {min(args.runs, 3)}), wall clock"
-        " of the whole command(s), written-out page cache before each; 1-minute load"
+        f"times: median of {args.runs} run(s) (crane, buildah: {min(args.runs, 3)}) after one"
+        " not counted, wall clock of the whole command(s), written-out page cache before each;"
+        " 1-minute load"
         f" average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (shared CPUs)",
     ]
     table = render(header, sections, targets)
@@ -205,6 +218,7 @@ def measure_all(
         ],
         "single",
         runs=min(args.runs, 3),
+        warmup=False,
     )
     same_image(ours1, layout1)
 
