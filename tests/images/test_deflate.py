@@ -208,6 +208,21 @@ def test_closing_early_stops_the_reader() -> None:
     assert set(threading.enumerate()) - before == set()
 
 
+def test_deflate_threads_run_at_a_lower_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real = deflate.deflate_block
+
+    def recording(block: bytes, zdict: bytes, level: int) -> deflate.Deflated:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(block, zdict, level)
+
+    monkeypatch.setattr(deflate, "deflate_block", recording)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert gzip.decompress(gzip_all(TEXT[: 2 * BLOCK])) == TEXT[: 2 * BLOCK]
+    assert seen == [min(19, mine + 10)] * 2
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+
+
 def test_a_closed_compressor_says_so() -> None:
     compressor = Compressor(1, 1)
     compressor.close()
