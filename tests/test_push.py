@@ -258,3 +258,40 @@ def test_walks_started_early_give_the_plan_and_their_errors_when_asked(tmp_path:
             "other/sub",
             "other/sub/w.bin",
         ]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_new_layers_upload_one_per_deflate_thread_at_a_time(
+    pki: PKI, tmp_path: Path, threads: int
+) -> None:
+    """Four layers, each long enough to overlap the others if they could: no more of them
+    are made and sent at once than the compressor has threads."""
+    layers = []
+    for i in range(4):
+        part = tmp_path / f"part-{i}"
+        part.mkdir()
+        (part / "data.bin").write_bytes(os.urandom(6 << 20))
+        layers.append({"src": str(part), "dest": f"/model/{i}"})
+    spec = BuildSpec.from_dict({"layers": layers})
+    active: set[str] = set()
+    most = 0
+
+    def progress(event: ProgressEvent) -> None:
+        nonlocal most
+        if event.kind != "layer":
+            return
+        if event.state == "compressing":
+            active.add(event.id)
+        elif event.state in ("done", "error"):
+            active.discard(event.id)
+        most = max(most, len(active))
+
+    with (
+        LocalRegistry(tmp_path / "registry", ca=pki.ca) as server,
+        RegistryClient(server.host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client,
+    ):
+        result = push_build(
+            spec, parse(f"{server.host}/team/parts:v1"), client, progress=progress, threads=threads
+        )
+    assert result.uploaded == 5  # four layers and the config
+    assert most == threads

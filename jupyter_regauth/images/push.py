@@ -142,16 +142,24 @@ def _push_build(
 
     tally = _Tally()
     base_layers = base_image.manifest.layers() if base_image.manifest else []
-    # One set of deflate threads for all new layers: parallel uploads share the cores.
+    # One set of deflate threads for all new layers, and as many new layers at a time as it
+    # has threads: each one made and sent is CPU work (tar, two hashes, deflate, TLS), and more
+    # at once would only take turns on the cores. Base blobs, only copied, go up to ``jobs``.
     compressor = Compressor(level, threads)
-    with compressor, ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool:
+    with (
+        compressor,
+        ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool,
+        ThreadPoolExecutor(
+            max(1, min(jobs, compressor.threads)), thread_name_prefix="push-layer"
+        ) as layer_pool,
+    ):
         base_jobs = [
             pool.submit(_push_base_blob, client, repo, base, d, progress, tally)
             for d in base_layers
             if base is not None
         ]
         new_jobs = [
-            pool.submit(
+            layer_pool.submit(
                 _push_new_layer,
                 client,
                 repo,
