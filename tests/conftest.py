@@ -129,10 +129,12 @@ def mtls_registry(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture
 def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An isolated home: DOCKER_CONFIG, certs.d and the profile store all under tmp_path."""
+    """An isolated home: DOCKER_CONFIG, certs.d, the profile store and the layer cache all
+    under tmp_path."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("DOCKER_CONFIG", str(home / ".docker"))
     monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
     monkeypatch.delenv("REGAUTH_CERTS_D", raising=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -174,7 +175,7 @@ def test_base_from_another_registry_is_streamed_across(
 
 
 def test_push_resumes_after_the_registry_restarts(
-    pki: PKI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pki: PKI, tmp_path: Path, caplog: pytest.LogCaptureFixture, docker_config: Path
 ) -> None:
     server = LocalRegistry(tmp_path / "restarting", ca=pki.ca)
     model = tmp_path / "big"
@@ -262,7 +263,7 @@ def test_walks_started_early_give_the_plan_and_their_errors_when_asked(tmp_path:
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_new_layers_upload_one_per_deflate_thread_at_a_time(
-    pki: PKI, tmp_path: Path, threads: int
+    pki: PKI, tmp_path: Path, threads: int, docker_config: Path
 ) -> None:
     """Four layers, each long enough to overlap the others if they could: no more of them
     are made and sent at once than the compressor has threads."""
@@ -295,3 +296,89 @@ def test_new_layers_upload_one_per_deflate_thread_at_a_time(
         )
     assert result.uploaded == 5  # four layers and the config
     assert most == threads
+
+
+def test_files_pushed_before_are_not_sent_again_where_the_registry_has_them(
+    pki: PKI, tmp_path: Path, docker_config: Path
+) -> None:
+    """The same model under a new command: the registry has the layer (HEAD), so only the config
+    and manifest go. To another repository of the registry: mounted. To a registry that lost it:
+    made and sent again. Every image reads back whole."""
+    model = model_dir(tmp_path)
+
+    def spec(cmd: str) -> BuildSpec:
+        return BuildSpec.from_dict(
+            {"layers": [{"src": str(model), "dest": "/model"}], "cmd": [cmd]}
+        )
+
+    def pushed_files(ref: str, name: str) -> dict[str, bytes]:
+        skopeo("copy", "--src-cert-dir", str(certs), f"docker://{ref}", f"oci:{tmp_path / name}:x")
+        return extracted(tmp_path / name, "x", tmp_path / f"{name}-root")
+
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "ca.crt").write_bytes(pki.ca.cert_pem)
+    server = LocalRegistry(tmp_path / "registry", ca=pki.ca)
+    with server, RegistryClient(server.host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+        first = push_build(spec("serve"), parse(f"{server.host}/team/model:v1"), client)
+        assert first.uploaded == 2 and first.bytes_sent > 3 << 20
+        layer = json.loads(client.get_manifest("team/model", "v1").data)["layers"][0]
+
+        mark = log_size(server)
+        again = push_build(spec("train"), parse(f"{server.host}/team/model:v2"), client)
+        assert (again.uploaded, again.existing, again.mounted) == (1, 1, 0)
+        assert len(blob_writes(server, mark)) == 2  # the config's POST and PUT, nothing else
+        assert json.loads(client.get_manifest("team/model", "v2").data)["layers"] == [layer]
+
+        other = push_build(spec("train"), parse(f"{server.host}/other/model:v1"), client)
+        assert (other.mounted, other.uploaded) == (1, 1)
+        assert other.bytes_sent == again.bytes_sent  # the config alone
+        files = pushed_files(f"{server.host}/other/model:v1", "other")
+
+        # The registry loses everything: the mount it is asked for opens a plain upload, which
+        # the layer is made into (one POST for it, no second one).
+        server.stop()
+        shutil.rmtree(server.workdir / "data")
+        server.start()
+        mark = log_size(server)
+        lost = push_build(spec("train"), parse(f"{server.host}/third/model:v1"), client)
+        assert (lost.uploaded, lost.mounted) == (2, 0)
+        writes = blob_writes(server, mark)
+        assert [w.split()[0] for w in writes] == ['"POST', '"PATCH', '"PUT', '"POST', '"PUT']
+        assert "mount=" in writes[0]
+        assert pushed_files(f"{server.host}/third/model:v1", "third") == files
+    expected = {
+        f"model/{p.relative_to(model)}": p.read_bytes()
+        for p in sorted(model.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+    assert files == expected
+
+    wiped = LocalRegistry(tmp_path / "wiped", ca=pki.ca)
+    with wiped, RegistryClient(wiped.host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+        fresh = push_build(spec("train"), parse(f"{wiped.host}/team/model:v2"), client)
+        assert fresh.uploaded == 2 and fresh.bytes_sent == layer["size"] + again.bytes_sent
+        assert pushed_files(f"{wiped.host}/team/model:v2", "wiped") == expected
+
+
+def test_layer_cache_reads_what_older_versions_and_others_wrote(docker_config: Path) -> None:
+    from jupyter_regauth.images.cache import KnownLayer, cache_path, lookup, remember
+
+    path = cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        json.dumps(
+            {
+                "old": "sha256:" + "a" * 64,  # a diff_id alone
+                "newer": {"diff_id": "sha256:" + "b" * 64, "digest": "x", "future_field": 1},
+                "broken": {"digest": "y"},
+                "odd": 7,
+            }
+        )
+    )
+    assert lookup("old") == KnownLayer("sha256:" + "a" * 64)
+    assert lookup("newer") == KnownLayer("sha256:" + "b" * 64)  # only the diff_id is sure
+    assert lookup("broken") is None and lookup("odd") is None and lookup("absent") is None
+    known = KnownLayer("sha256:" + "c" * 64, "sha256:" + "d" * 64, 10, 20, "r.example/team/m")
+    remember("k", known)
+    assert lookup("k") == known and lookup("old") == KnownLayer("sha256:" + "a" * 64)

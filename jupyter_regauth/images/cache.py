@@ -1,4 +1,6 @@
-"""A cache of layer diff_ids keyed by the files' metadata, so an unchanged re-push reads no file.
+"""A cache of layers keyed by the files' metadata: their diff_id, so an unchanged re-push reads
+no file, and the blob last pushed of them, so a registry that holds it already is not sent it
+again (the same files under a changed config, or pushed to another repository).
 
 The key covers every tar entry (path, type, mode, size, link target) and, for each regular file,
 its device, inode, mtime and ctime in nanoseconds. ctime changes on any write and cannot be set
@@ -13,6 +15,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .layer import Entry, diff_id_of, source_date_epoch
@@ -35,7 +38,19 @@ def layer_key(entries: Sequence[Entry], mtime: int | None = None) -> str:
     return h.hexdigest()
 
 
-def _load() -> dict[str, str]:
+@dataclass(frozen=True)
+class KnownLayer:
+    """What a walk's key is known to stand for: the diff_id, and the blob last pushed of these
+    files (its digest, sizes, and the ``host/repository`` it went to), if any."""
+
+    diff_id: str
+    digest: str = ""
+    size: int = 0
+    uncompressed_size: int = 0
+    pushed_to: str = ""
+
+
+def _load() -> dict[str, object]:
     try:
         data = json.loads(cache_path().read_text())
     except (OSError, ValueError):
@@ -43,11 +58,25 @@ def _load() -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
-def remember(key: str, diff_id: str) -> None:
-    """Record a diff_id (best effort: a cache that cannot be written only costs speed)."""
+def lookup(key: str) -> KnownLayer | None:
+    """The cache's entry for ``key``: a diff_id alone (as older versions wrote), or with a blob."""
+    entry = _load().get(key)
+    if isinstance(entry, str):
+        return KnownLayer(entry)
+    if isinstance(entry, dict):
+        try:
+            return KnownLayer(**entry)
+        except TypeError:  # written by another version: only its diff_id is sure
+            return KnownLayer(entry["diff_id"]) if isinstance(entry.get("diff_id"), str) else None
+    return None
+
+
+def remember(key: str, known: KnownLayer) -> None:
+    """Record what ``key`` stands for (best effort: a cache that cannot be written only costs
+    speed)."""
     data = _load()
     data.pop(key, None)
-    data[key] = diff_id
+    data[key] = asdict(known) if known.digest else known.diff_id
     kept = dict(list(data.items())[-_MAX_ENTRIES:])
     path = cache_path()
     with contextlib.suppress(OSError):
@@ -62,9 +91,9 @@ def cached_diff_id(entries: Sequence[Entry]) -> tuple[str, str]:
     """``(key, diff_id)`` of the layer ``entries`` (a :func:`plan`): from the cache when the
     files are unchanged, else hashed now."""
     key = layer_key(entries)
-    known = _load().get(key)
+    known = lookup(key)
     if known:
-        return key, known
+        return key, known.diff_id
     diff_id = diff_id_of(entries=entries)
-    remember(key, diff_id)
+    remember(key, KnownLayer(diff_id))
     return key, diff_id

@@ -20,13 +20,22 @@ from dataclasses import dataclass
 from ..reference import Reference
 from ..registry.client import RegistryClient
 from ..registry.errors import NotFound
-from ..registry.upload import UploadResult, file_opener, push_blob, push_bytes, push_stream, skip
+from ..registry.upload import (
+    UploadResult,
+    UploadSession,
+    file_opener,
+    push_blob,
+    push_bytes,
+    push_stream,
+    skip,
+    try_mount,
+)
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
-from .cache import cached_diff_id, layer_key, remember
+from .cache import KnownLayer, cached_diff_id, layer_key, lookup, remember
 from .deflate import Compressor
 from .layer import Entry, LayerInfo, LayerStream, plan
 from .manifest import Descriptor, Document
-from .progress import ProgressCallback, ProgressEvent, emit
+from .progress import ProgressCallback, ProgressEvent, State, emit
 from .pydeps import with_python
 from .remote import RegistrySource
 from .source import BlobSource, LayoutSource
@@ -266,10 +275,14 @@ def _read_all(source: BlobSource, digest: str) -> Iterator[bytes]:
 
 
 def upload_layer(
-    client: RegistryClient, repo: str, make_stream: Callable[[], LayerStream]
+    client: RegistryClient,
+    repo: str,
+    make_stream: Callable[[], LayerStream],
+    session: UploadSession | None = None,
 ) -> tuple[UploadResult, LayerInfo]:
-    """Upload a layer while it is made. A resume makes the (deterministic) stream again and
-    skips what the registry already holds; every stream made is closed at the end."""
+    """Upload a layer while it is made (into ``session``, if the registry opened one already).
+    A resume makes the (deterministic) stream again and skips what the registry already holds;
+    every stream made is closed at the end."""
     streams: list[LayerStream] = []
 
     def opener(offset: int) -> Iterator[bytes]:
@@ -279,7 +292,9 @@ def upload_layer(
         return skip(streams[-1], offset)
 
     try:
-        result = push_stream(client, repo, opener, lambda: streams[-1].result.digest)
+        result = push_stream(
+            client, repo, opener, lambda: streams[-1].result.digest, session=session
+        )
     finally:
         for stream in streams:
             stream.close()
@@ -296,19 +311,54 @@ def _push_new_layer(
     progress: ProgressCallback | None,
     tally: _Tally,
 ) -> LayerInfo:
-    """Tar, compress and upload one layer at once (see :func:`upload_layer`)."""
+    """One layer into ``repo``: found there or mounted, when these very files were pushed before
+    (see :func:`_pushed_before`); else tarred, compressed and uploaded at once (see
+    :func:`upload_layer`)."""
     # One walk of the files, before reading them: a file written meanwhile changes the key.
     entries = walks.entries(lay)
     key = layer_key(entries)
+    known = lookup(key)
+    opened: UploadSession | None = None
+    if known is not None and known.digest:
+        found = _pushed_before(client, repo, known)
+        if isinstance(found, UploadResult):
+            tally.add(found)
+            state: State = "exists" if found.state == "exists" else "mounted"
+            emit(progress, ProgressEvent("layer", name, state, known.size, known.size))
+            return LayerInfo(known.digest, known.diff_id, known.size, known.uncompressed_size)
+        opened = found
     result, info = upload_layer(
         client,
         repo,
         lambda: LayerStream(entries=entries, compressor=compressor, progress=progress, name=name),
+        opened,
     )
     tally.add(result)
-    remember(key, info.diff_id)
+    remember(
+        key,
+        KnownLayer(
+            info.diff_id, info.digest, info.size, info.uncompressed_size, f"{client.host}/{repo}"
+        ),
+    )
     emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, name))
     return info
+
+
+def _pushed_before(
+    client: RegistryClient, repo: str, known: KnownLayer
+) -> UploadResult | UploadSession | None:
+    """The blob last pushed of a layer's files, when ``repo`` has it (HEAD) or can mount it from
+    the repository it went to on the same registry. Else None, or the plain upload a registry
+    opened instead of the mount, for the layer to be made again into. Any gzip of the same tar
+    is a valid layer for these files: the diff_id is what the config names."""
+    size = client.head_blob(repo, known.digest)
+    if size == known.size:
+        return UploadResult(known.digest, size, "exists")
+    host, _, source = known.pushed_to.partition("/")
+    if size is None and host == client.host and source and source != repo:
+        opened = try_mount(client, repo, known.digest, source)
+        return UploadResult(known.digest, known.size, "mounted") if opened is None else opened
+    return None
 
 
 def _push_small(

@@ -205,14 +205,16 @@ def push_stream(
     opener: Opener,
     digest_of: Callable[[], str],
     *,
+    session: UploadSession | None = None,
     progress: Progress | None = None,
     retries: int = 3,
 ) -> UploadResult:
     """Upload a blob whose digest is known only once it has been produced (a layer compressed
     while it is sent). ``digest_of()`` is called after the last byte: the digest the producer
     computed, which the registry checks against what it received when the upload is closed.
-    ``opener(offset)`` must reproduce the same bytes on a resume (the layer is deterministic)."""
-    session = start_upload(client, repository)
+    ``opener(offset)`` must reproduce the same bytes on a resume (the layer is deterministic).
+    ``session``: an upload the registry opened already (instead of a mount), else a new one."""
+    session = session or start_upload(client, repository)
     # No second hash here: the producer hashed these very bytes, and the registry checks them.
     sent = _send(client, session, opener, progress, retries, hashing=False)
     return _finish(digest_of(), *sent)
