@@ -260,9 +260,11 @@ def _tar_pieces(entries: Sequence[Entry], mtime: int) -> Iterator[bytes | Entry]
     yield bytes(pad) + _END_OF_ARCHIVE
 
 
-def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[bytearray]:
+def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[bytes | bytearray]:
     """The uncompressed tar of ``entries`` in blocks of exactly :data:`BLOCK` bytes (the last
-    one shorter), which files are read straight into."""
+    one shorter). A block that lies wholly inside one file is that file's read, as it is; the
+    others are put together in a buffer that files are read straight into (a new buffer is
+    zeroed first, which for a model of large files would be a pass over every byte)."""
     buf, pos = bytearray(BLOCK), 0
     for piece in _tar_pieces(entries, source_date_epoch() if mtime is None else mtime):
         if isinstance(piece, bytes):
@@ -281,7 +283,18 @@ def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[b
             while left:
                 if pos == BLOCK:
                     yield buf
-                    buf, pos = bytearray(BLOCK), 0
+                    short = b""
+                    while left >= BLOCK:
+                        whole = f.read(BLOCK)
+                        if len(whole) < BLOCK:
+                            short = whole  # read on into the buffer
+                            break
+                        left -= BLOCK
+                        yield whole
+                    buf, pos = bytearray(BLOCK), len(short)
+                    buf[:pos] = short
+                    left -= pos
+                    continue
                 n = f.readinto(memoryview(buf)[pos : pos + min(left, BLOCK - pos)])
                 if not n:
                     raise ImageError(
@@ -320,7 +333,7 @@ def _gzip_layer(
     diff = hashlib.sha256()
     usize = done = 0
 
-    def blocks() -> Iterator[bytearray]:
+    def blocks() -> Iterator[bytes | bytearray]:
         nonlocal usize, done
         for block in tar_blocks(entries, mtime):
             diff.update(block)

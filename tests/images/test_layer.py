@@ -215,3 +215,19 @@ def test_headers_are_what_tarfile_writes(entry: Entry, mtime: int) -> None:
     with tarfile.open(fileobj=io.BytesIO(header + content + bytes(1024))) as tar:
         members = [(m.name, m.mtime, m.linkname) for m in tar.getmembers()]
     assert members == [(entry.path, mtime, entry.linkname)]
+
+
+def test_a_file_that_shrinks_while_read_in_whole_blocks_is_an_error(tmp_path: Path) -> None:
+    from jupyter_regauth.images.deflate import BLOCK
+    from jupyter_regauth.images.layer import plan, tar_blocks
+
+    (tmp_path / "src").mkdir()
+    weights = tmp_path / "src" / "w.bin"
+    weights.write_bytes(os.urandom(4 * BLOCK))
+    blocks = tar_blocks(plan([LayerSource(tmp_path / "src", "/m")]))
+    first, second = next(blocks), next(blocks)  # headers and the start, then a whole block
+    assert len(first) == len(second) == BLOCK and isinstance(second, bytes)
+    with weights.open("r+b") as f:
+        f.truncate(2 * BLOCK + 100)  # mid-way through the next whole block
+    with pytest.raises(ImageError, match="shrank while it was being read"):
+        list(blocks)
