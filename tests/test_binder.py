@@ -1,6 +1,7 @@
 """``binder/start`` launches the demo registry and hands over to the command it is given: run here
 with a command that checks the registry answers (reachable and trusted through the profile the
-script exported) and that the server extension is enabled."""
+script exported) and that the server extension is enabled; and the demo, stopped, stops what it
+started."""
 
 from __future__ import annotations
 
@@ -83,3 +84,62 @@ def _stop_group(pgid: int) -> None:
         time.sleep(0.2)
     os.killpg(pgid, signal.SIGKILL)
     raise AssertionError("the demo did not stop on SIGTERM")
+
+
+def test_the_demo_stopped_by_sigterm_stops_jupyterlab_and_the_registry(tmp_path: Path) -> None:
+    """A SIGTERM to the demo alone (``kill PID``, or a service manager stopping it)."""
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path / "home"),
+        "PYTHONPATH": str(ROOT),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    info = tmp_path / "info.json"
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_regauth.testing.demo",
+            "--workdir",
+            str(tmp_path / "d"),
+            "--info-file",
+            str(info),
+            "--",
+            "--no-browser",
+            "--ServerApp.port=0",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(
+            (tmp_path / "runtime").glob("jpserver-*.json")
+        ):
+            assert demo.poll() is None, "the demo exited early"
+            time.sleep(0.2)
+        children = _children(demo.pid)
+        assert len(children) == 2  # the registry and JupyterLab
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in children)
+    finally:
+        _stop_group(demo.pid)
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

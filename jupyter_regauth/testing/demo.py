@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             *args.lab_args,
         ]
         lab = subprocess.Popen(command, env=env)
+        # A SIGTERM to this process alone (kill PID) is passed on to JupyterLab, whose exit ends
+        # the wait: the default action would end this process and leave both of them running.
+        signal.signal(signal.SIGTERM, lambda *_: lab.terminate())
         try:
             return lab.wait()
         except KeyboardInterrupt:
