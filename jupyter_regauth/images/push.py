@@ -24,11 +24,11 @@ from ..registry.upload import (
     UploadResult,
     UploadSession,
     file_opener,
+    find_or_mount,
     push_blob,
     push_bytes,
     push_stream,
     skip,
-    try_mount,
 )
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import KnownLayer, cached_diff_id, layer_key, lookup, remember
@@ -324,8 +324,8 @@ def _push_new_layer(
         if isinstance(found, UploadResult):
             tally.add(found)
             state: State = "exists" if found.state == "exists" else "mounted"
-            emit(progress, ProgressEvent("layer", name, state, known.size, known.size))
-            return LayerInfo(known.digest, known.diff_id, known.size, known.uncompressed_size)
+            emit(progress, ProgressEvent("layer", name, state, found.size, found.size))
+            return LayerInfo(known.digest, known.diff_id, found.size, known.uncompressed_size)
         opened = found
     result, info = upload_layer(
         client,
@@ -347,18 +347,11 @@ def _push_new_layer(
 def _pushed_before(
     client: RegistryClient, repo: str, known: KnownLayer
 ) -> UploadResult | UploadSession | None:
-    """The blob last pushed of a layer's files, when ``repo`` has it (HEAD) or can mount it from
-    the repository it went to on the same registry. Else None, or the plain upload a registry
-    opened instead of the mount, for the layer to be made again into. Any gzip of the same tar
-    is a valid layer for these files: the diff_id is what the config names."""
-    size = client.head_blob(repo, known.digest)
-    if size == known.size:
-        return UploadResult(known.digest, size, "exists")
+    """The blob last pushed of a layer's files, when ``repo`` has it or can mount it from the
+    repository it went to on the same registry (see :func:`find_or_mount`). Any gzip of the
+    same tar is a valid layer for these files: the diff_id is what the config names."""
     host, _, source = known.pushed_to.partition("/")
-    if size is None and host == client.host and source and source != repo:
-        opened = try_mount(client, repo, known.digest, source)
-        return UploadResult(known.digest, known.size, "mounted") if opened is None else opened
-    return None
+    return find_or_mount(client, repo, known.digest, [source] if host == client.host else [])
 
 
 def _push_small(

@@ -173,19 +173,29 @@ def push_blob(
     sent and checked against ``digest``; the registry checks the whole blob again on completion."""
     if not digest.startswith("sha256:"):
         raise RegistryError(f"cannot verify {digest} while sending it: only sha256 is supported")
+    found = find_or_mount(client, repository, digest, mount_from)
+    if isinstance(found, UploadResult):
+        return found
+    session = found or start_upload(client, repository)
+    return _finish(digest, *_send(client, session, opener, progress, retries, hashing=True))
+
+
+def find_or_mount(
+    client: RegistryClient, repository: str, digest: str, mount_from: Iterable[str] = ()
+) -> UploadResult | UploadSession | None:
+    """Whether ``repository`` holds blob ``digest`` (HEAD) or got it mounted from the first of
+    ``mount_from`` that is another repository: the result then. Else the plain upload the
+    registry opened instead of the mount (for the blob to be sent into), or None."""
     existing = client.head_blob(repository, digest)
     if existing is not None:
         return UploadResult(digest, existing, "exists")
-    session: UploadSession | None = None
     for source in mount_from:
         if source != repository:
             session = try_mount(client, repository, digest, source)
             if session is None:
                 return UploadResult(digest, client.head_blob(repository, digest) or 0, "mounted")
-            break  # the registry opened a plain upload instead: use it
-    if session is None:
-        session = start_upload(client, repository)
-    return _finish(digest, *_send(client, session, opener, progress, retries, hashing=True))
+            return session
+    return None
 
 
 def push_bytes(client: RegistryClient, repository: str, data: bytes) -> UploadResult:
