@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +120,27 @@ def test_push_cli_scratch_read_by_skopeo_and_repush_uploads_nothing(
     changed = regauth("push", str(model), ref, "--json", "-q")
     assert changed.code == 0 and changed.stderr == ""
     assert not changed.json()["unchanged"] and changed.json()["digest"] != digest
+
+
+def test_push_command_loads_only_what_a_push_uses(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """A command pays for every module it imports on every run: a push without Python
+    dependencies or credential helpers imports neither pip's metadata nor subprocess."""
+    model = model_dir(tmp_path)
+    code = (
+        "import sys\n"
+        "from jupyter_regauth.__main__ import console_main\n"
+        f"sys.argv = ['regauth', 'push', '-q', {str(model)!r},"
+        f" {basic_registry.host + '/team/lean:v1'!r}]\n"
+        "code = console_main()\n"
+        "print(code, [m for m in ('subprocess', 'importlib.metadata', 'traitlets')"
+        " if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
 
 
 def test_registry_base_is_mounted_not_downloaded(

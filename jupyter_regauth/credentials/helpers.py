@@ -10,7 +10,6 @@ Helper output may echo secrets, so it never goes into an error message.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping
 
 from ..errors import CredentialHelperError
@@ -84,6 +83,8 @@ class HelperClient:
         return {str(k): str(v) for k, v in data.items()}
 
     def _run(self, action: str, stdin: bytes, server_url: str) -> tuple[bool, str]:
+        import subprocess  # here: most commands never run a helper, and it is slow to import
+
         try:
             proc = subprocess.run(
                 [self.program, action],

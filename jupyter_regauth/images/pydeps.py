@@ -15,11 +15,9 @@ import logging
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,7 +135,11 @@ def _requirements_text(py: PythonSpec) -> str:
         ) from None
 
 
+# pydeps is imported by every build, most without Python dependencies: importlib.metadata and
+# subprocess, slow to import, are imported where used.
 def _pip_version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("pip")
     except metadata.PackageNotFoundError:
@@ -148,6 +150,8 @@ def _pip_version() -> str:
 
 
 def _pip(args: list[str], cwd: Path | None) -> None:
+    import subprocess
+
     cmd = [sys.executable, "-m", "pip", *args]
     log.info("installing Python dependencies: %s", mask_url(shlex.join(cmd)))
     proc = subprocess.run(
