@@ -133,7 +133,7 @@ class RegistryClient:
 
     def _client(self, auth: httpx.Auth | None = None) -> httpx.Client:
         # Imported here, as httpx imports httpcore: only when a client is made, which lets the
-        # CLI keep httpcore from importing trio (see jupyter_regauth.__main__).
+        # CLI keep httpcore from importing trio and anyio (see jupyter_regauth.__main__).
         from .transport import Transport
 
         return httpx.Client(
