@@ -30,6 +30,13 @@ from .report import Row, Section, Target, machine, registry_version, render
 
 DIGEST_REF = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
 RESULTS = ROOT / "bench" / "RESULTS.md"
+# What any command line client on httpx pays before its own work: the interpreter starting and
+# importing httpx and httpcore (which httpx imports on making its first transport), less the
+# modules our CLI keeps out too (see jupyter_regauth.__main__).
+IMPORT_HTTPX = (
+    "import sys; sys.modules.update(dict.fromkeys(('trio', 'anyio', 'httpx._main')));"
+    " import httpx, httpcore"
+)
 
 
 def log(message: str) -> None:
@@ -253,10 +260,14 @@ def measure_all(
             runner.record(
                 skopeo_again, lambda: tools.skopeo_copy(bench, peers, layout1, "again-skopeo")
             )
+    env = bench.ours_env()
     startup = Row("python -m jupyter_regauth --version")
+    floor = Row("python -c 'import httpx, httpcore'")
     for _ in range(3):
-        runner.record(startup, lambda: run(bench.ours("--version"), env=bench.ours_env()))
+        runner.record(startup, lambda: run(bench.ours("--version"), env=env))
+        runner.record(floor, lambda: run([sys.executable, "-c", IMPORT_HTTPX], env=env))
     startup.note = "(interpreter start, for scale)"
+    floor.note = "(the interpreter and httpx alone: a floor)"
 
     rss_rows = []
     for mib, directory in series.items():
@@ -281,7 +292,7 @@ def measure_all(
         Section(f"multi-layer, {size} in 4 layers", [ours4, skopeo4], skopeo4),
         Section(
             f"re-push of the unchanged {size} image",
-            [ours_again, skopeo_again, startup],
+            [ours_again, skopeo_again, startup, floor],
             skopeo_again,
         ),
         Section("peak memory of regauth push as the image grows", rss_rows),
