@@ -23,6 +23,10 @@ from .objects import Combined, Manifest, RegistrySpec
 from .serviceaccount import DEFAULT_ACCOUNTS, merge_pull_secrets, pull_secret_names
 
 APPLY_PATCH = "application/apply-patch+yaml"
+CONFLICT = 409
+# Rebuilding the combined Secrets after a conflict: each retry follows a write by another
+# applier, so a few are enough even with several registries applied at once.
+COMBINE_ATTEMPTS = 5
 
 
 @dataclass
@@ -79,12 +83,14 @@ class _Kind:
             self.resource, self.path = "secrets", ()
             self._get, self._patch = core.read_namespaced_secret, core.patch_namespaced_secret
             self._delete, self._list = core.delete_namespaced_secret, core.list_namespaced_secret
+            self._create = core.create_namespaced_secret
         else:
             self.resource, self.path = "poddefaults.kubeflow.org", o.PODDEFAULT_API
             self._get = custom.get_namespaced_custom_object
             self._patch = custom.patch_namespaced_custom_object
             self._delete = custom.delete_namespaced_custom_object
             self._list = custom.list_namespaced_custom_object
+            self._create = custom.create_namespaced_custom_object
 
     def _args(self, namespace: str, *rest: Any) -> tuple[Any, ...]:
         # CoreV1Api takes (name, namespace, ...); CustomObjectsApi (group, version, ns, plural, ..)
@@ -101,16 +107,34 @@ class _Kind:
         found = missing_ok("get", self.resource, namespace, self._get, *self._args(namespace, name))
         return None if found is None else self._json(found)
 
-    def apply(self, body: Manifest) -> None:
+    def apply(self, body: Manifest, *, resource_version: str | None = None) -> None:
+        """Server-side apply; with ``resource_version``, only onto that version of the object
+        (else a 409 KubeError)."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        if resource_version is not None:
+            body = {**body, "metadata": {**body["metadata"], "resourceVersion": resource_version}}
         args = self._args(namespace, name, body)
         call(
             "patch", self.resource, namespace, self._patch, *args,
             field_manager=o.FIELD_MANAGER, force=True, _content_type=APPLY_PATCH,
         )  # fmt: skip
 
-    def delete(self, namespace: str, name: str) -> None:
-        missing_ok("delete", self.resource, namespace, self._delete, *self._args(namespace, name))
+    def create(self, body: Manifest) -> None:
+        """Create the object; where it exists already, a 409 KubeError. (Apply creates too, but
+        it ignores a resourceVersion on a missing object, so it cannot guard a creation.)"""
+        namespace = body["metadata"]["namespace"]
+        args = (namespace, body) if not self.path else self._args(namespace, body)
+        call("create", self.resource, namespace, self._create, *args, field_manager=o.FIELD_MANAGER)
+
+    def delete(self, namespace: str, name: str, *, resource_version: str | None = None) -> None:
+        """Delete (already gone is fine); with ``resource_version``, only that version."""
+        options = None
+        if resource_version is not None:
+            options = client.V1DeleteOptions(
+                preconditions=client.V1Preconditions(resource_version=resource_version)
+            )
+        args = self._args(namespace, name)
+        missing_ok("delete", self.resource, namespace, self._delete, *args, body=options)
 
     def list(self, namespace: str, selector: str) -> list[Manifest]:
         args = self._args(namespace) if self.path else (namespace,)
@@ -224,12 +248,23 @@ class Applier:
         return KubeReport(host, self.namespace, selector_label=o.Names(host).selector_label)
 
     def _converge(self, body: Manifest) -> ObjectStatus:
+        live = self.kinds[body["kind"]].get(self.namespace, body["metadata"]["name"])
+        return self._write(body, live)
+
+    def _write(
+        self, body: Manifest, live: Manifest | None, *, guarded: bool = False
+    ) -> ObjectStatus:
+        """Bring ``live`` (as read) to ``body``; ``guarded``: only if it is still as read."""
         kind, name = body["kind"], body["metadata"]["name"]
-        live = self.kinds[kind].get(self.namespace, name)
         found = drift(body, live) if live is not None else []
         if live is not None and not found:
             return ObjectStatus(kind, name, True, True, [], "unchanged")
-        self.kinds[kind].apply(body)
+        if not guarded:
+            self.kinds[kind].apply(body)
+        elif live is None:
+            self.kinds[kind].create(body)
+        else:
+            self.kinds[kind].apply(body, resource_version=_resource_version(live))
         return ObjectStatus(kind, name, True, True, found, "updated" if live else "created")
 
     def _managed(self, selector: str) -> list[tuple[str, Manifest]]:
@@ -252,7 +287,37 @@ class Applier:
 
     def _combine(self) -> list[ObjectStatus]:
         """Rebuild the namespace's combined config.json and CA bundle from every registry's
-        Secrets; with no registry left, delete them."""
+        Secrets; with no registry left, delete them.
+
+        Two registries applied at once would each write the pair from the Secrets it listed,
+        and the later write would drop the other's entry. So the pair is read before the
+        registries' Secrets are listed, and written only where unchanged since (by its
+        resourceVersion; created only where still absent); after a conflict, all is read again.
+        """
+        attempt = 1
+        while True:
+            try:
+                return self._combine_once()
+            except KubeError as error:
+                if error.status != CONFLICT or attempt == COMBINE_ATTEMPTS:
+                    raise
+                attempt += 1
+
+    def _combine_once(self) -> list[ObjectStatus]:
+        secrets = self.kinds["Secret"]
+        selector = f"{o.MANAGED_SELECTOR},{o.REGISTRY_LABEL}={self.combined.registry}"
+        live = {s["metadata"]["name"]: s for s in secrets.list(self.namespace, selector)}
+        done = [
+            self._write(body, live.pop(body["metadata"]["name"], None), guarded=True)
+            for body in self._combined_objects()
+        ]
+        for name, item in live.items():  # what no registry needs any more
+            secrets.delete(self.namespace, name, resource_version=_resource_version(item))
+            done.append(ObjectStatus("Secret", name, False, True, [], "deleted"))
+        return done
+
+    def _combined_objects(self) -> list[Manifest]:
+        """The combined pair as every registry's Secrets make it now; none without a registry."""
         auths: dict[str, Any] = {}
         cas: list[str] = []
         for kind, item in self._managed(f"{o.REGISTRY_LABEL}!={self.combined.registry}"):
@@ -263,16 +328,10 @@ class Applier:
                 auths.update(json.loads(base64.b64decode(data[".dockerconfigjson"]))["auths"])
             elif "ca.crt" in data:
                 cas.append(base64.b64decode(data["ca.crt"]).decode())
-        wanted = (
-            o.combined_objects(
-                self.namespace, auths, cas, combined=self.combined, system_cas=self.system_cas
-            )
-            if auths
-            else []
-        )
-        done = [self._converge(body) for body in wanted]
-        return done + self._prune(
-            self.combined.registry, {(b["kind"], b["metadata"]["name"]) for b in wanted}
+        if not auths:
+            return []
+        return o.combined_objects(
+            self.namespace, auths, cas, combined=self.combined, system_cas=self.system_cas
         )
 
     def _accounts(self, secret: str) -> dict[str, bool]:
@@ -282,6 +341,10 @@ class Applier:
             if names is not None:
                 found[account] = secret in names
         return found
+
+
+def _resource_version(live: Manifest) -> str:
+    return str(live["metadata"]["resourceVersion"])
 
 
 @dataclass

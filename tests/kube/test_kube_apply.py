@@ -4,13 +4,17 @@ PodDefault webhook, with Secrets that log in to the real registry."""
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client as kubernetes_client
 
 from jupyter_regauth.credentials.entries import decode_entry
-from jupyter_regauth.kube.objects import Names
+from jupyter_regauth.credentials.types import Credentials
+from jupyter_regauth.kube.apply import Applier, KubeReport
+from jupyter_regauth.kube.objects import Names, RegistrySpec
 from jupyter_regauth.registry import RegistryClient, TrustConfig
 
 from ..conftest import Registry
@@ -170,3 +174,35 @@ def test_status_reports_drift_and_remove_leaves_nothing(
         assert managed_objects(api, kube_namespace) == []
         assert pull_secret_names(api, kube_namespace) == ["team-pull"]
         assert service.kube_remove(token_registry.host, kube_namespace, **admin).objects == []
+
+
+@pytest.mark.parametrize("configured_before", [False, True], ids=["first", "another-before"])
+def test_registries_applied_at_once_both_stay_in_the_combined_config(
+    kube_cluster: KubeCluster, kube_namespace: str, configured_before: bool
+) -> None:
+    """Registry B is applied in full while A's apply has listed the registries' Secrets and not
+    yet written the combined config: A must not write its stale view over B's entry."""
+    first, second, before = "a.registry.test", "b.registry.test", "c.registry.test"
+
+    def spec(host: str) -> RegistrySpec:
+        return RegistrySpec(host, Credentials(username=host, password=secrets.token_hex(8)))
+
+    with kube_cluster.api_client() as api:
+        if configured_before:  # the combined Secret exists: A's write is an update
+            Applier(api, kube_namespace).apply(spec(before))
+        applier = Applier(api, kube_namespace)
+        listings = applier._managed
+        interleaved: list[KubeReport] = []
+
+        def managed_then_b(selector: str) -> list[tuple[str, Any]]:
+            found = listings(selector)
+            if "!=" in selector and not interleaved:  # the registries' Secrets, for combining
+                interleaved.append(Applier(api, kube_namespace).apply(spec(second)))
+            return found
+
+        applier._managed = managed_then_b  # type: ignore[method-assign]
+        report = applier.apply(spec(first))
+        assert interleaved and report.configured
+        _, combined = secret_data(api, kube_namespace, "regauth-docker-secret")
+        hosts = {first, second} | ({before} if configured_before else set())
+        assert set(json.loads(combined["config.json"])["auths"]) == hosts
