@@ -356,6 +356,11 @@ def test_files_pushed_before_are_not_sent_again_where_the_registry_has_them(
         assert (other.mounted, other.uploaded) == (1, 1)
         assert other.bytes_sent == again.bytes_sent  # the config alone
         files = pushed_files(f"{server.host}/other/model:v1", "other")
+        # The next mount is from where the layer went last.
+        mark = log_size(server)
+        fourth = push_build(spec("train"), parse(f"{server.host}/fourth/model:v1"), client)
+        assert (fourth.mounted, fourth.uploaded) == (1, 1)
+        assert "from=other%2Fmodel" in blob_writes(server, mark)[0]
 
         # The registry loses everything: the mount it is asked for opens a plain upload, which
         # the layer is made into (one POST for it, no second one).

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..reference import Reference
 from ..registry.client import RegistryClient
@@ -323,6 +323,8 @@ def _push_new_layer(
         found = _pushed_before(client, repo, known)
         if isinstance(found, UploadResult):
             tally.add(found)
+            # The repository it is in now is the likeliest to keep it: mount from here next.
+            remember(key, replace(known, pushed_to=f"{client.host}/{repo}"))
             state: State = "exists" if found.state == "exists" else "mounted"
             emit(progress, ProgressEvent("layer", name, state, found.size, found.size))
             return LayerInfo(known.digest, known.diff_id, found.size, known.uncompressed_size)
