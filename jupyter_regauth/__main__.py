@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import sys
 
+ZSTANDARD = "zstandard"
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
@@ -39,8 +40,10 @@ def keep_freed_memory() -> None:
 def console_main() -> int:
     # The CLI is synchronous: keep httpcore from importing trio and anyio (where installed, for
     # async support never used here), and httpx from loading its own command line (click,
-    # pygments, rich): 60-70 ms, a fifth of a re-push.
-    for unused in ("trio", "anyio", "httpx._main"):
+    # pygments, rich): 60-70 ms, a fifth of a re-push. httpx also imports zstandard (8 ms) to
+    # decode zstd responses, which a registry sends only to a client that asks for them, as
+    # this one then does not; zstd layers import it themselves (images/zstd.py lifts the block).
+    for unused in ("trio", "anyio", "httpx._main", ZSTANDARD):
         sys.modules.setdefault(unused, None)  # type: ignore[arg-type]
     keep_freed_memory()
     from .cli import main

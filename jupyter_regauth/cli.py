@@ -14,13 +14,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from . import __version__
 from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
+from .images.compression import COMPRESSIONS
 from .images.progress import ProgressEvent
 from .kube.cli import add_parser as add_kube_parser
 from .profiles import ProfileStore
@@ -142,15 +143,22 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     shared = argparse.ArgumentParser(add_help=False, parents=[common])
     shared.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     shared.add_argument("--digest-file", type=Path, help="write the pushed digest to this file")
+    compression = argparse.ArgumentParser(add_help=False)
+    compression.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        help="of the new layers: gzip (default; every runtime) or zstd (containerd 1.5+, CRI-O, "
+        "podman, Docker 23+)",
+    )
 
     build = verbs.add_parser(
-        "build", parents=[shared], help="build an image from a spec file and push it"
+        "build", parents=[shared, compression], help="build an image from a spec file and push it"
     )
     build.add_argument("spec", metavar="SPEC.yaml", type=Path)
     build.add_argument("reference", metavar="REFERENCE")
 
     push = verbs.add_parser(
-        "push", parents=[shared], help="put a directory on a base image and push it"
+        "push", parents=[shared, compression], help="put a directory on a base image and push it"
     )
     push.add_argument("directory", metavar="DIR", type=Path)
     push.add_argument("reference", metavar="REFERENCE")
@@ -406,6 +414,8 @@ def cmd_build(service: RegAuth, args: argparse.Namespace, console: Console) -> O
     from .images.spec import BuildSpec
 
     spec = BuildSpec.load(args.spec)
+    if args.compression:  # the command line wins over the spec file
+        spec = replace(spec, compression=args.compression)
     result = _with_progress(
         console, args, lambda p: service.build_push(spec, args.reference, progress=p)
     )
@@ -422,6 +432,7 @@ def cmd_push(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
             base=args.base,
             dest=args.dest,
             platform=args.platform,
+            compression=args.compression,
             progress=p,
         ),
     )

@@ -376,9 +376,11 @@ class RegAuth:
         base: str | None = None,
         dest: str = "/model",
         platform: str | None = None,
+        compression: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> PushResult:
-        """Put ``directory`` under ``dest`` on ``base`` (empty when None) and push it."""
+        """Put ``directory`` under ``dest`` on ``base`` (empty when None) and push it, its layer
+        compressed with ``compression`` (gzip when None, or zstd)."""
         from .images.errors import ImageError
         from .images.spec import BuildSpec
 
@@ -389,6 +391,7 @@ class RegAuth:
                 "base": base,
                 "platform": platform,
                 "layers": [{"src": str(Path(directory).resolve()), "dest": dest}],
+                "compression": compression,
             }
         )
         return self.build_push(spec, reference, progress=progress)

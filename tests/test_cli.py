@@ -47,9 +47,9 @@ def test_login_right_stores_everything(basic_registry: Registry, docker_config: 
 def test_the_command_leaves_out_modules_it_never_uses(
     basic_registry: Registry, docker_config: Path
 ) -> None:
-    """trio and anyio (httpcore's async support) and httpx's own CLI are blocked before anything
-    imports httpx, and traitlets (the server's configuration) is not loaded; a login makes real
-    requests without them."""
+    """trio and anyio (httpcore's async support), httpx's own CLI and its zstd decoder are
+    blocked before anything imports httpx, and traitlets (the server's configuration) is not
+    loaded; a login makes real requests without them."""
     code = (
         "import sys\n"
         "from jupyter_regauth.__main__ import console_main\n"
@@ -58,7 +58,7 @@ def test_the_command_leaves_out_modules_it_never_uses(
         "code = console_main()\n"
         "print(code, sorted(m for m in ('trio', 'click', 'pygments', 'httpx._main', 'traitlets')"
         " if sys.modules.get(m)), 'httpcore' in sys.modules,"
-        " [m for m in ('trio', 'anyio', 'httpx._main')"
+        " [m for m in ('trio', 'anyio', 'httpx._main', 'zstandard')"
         " if m in sys.modules and sys.modules[m] is None])\n"
     )
     done = subprocess.run(
@@ -69,8 +69,8 @@ def test_the_command_leaves_out_modules_it_never_uses(
         timeout=60,
         check=False,
     )
-    # Nothing loaded, and all three blocked (not merely absent from this environment).
-    expected = "0 [] True ['trio', 'anyio', 'httpx._main']"
+    # Nothing loaded, and all four blocked (not merely absent from this environment).
+    expected = "0 [] True ['trio', 'anyio', 'httpx._main', 'zstandard']"
     assert done.stdout.splitlines()[-1] == expected, done.stdout + done.stderr
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.progress import ProgressEvent
@@ -72,8 +73,16 @@ def extracted(layout: Path, ref: str, out: Path) -> dict[str, bytes]:
     oci = OCILayout.open(layout)
     manifest = oci.read_manifest(ref)
     for desc in manifest.layers():
-        with tarfile.open(oci.blob_path(desc.digest), "r:gz") as tar:
-            tar.extractall(out, filter="tar")
+        with oci.blob_path(desc.digest).open("rb") as blob:
+            if desc.media_type.endswith("+zstd"):
+                with (
+                    zstandard.ZstdDecompressor().stream_reader(blob) as raw,
+                    tarfile.open(fileobj=raw, mode="r|") as tar,
+                ):
+                    tar.extractall(out, filter="tar")
+            else:
+                with tarfile.open(fileobj=blob, mode="r:gz") as tar:
+                    tar.extractall(out, filter="tar")
     return {
         str(p.relative_to(out)): p.read_bytes()
         for p in sorted(out.rglob("*"))
@@ -122,11 +131,49 @@ def test_push_cli_scratch_read_by_skopeo_and_repush_uploads_nothing(
     assert not changed.json()["unchanged"] and changed.json()["digest"] != digest
 
 
+def test_zstd_layers_read_back_by_skopeo_and_a_change_of_compression_is_pushed(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """``--compression zstd``: a tar+zstd layer that skopeo copies and that extracts to the
+    files; unchanged, nothing is sent again; back to gzip, the layer is made and sent anew."""
+    model = model_dir(tmp_path)
+    ref = f"{basic_registry.host}/team/zstd:v1"
+    first = regauth("push", str(model), ref, "--compression", "zstd", "--json", "-q")
+    assert first.code == 0, first.stderr
+    digest = first.json()["digest"]
+    manifest = json.loads(skopeo("inspect", "--raw", f"docker://{ref}"))
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    ]
+    skopeo("copy", f"docker://{ref}", f"oci:{tmp_path / 'copy'}:v1")
+    files = extracted(tmp_path / "copy", "v1", tmp_path / "root")
+    assert files == {
+        f"model/{p.relative_to(model)}": p.read_bytes()
+        for p in sorted(model.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+    assert os.readlink(tmp_path / "root" / "model" / "latest") == "weights/part-0.bin"
+
+    mark = log_size(basic_registry.server)
+    again = regauth("push", str(model), ref, "--compression", "zstd", "--json", "-q")
+    assert again.code == 0 and again.json()["unchanged"] and again.json()["digest"] == digest
+    assert blob_writes(basic_registry.server, mark) == []
+
+    gzip = regauth("push", str(model), ref, "--json", "-q")
+    assert gzip.code == 0 and not gzip.json()["unchanged"]
+    assert (gzip.json()["uploaded"], gzip.json()["existing"]) == (2, 0)  # layer and config
+    manifest = json.loads(skopeo("inspect", "--raw", f"docker://{ref}"))
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    skopeo("copy", f"docker://{ref}", f"oci:{tmp_path / 'gzip'}:v1")
+    assert extracted(tmp_path / "gzip", "v1", tmp_path / "gzip-root") == files
+
+
 def test_push_command_loads_only_what_a_push_uses(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:
     """A command pays for every module it imports on every run: a push without Python
-    dependencies or credential helpers imports neither pip's metadata nor subprocess."""
+    dependencies or credential helpers imports neither pip's metadata nor subprocess, and a
+    gzip push not zstandard."""
     model = model_dir(tmp_path)
     code = (
         "import sys\n"
@@ -134,8 +181,8 @@ def test_push_command_loads_only_what_a_push_uses(
         f"sys.argv = ['regauth', 'push', '-q', {str(model)!r},"
         f" {basic_registry.host + '/team/lean:v1'!r}]\n"
         "code = console_main()\n"
-        "print(code, [m for m in ('subprocess', 'importlib.metadata', 'traitlets')"
-        " if m in sys.modules])\n"
+        "print(code, [m for m in ('subprocess', 'importlib.metadata', 'traitlets', 'zstandard')"
+        " if sys.modules.get(m)])\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False

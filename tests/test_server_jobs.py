@@ -102,7 +102,9 @@ async def test_push_streams_progress_to_the_digest(
     assert final == messages[-1][2]
     digest = final["result"]["digest"]
     assert final["result"]["reference"] == f"{logged_in.host}/team/model@{digest}"
-    assert reader(docker_config, pki, logged_in).inspect(target)["digest"] == digest
+    pushed = reader(docker_config, pki, logged_in).inspect(target)
+    assert pushed["digest"] == digest
+    assert pushed["manifest"]["layers"][0]["mediaType"].endswith("tar+gzip")
 
     # Resuming after message 2 replays only what came later.
     resumed = await events(jp_fetch, job["id"], **{"Last-Event-ID": "2"})
@@ -121,6 +123,13 @@ async def test_push_streams_progress_to_the_digest(
     copied = (await events(jp_fetch, copy["id"]))[-1][2]
     assert copied["state"] == "succeeded"
     assert copied["result"]["digest"] == digest
+
+    zstd_target = f"{logged_in.host}/team/model:zstd"
+    body = {"kind": "push", "directory": "work/model", "reference": zstd_target}
+    zstd = await checked(jp_fetch, "POST", "jobs", body={**body, "compression": "zstd"}, expect=202)
+    assert (await events(jp_fetch, zstd["id"]))[-1][2]["state"] == "succeeded"
+    pushed = reader(docker_config, pki, logged_in).inspect(zstd_target)
+    assert pushed["manifest"]["layers"][0]["mediaType"].endswith("tar+zstd")
 
 
 async def test_cancel_running_and_queued_jobs(
@@ -188,6 +197,15 @@ async def test_failed_job_reports_the_error(
         ({"kind": "push", "directory": "nowhere", "reference": "r.example/a:1"}, "not a folder"),
         ({"kind": "push", "directory": "work/model", "reference": "UPPER/Case:1"}, ""),
         ({"kind": "push", "directory": "work/model"}, "reference"),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": "r.example/a:1",
+                "compression": "lz4",
+            },
+            "compression must be gzip or zstd",
+        ),
         ({"kind": "copy", "source": "r.example/a:1"}, "destination"),
         ({"kind": "build", "spec": {"layers": ["/etc"]}, "reference": "r.example/a:1"}, "outside"),
         ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),

@@ -21,7 +21,8 @@ from typing import Any
 
 from ..errors import DigestMismatch
 from . import media
-from .deflate import BLOCK, Compressor
+from .compression import layer_compressor
+from .deflate import BLOCK
 from .errors import ImageError
 from .layer import LayerInfo, diff_id_of, source_date_epoch, write_layer
 from .layout import OCILayout
@@ -137,7 +138,7 @@ def build(
 
     _copy_base_layers(base, layout, progress)
     added: list[LayerInfo] = []
-    with Compressor(level, threads) as compressor:
+    with layer_compressor(spec.compression, level, threads) as compressor:
         for i, lay in enumerate(spec.layers):
             with layout.blob_writer() as w:
                 info = write_layer(

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import media
 from .layer import Entry, diff_id_of, source_date_epoch
 
 _MAX_ENTRIES = 256
@@ -41,13 +42,14 @@ def layer_key(entries: Sequence[Entry], mtime: int | None = None) -> str:
 @dataclass(frozen=True)
 class KnownLayer:
     """What a walk's key is known to stand for: the diff_id, and the blob last pushed of these
-    files (its digest, sizes, and the ``host/repository`` it went to), if any."""
+    files (its digest, sizes, compression, and the ``host/repository`` it is in), if any."""
 
     diff_id: str
     digest: str = ""
     size: int = 0
     uncompressed_size: int = 0
     pushed_to: str = ""
+    media_type: str = media.OCI_LAYER_GZIP  # what entries written before zstd layers were
 
 
 def _load() -> dict[str, object]:

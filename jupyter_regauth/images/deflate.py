@@ -26,6 +26,8 @@ from typing import Any
 
 from isal import isal_zlib
 
+from . import media
+
 BLOCK = 1 << 20
 WINDOW = 32 << 10  # deflate's dictionary
 _STORED_MAX = 0xFFFF  # bytes in one stored block
@@ -138,6 +140,8 @@ class Compressor:
     layers pushed together finish in turn rather than all at the end, so the registry stores
     (and flushes to disk) the first ones while the last are still arriving."""
 
+    media_type = media.OCI_LAYER_GZIP
+
     def __init__(self, level: int = 1, threads: int | None = None) -> None:
         if not 0 <= level <= 3:
             raise ValueError(f"gzip level {level} is not 0-3 (ISA-L levels)")
@@ -173,7 +177,7 @@ class Compressor:
         self._jobs.put((rank, next(self._numbers), (future, block, zdict)))
         return future
 
-    def gzip(self, blocks: Iterable[bytes | bytearray]) -> Iterator[bytes]:
+    def compress(self, blocks: Iterable[bytes | bytearray]) -> Iterator[bytes]:
         """One gzip member of the concatenated ``blocks``, in pieces, in order.
 
         A reader thread takes the blocks (so reading overlaps the consumer's own work, such as

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import media
+from .compression import LayerCompressor
 from .deflate import BLOCK, Compressor
 from .errors import ImageError
 from .ignore import Excludes
@@ -320,16 +321,16 @@ def diff_id_of(
     return "sha256:" + h.hexdigest()
 
 
-def _gzip_layer(
+def _compressed_layer(
     entries: Sequence[Entry],
-    compressor: Compressor,
+    compressor: LayerCompressor,
     mtime: int,
     report: Callable[[int], None],
 ) -> Generator[bytes, None, LayerInfo]:
     """The compressed layer in pieces; returns its digests and sizes once all is yielded.
 
-    The tar is hashed (the diff_id) as the compressor's reader thread reads it, and the output
-    (the digest) as it leaves, in the consumer's thread."""
+    The tar is hashed (the diff_id) as the compressor takes it in (on gzip's reader thread),
+    and the output (the digest) as it leaves, in the consumer's thread."""
     diff = hashlib.sha256()
     usize = done = 0
 
@@ -345,11 +346,17 @@ def _gzip_layer(
 
     digest = hashlib.sha256()
     size = 0
-    for piece in compressor.gzip(blocks()):
+    for piece in compressor.compress(blocks()):
         digest.update(piece)
         size += len(piece)
         yield piece
-    return LayerInfo("sha256:" + digest.hexdigest(), "sha256:" + diff.hexdigest(), size, usize)
+    return LayerInfo(
+        "sha256:" + digest.hexdigest(),
+        "sha256:" + diff.hexdigest(),
+        size,
+        usize,
+        compressor.media_type,
+    )
 
 
 class LayerStream:
@@ -370,7 +377,7 @@ class LayerStream:
         entries: Sequence[Entry] | None = None,
         level: int = 1,
         threads: int | None = None,
-        compressor: Compressor | None = None,
+        compressor: LayerCompressor | None = None,
         mtime: int | None = None,
         progress: ProgressCallback | None = None,
         name: str = "layer",
@@ -403,7 +410,7 @@ class LayerStream:
         own = self._compressor is None
         compressor = self._compressor or Compressor(self._level, self._threads)
         try:
-            info = yield from _gzip_layer(
+            info = yield from _compressed_layer(
                 self.entries,
                 compressor,
                 self._mtime,
@@ -438,7 +445,7 @@ def write_layer(
     *,
     level: int = 1,
     threads: int | None = None,
-    compressor: Compressor | None = None,
+    compressor: LayerCompressor | None = None,
     mtime: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "layer",

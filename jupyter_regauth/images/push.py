@@ -32,7 +32,7 @@ from ..registry.upload import (
 )
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
 from .cache import KnownLayer, cached_diff_id, layer_key, lookup, remember
-from .deflate import Compressor
+from .compression import LayerCompressor, layer_compressor
 from .layer import Entry, LayerInfo, LayerStream, plan
 from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, State, emit
@@ -154,7 +154,7 @@ def _push_build(
     # One set of deflate threads for all new layers, and as many new layers at a time as it
     # has threads: each one made and sent is CPU work (tar, two hashes, deflate, TLS), and more
     # at once would only take turns on the cores. Base blobs, only copied, go up to ``jobs``.
-    compressor = Compressor(level, threads)
+    compressor = layer_compressor(spec.compression, level, threads)
     with (
         compressor,
         ThreadPoolExecutor(max(1, jobs), thread_name_prefix="push") as pool,
@@ -307,7 +307,7 @@ def _push_new_layer(
     lay: LayerSpec,
     walks: Walks,
     name: str,
-    compressor: Compressor,
+    compressor: LayerCompressor,
     progress: ProgressCallback | None,
     tally: _Tally,
 ) -> LayerInfo:
@@ -319,7 +319,7 @@ def _push_new_layer(
     key = layer_key(entries)
     known = lookup(key)
     opened: UploadSession | None = None
-    if known is not None and known.digest:
+    if known is not None and known.digest and known.media_type == compressor.media_type:
         found = _pushed_before(client, repo, known)
         if isinstance(found, UploadResult):
             tally.add(found)
@@ -327,7 +327,9 @@ def _push_new_layer(
             remember(key, replace(known, pushed_to=f"{client.host}/{repo}"))
             state: State = "exists" if found.state == "exists" else "mounted"
             emit(progress, ProgressEvent("layer", name, state, found.size, found.size))
-            return LayerInfo(known.digest, known.diff_id, found.size, known.uncompressed_size)
+            return LayerInfo(
+                known.digest, known.diff_id, found.size, known.uncompressed_size, known.media_type
+            )
         opened = found
     result, info = upload_layer(
         client,
@@ -339,7 +341,12 @@ def _push_new_layer(
     remember(
         key,
         KnownLayer(
-            info.diff_id, info.digest, info.size, info.uncompressed_size, f"{client.host}/{repo}"
+            info.diff_id,
+            info.digest,
+            info.size,
+            info.uncompressed_size,
+            f"{client.host}/{repo}",
+            info.media_type,
         ),
     )
     emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, name))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .compression import COMPRESSIONS, GZIP
 from .errors import BuildSpecError, ImageError
 from .ignore import Excludes
 from .layer import LayerSource
@@ -74,6 +75,7 @@ class BuildSpec:
     source: str | None = None  # e.g. the git repository URL
     revision: str | None = None  # e.g. the git commit
     python: PythonSpec | None = None  # resolved into a layer and PYTHONPATH by the build
+    compression: str = GZIP  # of the layers made: gzip or zstd (see images.compression)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> BuildSpec:
@@ -104,6 +106,7 @@ class BuildSpec:
             source=_opt_str(data, "source"),
             revision=_opt_str(data, "revision"),
             python=_python(data.get("python"), base_dir),
+            compression=check_compression(data.get("compression")),
         )
 
     @classmethod
@@ -126,7 +129,11 @@ class BuildSpec:
 
     def config_fields(self) -> dict[str, Any]:
         """The parts of the spec that end up in the image (for the content digest)."""
+        # gzip, the default, is left out: images built before there was a choice keep their
+        # content digest, so their re-push stays a no-op.
+        compression = {} if self.compression == GZIP else {"compression": self.compression}
         return {
+            **compression,
             "env": dict(self.env),
             "entrypoint": list(self.entrypoint) if self.entrypoint is not None else None,
             "cmd": list(self.cmd) if self.cmd is not None else None,
@@ -144,6 +151,7 @@ _KEYS = frozenset(
     {
         *("base", "platform", "tag", "layers", "env", "entrypoint", "cmd"),
         *("workdir", "user", "labels", "title", "source", "revision", "python"),
+        "compression",
     }
 )
 _PYTHON_KEYS = frozenset(
@@ -184,6 +192,18 @@ def _opt_argv(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
             f"{key} must be a list of strings", hint=f'write it as {key}: ["python", "serve.py"]'
         )
     return tuple(value)
+
+
+def check_compression(value: object) -> str:
+    """``value`` as a layer compression (None: gzip), or a BuildSpecError."""
+    if value is None:
+        return GZIP
+    if value not in COMPRESSIONS:
+        raise BuildSpecError(
+            f"compression must be {' or '.join(COMPRESSIONS)}, not {value!r}",
+            hint="gzip suits every runtime; zstd needs containerd 1.5+, CRI-O, podman, Docker 23+",
+        )
+    return str(value)
 
 
 def _layer(index: int, item: object, base_dir: str | Path | None) -> LayerSpec:

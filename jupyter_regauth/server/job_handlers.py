@@ -10,7 +10,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..images.spec import BuildSpec
+from ..images.spec import BuildSpec, check_compression
 from ..reference import parse
 from .errors import ApiError, BadRequest
 from .handlers import RegAuthHandler
@@ -79,11 +79,13 @@ class JobsHandler(JobHandlerBase):
                 "base": (str, type(None)),
                 "dest": str,
                 "platform": (str, type(None)),
+                "compression": (str, type(None)),
             },
             ("directory", "reference"),
         )
         directory = self.folder(data["directory"], "directory")
         reference = str(parse(data["reference"]))  # a bad reference is a 400 now, not a job
+        compression = check_compression(data.get("compression"))  # and so is a bad compression
         base = data["base"] if "base" in data else self.settings["regauth_default_base"] or None
         service = self.service
 
@@ -94,6 +96,7 @@ class JobsHandler(JobHandlerBase):
                 base=base,
                 dest=data.get("dest", "/model"),
                 platform=data.get("platform"),
+                compression=compression,
                 progress=progress,
             )
             return result.to_dict()

@@ -41,7 +41,7 @@ def blocks_of(data: bytes) -> list[bytes]:
 
 def gzip_all(data: bytes, threads: int = 2, level: int = 1) -> bytes:
     with Compressor(level, threads) as compressor:
-        return b"".join(compressor.gzip(blocks_of(data)))
+        return b"".join(compressor.compress(blocks_of(data)))
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_output_does_not_depend_on_threads_or_sharing() -> None:
     assert gzip_all(data, threads=3) == alone
     # Two streams through one compressor at once, read in turns.
     with Compressor(1, 2) as shared:
-        first, second = shared.gzip(blocks_of(data)), shared.gzip(blocks_of(data[::-1]))
+        first, second = shared.compress(blocks_of(data)), shared.compress(blocks_of(data[::-1]))
         out1, out2 = bytearray(), bytearray()
         for a, b in zip(first, second, strict=False):
             out1 += a
@@ -146,7 +146,7 @@ def test_streams_are_served_in_the_order_they_started(monkeypatch: pytest.Monkey
         assert compressor._jobs.qsize() == n
 
     with Compressor(1, 1) as compressor:
-        streams = {letter: compressor.gzip([letter * BLOCK] * 8) for letter in (b"a", b"b")}
+        streams = {letter: compressor.compress([letter * BLOCK] * 8) for letter in (b"a", b"b")}
         consumers = [
             threading.Thread(target=consume, args=item, daemon=True) for item in streams.items()
         ]
@@ -188,7 +188,7 @@ def test_error_while_reading_reaches_the_consumer_and_threads_stop() -> None:
 
     with Compressor(1, 2) as compressor:
         with pytest.raises(OSError, match="disk went away"):
-            b"".join(compressor.gzip(failing()))
+            b"".join(compressor.compress(failing()))
     assert set(threading.enumerate()) - before == set()
 
 
@@ -203,7 +203,7 @@ def test_closing_early_stops_the_reader() -> None:
             yield os.urandom(BLOCK)
 
     with Compressor(1, 2) as compressor:
-        out = compressor.gzip(endless())
+        out = compressor.compress(endless())
         next(out)
         out.close()
         reads = endless_reads
@@ -230,7 +230,7 @@ def test_a_closed_compressor_says_so() -> None:
     compressor = Compressor(1, 1)
     compressor.close()
     with pytest.raises(RuntimeError, match="closed"):
-        b"".join(compressor.gzip([TEXT[:BLOCK]]))
+        b"".join(compressor.compress([TEXT[:BLOCK]]))
 
 
 def test_level_is_checked() -> None:
