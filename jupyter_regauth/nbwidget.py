@@ -26,6 +26,7 @@ from ipywidgets import (  # type: ignore[import-untyped]
 from traitlets import Unicode
 
 from .errors import ConfigError, RegAuthError
+from .images.compression import GZIP, ZSTD
 from .images.push import PushResult
 from .magics import qualify_reference
 from .profiles import normalize_host
@@ -99,6 +100,12 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         )
         self.folder = Text(description="Folder", placeholder="model directory", layout=wide)
         self.base = Text(description="Base", placeholder="empty image", layout=wide)
+        self.compression = Dropdown(
+            options=[("gzip: every runtime", GZIP), ("zstd: containerd 1.5+, Docker 23+", ZSTD)],
+            value=GZIP,
+            description="Layers",
+            layout=wide,
+        )
         self.target = Text(description="Image", placeholder="team/model:v1", layout=wide)
         self.push_button = Button(description="Build and push", icon="upload")
         self.progress = IntProgress(value=0, min=0, max=100, description="Progress")
@@ -115,6 +122,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
                 HTML("<b>Build and push</b>"),
                 self.folder,
                 self.base,
+                self.compression,
                 self.target,
                 self.push_button,
                 HBox([self.progress, self.progress_text]),
@@ -165,6 +173,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
                     self.folder.value.strip(),
                     target,
                     base=self.base.value.strip() or None,
+                    compression=self.compression.value,
                     progress=progress,
                 )
         except RegAuthError as exc:

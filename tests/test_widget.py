@@ -171,6 +171,15 @@ def test_build_and_push_shows_progress_and_digest(
     ]
     assert progress_updates[-1] == 100 and len(set(progress_updates)) >= 2
     assert service.tags(f"{basic_registry.host}/team/widget") == ["v1"]
+    layers = service.inspect(result.reference)["manifest"]["layers"]
+    assert layers[0]["mediaType"].endswith("tar+gzip")
+
+    from_browser(widget.compression, index=1)  # zstd
+    from_browser(widget.target, value="team/widget:zstd")
+    click(widget.push_button)
+    assert widget.last_push is not None and widget.last_push is not result, widget.digest.value
+    layers = service.inspect(widget.last_push.reference)["manifest"]["layers"]
+    assert layers[0]["mediaType"].endswith("tar+zstd")
 
     from_browser(widget.folder, value=str(tmp_path / "missing"))
     click(widget.push_button)

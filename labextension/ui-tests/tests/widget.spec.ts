@@ -62,7 +62,9 @@ test('log in through the notebook widget', async ({ page, tmpPath }) => {
   const cell = (await page.notebook.getCellLocator(0))!;
   const widget = cell.locator('.jp-OutputArea-output .widget-vbox').first();
   await expect(widget).toBeVisible({ timeout: 60_000 });
-  await expect(widget.locator('select')).toHaveValue(info.host);
+  await expect(widget.getByLabel('Registry', { exact: true })).toHaveValue(
+    info.host
+  );
   const status = widget.getByText(`Not logged in to ${info.host}`);
   await expect(status).toBeVisible();
   const passwordField = field(widget, 'Password');
