@@ -125,6 +125,9 @@ export interface ILogoutResult {
   kube: IKubeStatus | null;
 }
 
+/** How new layers are compressed: gzip (every runtime) or zstd (OCI only). */
+export type LayerCompression = 'gzip' | 'zstd';
+
 export interface IPushJobRequest {
   kind: 'push';
   directory: string;
@@ -132,6 +135,7 @@ export interface IPushJobRequest {
   base?: string | null;
   dest?: string;
   platform?: string | null;
+  compression?: LayerCompression | null;
 }
 
 export type ProgressState =

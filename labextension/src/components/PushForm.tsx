@@ -1,11 +1,17 @@
 import { Clipboard } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { ApiError } from '../api';
 import { cancelJob, followJob, startPush } from '../client';
 import { RegAuthModel } from '../model';
-import { FINAL_JOB_STATES, IJob, IProgressEvent } from '../types';
+import {
+  FINAL_JOB_STATES,
+  IJob,
+  IProgressEvent,
+  LayerCompression
+} from '../types';
 import { ErrorView, formatBytes, useModel } from './common';
 
 function ProgressBar(props: {
@@ -130,6 +136,8 @@ export function PushForm(props: {
   const id = React.useId();
   const [directory, setDirectory] = React.useState(model.pushDirectory);
   const [base, setBase] = React.useState<string | null>(null);
+  const [compression, setCompression] =
+    React.useState<LayerCompression>('gzip');
   const [reference, setReference] = React.useState('');
   const [error, setError] = React.useState<ApiError | null>(null);
   const [copied, setCopied] = React.useState(false);
@@ -179,7 +187,8 @@ export function PushForm(props: {
         directory: directory.trim(),
         reference: reference.trim(),
         base: baseValue.trim() || null,
-        dest: model.settings.defaultDest
+        dest: model.settings.defaultDest,
+        compression
       });
       jobActions.setJob(started);
       await followJob(
@@ -249,6 +258,24 @@ export function PushForm(props: {
             placeholder="scratch"
             value={baseValue}
             onChange={e => setBase(e.target.value)}
+          />
+        </div>
+        <div className="jp-RegAuth-field">
+          <label htmlFor={`${id}-compression`}>
+            {trans.__('Layer compression')}
+          </label>
+          <HTMLSelect
+            id={`${id}-compression`}
+            name="compression"
+            value={compression}
+            onChange={e => setCompression(e.target.value as LayerCompression)}
+            options={[
+              { value: 'gzip', label: trans.__('gzip: every runtime') },
+              {
+                value: 'zstd',
+                label: trans.__('zstd: containerd 1.5+, CRI-O, Docker 23+')
+              }
+            ]}
           />
         </div>
         <div className="jp-RegAuth-field">

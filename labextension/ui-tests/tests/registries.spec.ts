@@ -30,7 +30,11 @@ function fetchManifest(
   password: string,
   repository: string,
   digest: string
-): Promise<{ status: number; digest: string | undefined }> {
+): Promise<{
+  status: number;
+  digest: string | undefined;
+  layerTypes: string[];
+}> {
   const [hostname, port] = info.host.split(':');
   return new Promise((resolve, reject) => {
     const req = request(
@@ -47,13 +51,18 @@ function fetchManifest(
         }
       },
       res => {
-        res.resume();
-        res.on('end', () =>
+        let body = '';
+        res.setEncoding('utf-8');
+        res.on('data', chunk => (body += chunk));
+        res.on('end', () => {
+          const layers: { mediaType: string }[] =
+            res.statusCode === 200 ? JSON.parse(body).layers : [];
           resolve({
             status: res.statusCode ?? 0,
-            digest: res.headers['docker-content-digest'] as string | undefined
-          })
-        );
+            digest: res.headers['docker-content-digest'] as string | undefined,
+            layerTypes: layers.map(layer => layer.mediaType)
+          });
+        });
       }
     );
     req.on('error', reject);
@@ -180,6 +189,9 @@ test('add a self-signed registry, log in and push a folder', async ({
       push.getByLabel('Folder (relative to the Jupyter root)')
     ).toHaveValue(`${tmpPath}/model`);
     await push.getByLabel('Base image (empty for none)').fill('');
+    const compression = push.getByLabel('Layer compression');
+    await expect(compression).toHaveValue('gzip');
+    await compression.selectOption('zstd');
     const repository = 'ui-test/model';
     await push.getByLabel('Target image').fill(`${info.host}/${repository}:1`);
     await push.getByRole('button', { name: 'Build and push' }).click();
@@ -202,6 +214,9 @@ test('add a self-signed registry, log in and push a folder', async ({
     );
     expect(manifest.status).toBe(200);
     expect(manifest.digest).toBe(manifestDigest);
+    expect(manifest.layerTypes).toEqual([
+      'application/vnd.oci.image.layer.v1.tar+zstd'
+    ]);
 
     await push.getByRole('button', { name: 'Copy' }).click();
     await expect(push.getByRole('button', { name: 'Copied' })).toBeVisible();
