@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from jupyter_regauth.__main__ import UNUSED_IN_CLI
 from jupyter_regauth.images.layout import OCILayout
 
 from . import data, tools
@@ -32,10 +33,9 @@ DIGEST_REF = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
 RESULTS = ROOT / "bench" / "RESULTS.md"
 # What any command line client on httpx pays before its own work: the interpreter starting and
 # importing httpx and httpcore (which httpx imports on making its first transport), less the
-# modules our CLI keeps out too (see jupyter_regauth.__main__).
+# modules our CLI keeps out too.
 IMPORT_HTTPX = (
-    "import sys; sys.modules.update(dict.fromkeys(('trio', 'anyio', 'httpx._main')));"
-    " import httpx, httpcore"
+    f"import sys; sys.modules.update(dict.fromkeys({UNUSED_IN_CLI!r})); import httpx, httpcore"
 )
 
 

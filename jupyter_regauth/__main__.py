@@ -11,6 +11,8 @@ import gc
 import sys
 
 ZSTANDARD = "zstandard"
+# Modules the CLI keeps from being imported (see console_main).
+UNUSED_IN_CLI = ("trio", "anyio", "httpx._main", ZSTANDARD)
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
@@ -43,7 +45,7 @@ def console_main() -> int:
     # pygments, rich): 60-70 ms, a fifth of a re-push. httpx also imports zstandard (8 ms) to
     # decode zstd responses, which a registry sends only to a client that asks for them, as
     # this one then does not; zstd layers import it themselves (images/zstd.py lifts the block).
-    for unused in ("trio", "anyio", "httpx._main", ZSTANDARD):
+    for unused in UNUSED_IN_CLI:
         sys.modules.setdefault(unused, None)  # type: ignore[arg-type]
     keep_freed_memory()
     from .cli import main
