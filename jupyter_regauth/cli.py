@@ -21,7 +21,7 @@ from typing import Any, Protocol, TextIO
 from . import __version__
 from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
-from .images.compression import COMPRESSIONS
+from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .images.progress import ProgressEvent
 from .kube.cli import add_parser as add_kube_parser
 from .profiles import ProfileStore
@@ -147,8 +147,7 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     compression.add_argument(
         "--compression",
         choices=COMPRESSIONS,
-        help="of the new layers: gzip (default; every runtime) or zstd (containerd 1.5+, CRI-O, "
-        "podman, Docker 23+)",
+        help=f"of the new layers: gzip (default; every runtime) or zstd ({ZSTD_RUNTIMES})",
     )
 
     build = verbs.add_parser(

@@ -1,6 +1,6 @@
 """The layer compressions a build can use, behind one interface: gzip (:mod:`.deflate`, the
-default, which every runtime reads) and zstd (:mod:`.zstd`, OCI only: containerd 1.5+, CRI-O,
-podman; not Docker before 23)."""
+default, which every runtime reads) and zstd (:mod:`.zstd`, which only :data:`ZSTD_RUNTIMES`
+read)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Protocol
 GZIP = "gzip"
 ZSTD = "zstd"
 COMPRESSIONS = (GZIP, ZSTD)
+ZSTD_RUNTIMES = "containerd 1.5+, CRI-O, podman, Docker 23+"
 
 
 class LayerCompressor(Protocol):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .compression import COMPRESSIONS, GZIP
+from .compression import COMPRESSIONS, GZIP, ZSTD_RUNTIMES
 from .errors import BuildSpecError, ImageError
 from .ignore import Excludes
 from .layer import LayerSource
@@ -201,7 +201,7 @@ def check_compression(value: object) -> str:
     if value not in COMPRESSIONS:
         raise BuildSpecError(
             f"compression must be {' or '.join(COMPRESSIONS)}, not {value!r}",
-            hint="gzip suits every runtime; zstd needs containerd 1.5+, CRI-O, podman, Docker 23+",
+            hint=f"gzip suits every runtime; zstd needs {ZSTD_RUNTIMES}",
         )
     return str(value)
 
