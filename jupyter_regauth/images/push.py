@@ -318,13 +318,14 @@ def _push_new_layer(
     entries = walks.entries(lay)
     key = layer_key(entries)
     known = lookup(key)
+    here = f"{client.host}/{repo}"
     opened: UploadSession | None = None
     if known is not None and known.digest and known.media_type == compressor.media_type:
         found = _pushed_before(client, repo, known)
         if isinstance(found, UploadResult):
             tally.add(found)
             # The repository it is in now is the likeliest to keep it: mount from here next.
-            remember(key, replace(known, pushed_to=f"{client.host}/{repo}"))
+            remember(key, replace(known, pushed_to=here))
             state: State = "exists" if found.state == "exists" else "mounted"
             emit(progress, ProgressEvent("layer", name, state, found.size, found.size))
             return LayerInfo(
@@ -345,7 +346,7 @@ def _push_new_layer(
             info.digest,
             info.size,
             info.uncompressed_size,
-            f"{client.host}/{repo}",
+            here,
             info.media_type,
         ),
     )
