@@ -60,22 +60,6 @@ export function Badge(props: {
   );
 }
 
-/** A labelled text input: the label is a real <label>, so it is read out and clickable. */
-export function Field(
-  props: {
-    label: string;
-    id: string;
-  } & React.InputHTMLAttributes<HTMLInputElement>
-): JSX.Element {
-  const { label, id, ...input } = props;
-  return (
-    <div className="jp-RegAuth-field">
-      <label htmlFor={id}>{label}</label>
-      <input id={id} className="jp-mod-styled" {...input} />
-    </div>
-  );
-}
-
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
