@@ -76,6 +76,37 @@ def test_copy_index_between_registries_and_within_one(
     arm = logged_in.inspect(f"{basic_registry.host}/arm/only:1")
     assert arm["config"]["architecture"] == "arm64" and arm["digest"] != index_digest
 
+    # A single-platform image has no other platform to give: asking for one is an error, for a
+    # copy and for a build on it (which would otherwise label arm64 content as amd64).
+    wrong = regauth(
+        "copy",
+        "--platform",
+        "linux/amd64",
+        f"{basic_registry.host}/arm/only:1",
+        f"{basic_registry.host}/x/y",
+    )
+    assert wrong.code == 1
+    assert "is a single-platform image for linux/arm64/v8, not linux/amd64" in wrong.stderr
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "w.bin").write_bytes(b"w")
+    on_arm = f"{basic_registry.host}/arm/only:1"
+    build = regauth("push", str(model), f"{basic_registry.host}/x/y:1", "--base", on_arm)
+    assert build.code == 1
+    assert f"The base image {on_arm} is a single-platform image for linux/arm64/v8" in build.stderr
+    assert "ask for platform linux/arm64/v8" in build.stderr
+    ok = regauth(
+        "push",
+        str(model),
+        f"{basic_registry.host}/x/y:1",
+        "--base",
+        on_arm,
+        "--platform",
+        "linux/arm64",
+    )
+    assert ok.code == 0, ok.stderr
+    assert logged_in.inspect(f"{basic_registry.host}/x/y:1")["config"]["architecture"] == "arm64"
+
 
 def test_mirror_list_and_pull_to_layout(
     logged_in: RegAuth, basic_registry: Registry, token_registry: Registry, tmp_path: Path

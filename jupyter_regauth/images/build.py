@@ -32,6 +32,7 @@ from .manifest import (
     Document,
     Platform,
     canonical_json,
+    check_platform,
     empty_config,
     new_image_manifest,
     sha256_digest,
@@ -72,7 +73,9 @@ class BaseImage:
         if source is None:
             return cls(None, None, empty_config(platform))
         manifest = source.manifest()
-        return cls(source, manifest, json.loads(read_verified(source, manifest.config())))
+        config = json.loads(read_verified(source, manifest.config()))
+        check_platform(config, platform, f"The base image {source.name or manifest.digest}")
+        return cls(source, manifest, config)
 
     def layers(self) -> list[Descriptor]:
         """The base's layers as the new OCI manifest lists them."""

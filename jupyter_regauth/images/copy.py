@@ -7,6 +7,7 @@ otherwise streamed straight across (verified on both ends), several at a time.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,10 +16,10 @@ from typing import Protocol
 
 from ..reference import Reference, parse
 from ..registry.client import RegistryClient
-from ..registry.upload import file_opener, push_blob
+from ..registry.upload import push_blob
 from .errors import ImageError
 from .layout import OCILayout
-from .manifest import Descriptor, Document, Platform, select_platform
+from .manifest import Descriptor, Document, Platform, check_platform, select_platform
 from .progress import ProgressCallback, ProgressEvent, State, emit
 from .push import DEFAULT_JOBS
 
@@ -70,7 +71,7 @@ class LayoutCopySource:
         return Document.parse(self.layout.read_blob(reference), desc.media_type if desc else None)
 
     def iter_blob(self, digest: str, offset: int = 0) -> Iterator[bytes]:
-        yield from file_opener(str(self.layout.blob_path(digest)))(offset)
+        yield from self.layout.iter_blob(digest, offset)
 
     def mountable_from(self, client: RegistryClient) -> list[str]:
         return []
@@ -137,6 +138,9 @@ def copy_image(
     top = source.fetch_manifest(source.identifier)
     if top.is_index and not all_platforms:
         top = source.fetch_manifest(select_platform(top, platform).digest)
+    elif not top.is_index and platform is not None and "config" in top.data:
+        config = json.loads(b"".join(source.iter_blob(top.config().digest)))
+        check_platform(config, platform, source.label)
     counts: dict[str, int] = {}
     lock = threading.Lock()
     seen: set[str] = set()

@@ -125,9 +125,13 @@ class OCILayout:
                 hint="the layout is incomplete; copy the image into it again",
             ) from None
 
-    def iter_blob(self, digest: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """Stream a blob's bytes in chunks (not verified: see :meth:`verify_blob`)."""
+    def iter_blob(
+        self, digest: str, offset: int = 0, *, chunk_size: int = CHUNK
+    ) -> Iterator[bytes]:
+        """Stream a blob's bytes from ``offset`` in chunks (not verified: see
+        :meth:`verify_blob`)."""
         with self.open_blob(digest) as f:
+            f.seek(offset)
             while chunk := f.read(chunk_size):
                 yield chunk
 

@@ -69,23 +69,39 @@ class Platform:
         return out
 
     def matches(self, other: Platform) -> bool:
-        """Whether ``other`` (an index entry) satisfies this wanted platform."""
+        """Whether an image for ``other`` runs here (containerd's rules: arm/v7 also runs v6 and
+        v5, amd64/v3 also runs v2 and v1)."""
+        return self.preference(other) is not None
+
+    def preference(self, other: Platform) -> int | None:
+        """How well an image for ``other`` fits: 0 best (the same variant), higher for older
+        compatible variants; None when it does not run here."""
         if (self.os, self.architecture) != (other.os, other.architecture):
-            return False
-        if self.variant is None:
-            return True
-        return _norm_variant(self.architecture, self.variant) == _norm_variant(
-            other.architecture, other.variant
-        )
+            return None
+        compatible = _compatible_variants(self.architecture, self.variant)
+        found = _norm_variant(other.architecture, other.variant)
+        return compatible.index(found) if found in compatible else None
 
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
 def _norm_variant(arch: str, variant: str | None) -> str | None:
-    # The OCI spec treats arm64 without a variant as v8 (and arm as v7).
-    defaults = {"arm64": "v8", "arm": "v7"}
-    return variant or defaults.get(arch)
+    # The OCI spec's defaults: arm64 means v8, arm v7; amd64/v1 is plain amd64.
+    if arch == "amd64" and variant == "v1":
+        return None
+    return variant or {"arm64": "v8", "arm": "v7"}.get(arch)
+
+
+def _compatible_variants(arch: str, variant: str | None) -> list[str | None]:
+    """The variants whose images run on ``arch``/``variant``, best first."""
+    wanted = _norm_variant(arch, variant)
+    level = int(wanted[1:]) if wanted and wanted[0] == "v" and wanted[1:].isdigit() else None
+    if arch == "arm" and level is not None:
+        return [f"v{n}" for n in range(min(level, 8), 4, -1)]
+    if arch == "amd64":
+        return [f"v{n}" if n > 1 else None for n in range(level or 1, 0, -1)]
+    return [wanted]
 
 
 @dataclass(frozen=True)
@@ -189,12 +205,17 @@ def _sniff(data: JSON) -> str:
 
 
 def select_platform(index: Document, wanted: Platform | None = None) -> Descriptor:
-    """Pick the manifest for ``wanted`` (default linux/amd64) from an index."""
+    """Pick the manifest for ``wanted`` (default linux/amd64) from an index: the same variant
+    first, else the newest compatible one (see :meth:`Platform.preference`)."""
     wanted = wanted or Platform()
     entries = index.manifests()
-    for desc in entries:
-        if desc.platform and wanted.matches(desc.platform):
-            return desc
+    ranked = [
+        (rank, i, desc)
+        for i, desc in enumerate(entries)
+        if desc.platform and (rank := wanted.preference(desc.platform)) is not None
+    ]
+    if ranked:
+        return min(ranked, key=lambda r: r[:2])[2]
     available = sorted(
         {str(d.platform) for d in entries if d.platform and d.platform.os != "unknown"}
     )
@@ -203,6 +224,19 @@ def select_platform(index: Document, wanted: Platform | None = None) -> Descript
         f"(available: {', '.join(available) or 'none'})",
         hint="choose one of the available platforms",
     )
+
+
+def check_platform(config: Mapping[str, Any], wanted: Platform, what: str) -> None:
+    """Refuse a single-platform image (``what``, its ``config``) that is not for ``wanted``:
+    there is no index to choose from, and using it would build or copy the wrong platform."""
+    if not config.get("architecture"):
+        return  # no platform recorded (an artifact's config): nothing to compare
+    found = Platform.from_dict(config)
+    if not wanted.matches(found):
+        raise PlatformNotFoundError(
+            f"{what} is a single-platform image for {found}, not {wanted}",
+            hint=f"ask for platform {found}, or use an image that has {wanted}",
+        )
 
 
 def new_image_manifest(

@@ -23,7 +23,6 @@ from ..registry.errors import NotFound
 from ..registry.upload import (
     UploadResult,
     UploadSession,
-    file_opener,
     find_or_mount,
     push_blob,
     push_bytes,
@@ -251,7 +250,8 @@ def _push_base_blob(
         source = base
         opener = lambda offset: source.iter_blob(desc.digest, offset)  # noqa: E731
     elif isinstance(base, LayoutSource):
-        opener = file_opener(str(base.layout.blob_path(desc.digest)))
+        layout = base.layout
+        opener = lambda offset: layout.iter_blob(desc.digest, offset)  # noqa: E731
     elif base is not None:
         stream_from = base
         opener = lambda offset: skip(_read_all(stream_from, desc.digest), offset)  # noqa: E731

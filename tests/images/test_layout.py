@@ -17,7 +17,8 @@ def test_blobs_are_verified_and_atomic(tmp_path: Path) -> None:
     desc = layout.write_blob([b"hello ", b"world"])
     assert desc == Descriptor("", Descriptor.of("", b"hello world").digest, 11)
     assert layout.read_blob(desc.digest) == b"hello world"
-    assert b"".join(layout.iter_blob(desc.digest, 3)) == b"hello world"
+    assert list(layout.iter_blob(desc.digest, chunk_size=6)) == [b"hello ", b"world"]
+    assert b"".join(layout.iter_blob(desc.digest, 6)) == b"world"  # resumed from an offset
     with pytest.raises(DigestMismatch):
         layout.write_blob(b"other", Descriptor.of("", b"expected").digest)
     assert list(layout.blobs()) == [desc.digest]  # no temp file left behind

@@ -9,6 +9,7 @@ from jupyter_regauth.images.manifest import (
     Document,
     Platform,
     canonical_json,
+    check_platform,
     new_index,
     select_platform,
 )
@@ -37,10 +38,48 @@ def test_select_platform() -> None:
     assert select_platform(index, Platform("linux", "arm")).digest == (
         Descriptor.of("", bytes([3])).digest
     )
+    # arm/v7 runs arm/v6 images, as containerd's matcher has it; arm/v5 does not.
+    assert select_platform(index, Platform("linux", "arm", "v7")).digest == (
+        Descriptor.of("", bytes([3])).digest
+    )
     with pytest.raises(PlatformNotFoundError) as err:
-        select_platform(index, Platform("linux", "arm", "v7"))
+        select_platform(index, Platform("linux", "arm", "v5"))
     assert "linux/amd64, linux/arm/v6, linux/arm64" in err.value.message
     assert "unknown" not in err.value.message
+
+
+def test_select_platform_prefers_the_default_variant() -> None:
+    platforms = ["linux/arm/v6", "linux/arm/v7", "linux/amd64/v3", "linux/amd64", "linux/arm64/v8"]
+    index = new_index(
+        [
+            Descriptor.of(media.OCI_MANIFEST, p.encode(), platform=Platform.parse(p))
+            for p in platforms
+        ]
+    )
+
+    def picked(wanted: str | None) -> str:
+        desc = select_platform(index, Platform.parse(wanted) if wanted else None)
+        return str(desc.platform)
+
+    # The first entry with the os and architecture is not the answer: the variant decides.
+    assert picked("linux/arm") == "linux/arm/v7"
+    assert picked(None) == "linux/amd64"  # not amd64/v3, which older CPUs cannot run
+    assert picked("linux/amd64/v2") == "linux/amd64"
+    assert picked("linux/amd64/v3") == "linux/amd64/v3"
+    assert picked("linux/amd64/v4") == "linux/amd64/v3"
+    assert picked("linux/arm/v6") == "linux/arm/v6"
+    assert picked("linux/arm64") == "linux/arm64/v8"
+
+
+def test_check_platform_refuses_another_single_platform_image() -> None:
+    config = {"os": "linux", "architecture": "amd64"}
+    check_platform(config, Platform(), "the base")
+    check_platform({"config": {}}, Platform.parse("linux/arm64"), "an artifact")  # no platform
+    with pytest.raises(PlatformNotFoundError) as err:
+        check_platform(config, Platform.parse("linux/arm64"), "The base image x")
+    assert err.value.message == (
+        "The base image x is a single-platform image for linux/amd64, not linux/arm64"
+    )
 
 
 def test_document_keeps_exact_bytes() -> None:
