@@ -308,6 +308,26 @@ def test_diff_id_cache_misses_an_in_place_edit(docker_config: Path, tmp_path: Pa
     assert key2 != key and second == diff_id_of([source]) != first
 
 
+def test_a_file_name_that_is_not_utf8_is_pushed_as_its_bytes(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"latin-1 name")
+    ref = f"{basic_registry.host}/team/names:v1"
+    for _ in range(2):  # the second is recognised as unchanged, through the same cache key
+        run = regauth("push", str(model), ref)
+        assert run.code == 0, run.stderr
+    assert "unchanged" in run.stderr
+    out = tmp_path / "out"
+    skopeo("copy", f"docker://{ref}", f"dir:{out}")
+    digest = json.loads((out / "manifest.json").read_text())["layers"][-1]["digest"]
+    layer = out / digest.split(":")[1]
+    with tarfile.open(layer) as tar:
+        names = [m.name for m in tar.getmembers()]
+    assert "model/caf\udce9.txt" in names  # tarfile reads the byte back as a surrogate
+
+
 def test_walks_started_early_give_the_plan_and_their_errors_when_asked(tmp_path: Path) -> None:
     from jupyter_regauth.images.errors import ImageError
     from jupyter_regauth.images.layer import plan

@@ -33,7 +33,9 @@ def layer_key(entries: Sequence[Entry], mtime: int | None = None) -> str:
     """A digest of what determines the tar of ``entries`` (a :func:`plan`), from metadata only."""
     h = hashlib.sha256(str(source_date_epoch() if mtime is None else mtime).encode())
     for e in entries:
-        h.update(f"{e.path}\0{e.type!r}\0{e.mode}\0{e.size}\0{e.linkname}\0".encode())
+        # A file name that is not UTF-8 holds surrogates, which the tar keeps as its bytes.
+        text = f"{e.path}\0{e.type!r}\0{e.mode}\0{e.size}\0{e.linkname}\0"
+        h.update(text.encode("utf-8", "surrogateescape"))
         if e.stamp is not None:
             h.update("{}:{}:{}:{}\n".format(*e.stamp).encode())
     return h.hexdigest()
