@@ -12,7 +12,13 @@ import pytest
 
 from jupyter_regauth.credentials.types import Credentials
 from jupyter_regauth.registry import DigestMismatch, RegistryClient, TrustConfig
-from jupyter_regauth.registry.upload import file_opener, push_blob, push_bytes, skip
+from jupyter_regauth.registry.upload import (
+    file_opener,
+    push_blob,
+    push_bytes,
+    push_stream,
+    skip,
+)
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .conftest import PKI, Registry
@@ -62,6 +68,25 @@ def test_wrong_content_is_refused(basic_registry: Registry, tmp_path: Path) -> N
 
 # Restarted after 3 MiB were handed to the connection (the registry holds some of them), or
 # before the first byte: then distribution reports "Range: 0-0", which also means one byte.
+def test_a_failing_producer_cancels_its_upload(basic_registry: Registry) -> None:
+    """A layer whose bytes cannot be made (a file unreadable halfway) leaves no open upload."""
+    from jupyter_regauth.images.errors import ImageError
+
+    def failing(offset: int) -> Iterator[bytes]:
+        yield b"x" * (1 << 20)
+        raise ImageError("Cannot read /model/w.bin: Permission denied")
+
+    uploads = basic_registry.server.workdir / "data/docker/registry/v2/repositories/team/cut"
+    with _client(basic_registry) as client, pytest.raises(ImageError, match="Cannot read"):
+        push_stream(client, "team/cut", failing, lambda: "sha256:" + "0" * 64)
+    # The registry had the upload with its first MiB; the DELETE removed its data (distribution
+    # leaves only an empty hash state behind, which its purge removes).
+    assert (uploads / "_uploads").is_dir()
+    assert not list(uploads.glob("_uploads/*/data")) and not list(
+        uploads.glob("_uploads/*/startedat")
+    )
+
+
 @pytest.mark.parametrize("restart_at", [3, 0])
 def test_upload_resumes_after_registry_restart(pki: PKI, tmp_path: Path, restart_at: int) -> None:
     server = LocalRegistry(tmp_path / "restarting", ca=pki.ca)

@@ -279,7 +279,14 @@ def tar_blocks(entries: Sequence[Entry], mtime: int | None = None) -> Iterator[b
                 pos += n
                 data = data[n:]
             continue
-        with open(str(piece.source), "rb", buffering=0) as f:
+        try:
+            opened = open(str(piece.source), "rb", buffering=0)  # noqa: SIM115 (with, below)
+        except OSError as exc:
+            raise ImageError(
+                f"Cannot read {piece.source}: {exc.strerror}",
+                hint="make it readable, or exclude it from the layer",
+            ) from None
+        with opened as f:
             left = piece.size
             while left:
                 if pos == BLOCK:

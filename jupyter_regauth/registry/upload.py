@@ -126,15 +126,22 @@ class _Counted:
         self.progress = progress
         self.hasher = hashlib.sha256() if hashing else None
         self.size = 0
+        self.failed: Exception | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
-            if self.hasher:
-                self.hasher.update(chunk)
-            self.size += len(chunk)
-            if self.progress:
-                self.progress(len(chunk))
-            yield chunk
+        try:
+            for chunk in self.chunks:
+                if self.hasher:
+                    self.hasher.update(chunk)
+                self.size += len(chunk)
+                if self.progress:
+                    self.progress(len(chunk))
+                yield chunk
+        except Exception as exc:
+            # The bytes could not be made (an unreadable file, a cancelled job). The request
+            # ends here, whole, rather than cut: distribution answers a cut PATCH with nothing
+            # and then refuses the upload's old location, so it could never be cancelled.
+            self.failed = exc
 
 
 def skip(chunks: Iterable[bytes], offset: int) -> Iterator[bytes]:
@@ -259,6 +266,8 @@ def _send(
         counted = _Counted(opener(offset), progress, hashing)
         try:
             session.patch(counted)
+            if counted.failed is not None:
+                raise counted.failed
             return session, offset, counted, attempts
         except RegistryUnreachable:
             if attempts > retries:
@@ -271,6 +280,11 @@ def _send(
                 offset,
                 attempts + 1,
             )
+        except Exception:
+            # The bytes could not be made, or were refused: without this the registry would
+            # keep the half-sent upload until it purges old ones.
+            session.cancel()
+            raise
 
 
 def _resume(

@@ -17,7 +17,9 @@ from jupyter_regauth.images.layer import (
     LayerSource,
     LayerStream,
     diff_id_of,
+    plan,
     source_date_epoch,
+    tar_blocks,
     write_layer,
 )
 from jupyter_regauth.images.layer import _header as tar_header
@@ -170,6 +172,11 @@ def test_bad_sources_raise_clear_errors(tmp_path: Path, tree: Path) -> None:
         layer_bytes([LayerSource(tree, "/m")])
     blob, _ = layer_bytes([LayerSource(tree, "/m", ["pipe"])])
     assert "m/pipe" not in members(blob)
+    entries = plan([LayerSource(tree, "/m", ["pipe"])])
+    (tree / "run.sh").unlink()  # gone (or unreadable) between the walk and the read
+    with pytest.raises(ImageError, match=r"Cannot read .*run\.sh: No such file") as err:
+        b"".join(tar_blocks(entries))
+    assert err.value.hint == "make it readable, or exclude it from the layer"
 
 
 def tarfile_header(entry: Entry, mtime: int) -> bytes:
