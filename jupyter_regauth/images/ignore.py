@@ -77,12 +77,13 @@ def _translate(pattern: str) -> str:
     while i < n:
         c = pattern[i]
         if pattern.startswith("**", i):
+            # Docker's (moby/patternmatcher) rules: "**/" is "**"; at the end it matches
+            # anything, elsewhere any number of whole directories, none included. So "**.pyc"
+            # is only a file named ".pyc", at any depth, as in Docker.
             i += 2
-            if pattern.startswith("/", i):  # "**/" also matches zero directories
-                out.append("(?:.*/)?")
+            if pattern.startswith("/", i):
                 i += 1
-            else:
-                out.append(".*")
+            out.append(".*" if i == n else "(?:.*/)?")
             continue
         if c == "*":
             out.append("[^/]*")

@@ -24,6 +24,14 @@ from jupyter_regauth.images.ignore import Excludes
         (["logs/**"], "logs/2024/a.log", True),
         (["logs/**", "!logs/**/*.keep"], "logs/2024/a.keep", False),
         (["  ", "# not special here"], "x", False),
+        # "**" inside a pattern is whole directories, as Docker's matcher has it: "**.pyc" is a
+        # file named ".pyc" at any depth, not every .pyc file.
+        (["**.pyc"], "a.pyc", False),
+        (["**.pyc"], "x/a.pyc", False),
+        (["**.pyc"], "x/.pyc", True),
+        (["a**b"], "a/x/b", True),
+        (["a**b"], "ab", True),
+        (["a**b"], "axb", False),
     ],
 )
 def test_patterns(patterns: list[str], path: str, excluded: bool) -> None:
