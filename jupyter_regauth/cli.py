@@ -393,9 +393,30 @@ def _with_progress(
             printer.close()
 
 
+def _check_digest_file(path: Path) -> None:
+    """Before anything is pushed: a ``--digest-file`` that could not be written is an error now,
+    not after the work is done."""
+    if path.is_dir() or not path.parent.is_dir():
+        where = f"{path} is a directory" if path.is_dir() else f"{path.parent} does not exist"
+        raise ConfigError(
+            f"cannot write the digest file: {where}", hint="give the path of a file to write"
+        )
+
+
+def _write_digest_file(path: Path | None, digests: Sequence[str], done: str) -> None:
+    if path is None:
+        return
+    try:
+        path.write_text("".join(d + "\n" for d in digests))
+    except OSError as exc:
+        raise ConfigError(
+            f"{done}, but the digest could not be written to {path}: {exc.strerror}",
+            hint="the registry has the image; write the digest again with regauth inspect",
+        ) from None
+
+
 def _pushed(result: Any, args: argparse.Namespace, console: Console) -> Output:
-    if args.digest_file:
-        args.digest_file.write_text(result.digest + "\n")
+    _write_digest_file(args.digest_file, [result.digest], f"Pushed {result.reference}")
     if not args.quiet:
         note = (
             "unchanged, nothing uploaded"
@@ -460,8 +481,7 @@ def cmd_push_artifact(service: RegAuth, args: argparse.Namespace, console: Conso
 
 
 def _copied(results: list[Any], args: argparse.Namespace) -> Output:
-    if args.digest_file:
-        args.digest_file.write_text("".join(r.digest + "\n" for r in results))
+    _write_digest_file(args.digest_file, [r.digest for r in results], "Copied")
     return Output(
         [r.to_dict() for r in results], "\n".join(f"{r.source} -> {r.reference}" for r in results)
     )
@@ -505,8 +525,7 @@ def cmd_pull(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
             args.reference, directory, oci_layout=args.oci_layout is not None, progress=p
         ),
     )
-    if args.digest_file:
-        args.digest_file.write_text(result["digest"] + "\n")
+    _write_digest_file(args.digest_file, [result["digest"]], f"Pulled {result['reference']}")
     if args.oci_layout is not None:
         return Output(result, f"{result['source']} -> {result['reference']}")
     files = [f["path"] for f in result["files"]]
@@ -544,6 +563,8 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     console = console or Console(sys.stdin, sys.stdout, sys.stderr, sys.stdin.isatty())
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "digest_file", None) is not None:
+            _check_digest_file(args.digest_file)
         service = make_service(args)
         result = COMMANDS[args.verb](service, args, console)
     except RegAuthError as exc:

@@ -515,10 +515,10 @@ class RegAuth:
         ref = parse(reference).with_default_tag()
         with self.client(ref.domain) as client:
             if oci_layout:
+                source = RegistrySource(client, ref)
+                source.fetch_manifest(ref.identifier)  # a missing image leaves no empty layout
                 layout = OCILayout.create(directory)
-                _, result = copy_image(
-                    RegistrySource(client, ref), LayoutTarget(layout), ref.tag, progress=progress
-                )
+                _, result = copy_image(source, LayoutTarget(layout), ref.tag, progress=progress)
                 result.reference = f"oci:{directory}:{ref.tag}" if ref.tag else str(directory)
                 return result.to_dict()
             doc, files = pull_artifact(client, ref, directory, progress=progress)

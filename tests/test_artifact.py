@@ -88,6 +88,30 @@ def test_artifact_round_trip(logged_in: RegAuth, basic_registry: Registry, tmp_p
     image = regauth("pull", f"{basic_registry.host}/models/demo@sha256:{'0' * 64}", str(out))
     assert image.code == 1 and "not found" in image.stderr
 
+    # Pulled again, a directory is replaced whole: a file since deleted from it does not stay.
+    (out / "tokenizer" / "stale.txt").write_text("left over")
+    assert regauth("pull", ref, str(out)).code == 0
+    same_tree(src, out)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    onto_file = regauth("pull", ref, str(a_file))
+    assert onto_file.code == 1 and f"{a_file} is a file, not a directory" in onto_file.stderr
+
+
+def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    src = model_files(tmp_path / "src")
+    (src / "tokenizer" / "abs").symlink_to("/etc/hostname")
+    ref = f"{basic_registry.host}/models/links:v1"
+    assert regauth("push-artifact", ref, str(src / "tokenizer")).code == 0
+    out = tmp_path / "out"
+    pulled = regauth("pull", ref, str(out))
+    assert pulled.code == 1
+    assert "Refusing entry 'tokenizer/abs' of 'tokenizer'" in pulled.stderr
+    assert "absolute path" in pulled.stderr
+    assert list(out.iterdir()) == []  # neither a partial tree nor the staging directory
+
 
 def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Path) -> None:
     src = model_files(tmp_path / "src")

@@ -146,6 +146,54 @@ def test_mirror_list_and_pull_to_layout(
     assert failed.code == 1 and "line 1 has 3 words" in failed.stderr
 
 
+def test_pull_to_a_layout_by_digest_and_its_errors(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    layout = two_platform_layout(tmp_path / "layout")
+    skopeo("copy", "--all", f"oci:{layout.root}:multi", f"docker://{basic_registry.host}/p/a:1")
+    raw = skopeo("inspect", "--raw", f"docker://{basic_registry.host}/p/a:1").encode()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    # By digest there is no tag to name it by: it is listed without a name, as skopeo does.
+    out = tmp_path / "by-digest"
+    pulled = regauth("pull", f"{basic_registry.host}/p/a@{digest}", "--oci-layout", str(out))
+    assert pulled.code == 0, pulled.stderr
+    listed = json.loads((out / "index.json").read_text())["manifests"]
+    assert [(d["digest"], d.get("annotations")) for d in listed] == [(digest, None)]
+    raw = skopeo("inspect", "--raw", f"oci:{out}").encode()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
+
+    missing = tmp_path / "missing"
+    run = regauth("pull", f"{basic_registry.host}/p/a:nope", "--oci-layout", str(missing))
+    assert run.code == 1 and "not found" in run.stderr
+    assert not missing.exists()  # no empty layout left behind
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    run = regauth("pull", f"{basic_registry.host}/p/a:1", "--oci-layout", str(a_file))
+    assert run.code == 1, run.stderr
+    assert f"{a_file} is a file, not a directory for an OCI layout" in run.stderr
+
+    # A digest file that cannot be written is refused before anything is done.
+    nowhere = tmp_path / "no-such-dir" / "digest"
+    run = regauth(
+        "copy",
+        f"{basic_registry.host}/p/a:1",
+        f"{basic_registry.host}/p/b:1",
+        "--digest-file",
+        str(nowhere),
+    )
+    assert run.code == 1
+    assert f"cannot write the digest file: {nowhere.parent} does not exist" in run.stderr
+    assert "p/b" not in logged_in.catalog(basic_registry.host)
+
+    # A layout missing a blob says so, for a copy from it.
+    (layout.blob_path(layout.read_manifest("multi", Platform()).layers()[0].digest)).unlink()
+    run = regauth("copy", f"oci:{layout.root}:multi", f"{basic_registry.host}/p/c:1")
+    assert run.code == 1, run.stderr
+    assert "is missing from" in run.stderr and "the layout is incomplete" in run.stderr
+
+
 def test_copy_from_an_oci_layout(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:

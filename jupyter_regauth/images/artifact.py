@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tarfile
 import tempfile
 import zlib
@@ -179,6 +180,10 @@ def pull_artifact(
             hint="pull images with --oci-layout DIR",
         )
     out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise ImageError(
+            f"{out} is a file, not a directory to pull into", hint="give a directory's path"
+        )
     out.mkdir(parents=True, exist_ok=True)
     pulled = []
     for desc in titled:
@@ -247,20 +252,38 @@ class _GunzipReader:
 
 
 def _unpack(chunks: Iterator[bytes], out: Path, title: str, tar_digest: str | None) -> None:
-    """Extract a directory layer into ``out`` (its entries live under ``title``)."""
-    reader = _GunzipReader(chunks)
-    with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
-        for member in tar:
-            name = PurePosixPath(member.name)
-            if name.parts[:1] != (title,) and str(name) != title:
-                raise ImageError(
-                    f"Entry {member.name!r} of {title!r} lies outside it",
-                    hint="the artifact may be malicious; inspect it before pulling",
-                )
-            tar.extract(member, out, filter="data")
-    reader.drain()
-    if tar_digest and "sha256:" + reader.hash.hexdigest() != tar_digest:
-        raise DigestMismatch(
-            f"The unpacked content of {title!r} does not match {tar_digest}",
-            hint="the artifact is corrupt; push it again",
-        )
+    """Extract a directory layer into ``out`` (its entries live under ``title``): into a
+    directory of its own first, moved into place once all of it is verified, so that an entry
+    refused or a corrupt layer leaves nothing behind."""
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".tmp-pull-"))
+    try:
+        reader = _GunzipReader(chunks)
+        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+            for member in tar:
+                name = PurePosixPath(member.name)
+                if name.parts[:1] != (title,) and str(name) != title:
+                    raise ImageError(
+                        f"Entry {member.name!r} of {title!r} lies outside it",
+                        hint="the artifact may be malicious; inspect it before pulling",
+                    )
+                try:
+                    tar.extract(member, staging, filter="data")
+                except tarfile.FilterError as exc:  # e.g. a link to an absolute path
+                    raise ImageError(
+                        f"Refusing entry {member.name!r} of {title!r}: {exc}",
+                        hint="only files and links that stay inside the directory are unpacked",
+                    ) from None
+        reader.drain()
+        if tar_digest and "sha256:" + reader.hash.hexdigest() != tar_digest:
+            raise DigestMismatch(
+                f"The unpacked content of {title!r} does not match {tar_digest}",
+                hint="the artifact is corrupt; push it again",
+            )
+        unpacked, dest = staging / title, out / title
+        if unpacked.exists() or unpacked.is_symlink():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists() or dest.is_symlink():  # what an earlier pull left: replaced whole
+                dest.rename(staging / ".replaced")
+            unpacked.rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

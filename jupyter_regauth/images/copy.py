@@ -82,7 +82,10 @@ class Target(Protocol):
         """Make the target hold the blob; returns "exists", "mounted" or "uploaded"."""
         ...
 
-    def put_manifest(self, doc: Document, tag: str | None) -> None: ...
+    def put_manifest(self, doc: Document, tag: str | None, *, top: bool) -> None:
+        """Store ``doc`` under ``tag`` or by digest; ``top``: the image asked for, else a
+        manifest of the index being copied."""
+        ...
 
 
 class RegistryTarget:
@@ -100,7 +103,7 @@ class RegistryTarget:
         )
         return result.state
 
-    def put_manifest(self, doc: Document, tag: str | None) -> None:
+    def put_manifest(self, doc: Document, tag: str | None, *, top: bool) -> None:
         self.client.put_manifest(self.repository, tag or doc.digest, doc.raw, doc.media_type)
 
 
@@ -114,8 +117,10 @@ class LayoutTarget:
         self.layout.write_blob(source.iter_blob(desc.digest), desc.digest)
         return "uploaded"
 
-    def put_manifest(self, doc: Document, tag: str | None) -> None:
-        if tag:
+    def put_manifest(self, doc: Document, tag: str | None, *, top: bool) -> None:
+        # The image asked for is listed in index.json, without a name when it has no tag (as
+        # skopeo does), or nothing could find it; an index's manifests are found through it.
+        if top:
             self.layout.put_manifest(doc, tag)
         else:
             self.layout.write_blob(doc.raw, doc.digest)
@@ -155,21 +160,21 @@ def copy_image(
     manifests = 0
     with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="copy") as pool:
 
-        def copy_manifest(doc: Document, tag: str | None) -> None:
+        def copy_manifest(doc: Document, tag: str | None, top: bool) -> None:
             nonlocal manifests
             if doc.is_index:
                 for child in doc.manifests():
-                    copy_manifest(source.fetch_manifest(child.digest), None)
+                    copy_manifest(source.fetch_manifest(child.digest), None, False)
             else:
                 blobs = [d for d in _blobs_of(doc) if d.digest not in seen and not d.urls]
                 seen.update(d.digest for d in blobs)
                 for future in [pool.submit(blob, d) for d in blobs]:
                     future.result()
-            target.put_manifest(doc, tag)
+            target.put_manifest(doc, tag, top=top)
             manifests += 1
             emit(progress, ProgressEvent("manifest", doc.digest, "done", len(doc.raw)))
 
-        copy_manifest(top, tag)
+        copy_manifest(top, tag, True)
     return top, CopyResult(source.label, "", top.digest, top.media_type, manifests, counts)
 
 

@@ -102,6 +102,11 @@ class OCILayout:
         layout = cls(root)
         if (layout.root / "oci-layout").exists():
             return cls.open(root)
+        if layout.root.exists() and not layout.root.is_dir():
+            raise ImageError(
+                f"{layout.root} is a file, not a directory for an OCI layout",
+                hint="give the path of a directory (it is created if missing)",
+            )
         layout._blob_dir.mkdir(parents=True, exist_ok=True)
         _atomic_write(layout.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         if not (layout.root / "index.json").exists():
