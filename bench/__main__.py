@@ -105,9 +105,10 @@ class Runner:
                 log(f"{prefix}: {row.label} (run {i + 1}/{runs})")
                 self.record(row, partial(push, f"{prefix}-{n}-{i}"))
 
-    def record(self, row: Row, action: Callable[[], Run]) -> None:
+    def record(self, row: Row, action: Callable[[], Run | list[Run]]) -> None:
         try:
-            row.runs.append(action())
+            result = action()
+            row.runs.extend(result if isinstance(result, list) else [result])
         except ToolFailed as exc:
             row.error = str(exc)
             self.failed = True
@@ -268,6 +269,12 @@ def measure_all(
         runner.record(floor, lambda: run([sys.executable, "-c", IMPORT_HTTPX], env=env))
     startup.note = "(interpreter start, for scale)"
     floor.note = "(the interpreter and httpx alone: a floor)"
+    in_kernel = Row("RegAuth.push_directory, unchanged")
+    runs = max(args.runs, 3)
+    runner.record(
+        in_kernel, partial(tools.ours_repush_in_process, bench, model, "again-ours", runs)
+    )
+    in_kernel.note = "(in a running kernel: %regauth push, the widget, the server)"
 
     rss_rows = []
     for mib, directory in series.items():
@@ -292,7 +299,7 @@ def measure_all(
         Section(f"multi-layer, {size} in 4 layers", [ours4, skopeo4], skopeo4),
         Section(
             f"re-push of the unchanged {size} image",
-            [ours_again, skopeo_again, startup, floor],
+            [ours_again, skopeo_again, startup, floor, in_kernel],
             skopeo_again,
         ),
         Section("peak memory of regauth push as the image grows", rss_rows),

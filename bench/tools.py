@@ -6,8 +6,10 @@ the CA and credentials where it looks for them (see :mod:`.env`).
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 from jupyter_regauth.images.build import build
@@ -31,6 +33,33 @@ def layout_of(layers: list[tuple[Path, str]], target: Path) -> Path:
 def ours_push(bench: Bench, model: Path, repository: str) -> Run:
     """``regauth push DIR REFERENCE``: build the layer and push it, one command."""
     return run(bench.ours("push", model, f"{bench.host}/{repository}:{TAG}"), env=bench.ours_env())
+
+
+# A running kernel's re-push (what `%regauth push`, the widget and the server do): one push to
+# pay for imports as a kernel has already, then the timed ones, each asserted unchanged.
+_IN_PROCESS = """
+import json, sys, time
+from jupyter_regauth.service import RegAuth
+service = RegAuth()
+directory, reference, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+service.push_directory(directory, reference)
+seconds = []
+for _ in range(runs):
+    start = time.perf_counter()
+    assert service.push_directory(directory, reference).unchanged
+    seconds.append(time.perf_counter() - start)
+print(json.dumps(seconds))
+"""
+
+
+def ours_repush_in_process(bench: Bench, model: Path, repository: str, runs: int) -> list[Run]:
+    """Re-pushes of the unchanged image through the Python API, in one process; each run has
+    the whole process's peak memory."""
+    whole = run(
+        [sys.executable, "-c", _IN_PROCESS, model, f"{bench.host}/{repository}:{TAG}", str(runs)],
+        env=bench.ours_env(),
+    )
+    return [Run(s, whole.peak_rss_mib, "") for s in json.loads(whole.stdout)]
 
 
 def ours_build(bench: Bench, spec: Path, repository: str) -> Run:
