@@ -101,6 +101,12 @@ def build_parser(prog: str = "regauth") -> argparse.ArgumentParser:
     login.add_argument(
         "--no-profile", action="store_true", help="do not add the registry to your list"
     )
+    login.add_argument(
+        "--store-password",
+        action="store_true",
+        help="store the password even where the token service offers an identity token "
+        "(needed for `regauth kube apply`: the kubelet cannot use identity tokens)",
+    )
 
     logout = verbs.add_parser(
         "logout", parents=[common], help="remove stored credentials for a registry"
@@ -235,6 +241,7 @@ def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> O
         client_key=_read_file(args.client_key, "client key"),
         insecure=True if args.insecure else None,
         save_profile=not args.no_profile,
+        store_password=args.store_password,
     )
     return Output(result.to_dict(), "Login Succeeded")
 

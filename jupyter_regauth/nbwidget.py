@@ -146,8 +146,11 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         try:
             if not host:
                 raise ConfigError("no registry picked", hint="pick one, or pass registry=HOST")
-            result = self.service.login(host, self.username.value.strip(), password)
-            if self.kube.value and kube_available():
+            kube = bool(self.kube.value) and kube_available()
+            # The kubelet cannot pull with an identity token: keep the password for the cluster.
+            user = self.username.value.strip()
+            result = self.service.login(host, user, password, store_password=kube)
+            if kube:
                 self.service.kube_apply(host)
         except RegAuthError as exc:
             self.status.value = _error_html(exc)

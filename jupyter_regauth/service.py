@@ -265,8 +265,13 @@ class RegAuth:
         client_key: bytes | None = None,
         insecure: bool | None = None,
         save_profile: bool = True,
+        store_password: bool = False,
     ) -> LoginResult:
         """Verify the credentials (and CA) against the registry; only then store them.
+
+        Where the token service hands out a refresh token, that identity token is stored instead
+        of the password, unless ``store_password``: tools that read only a username and password
+        (the kubelet reading a pull Secret) need the password itself.
 
         Nothing is written when verification fails."""
         host = normalize_host(host)
@@ -293,6 +298,8 @@ class RegAuth:
                 timeout=self.timeout,
             ) as client:
                 to_store = client.check_login()
+                if store_password:
+                    to_store = Credentials(username=username, password=password)
         finally:
             if temp_pair:
                 for path in temp_pair:

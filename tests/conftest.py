@@ -50,7 +50,7 @@ class Registry:
         return self.server.host
 
 
-def logged_in_to(*registries: Registry) -> RegAuth:
+def logged_in_to(*registries: Registry, store_password: bool = False) -> RegAuth:
     """A RegAuth (in the test's isolated home) logged in to ``registries`` with their CA."""
     service = RegAuth()
     for registry in registries:
@@ -60,6 +60,7 @@ def logged_in_to(*registries: Registry) -> RegAuth:
             registry.username,
             registry.password,
             ca_pem=registry.ca_file.read_bytes(),
+            store_password=store_password,
         )
     return service
 

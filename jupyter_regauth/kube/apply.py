@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
-from ..errors import RegAuthError
+from ..errors import ConfigError, RegAuthError
 from . import objects as o
-from .client import KubeError, call, missing_ok
+from .client import KubeError, call, failure, missing_ok
 from .objects import Combined, Manifest, RegistrySpec
-from .serviceaccount import DEFAULT_ACCOUNTS, merge_pull_secrets, pull_secret_names
+from .serviceaccount import (
+    DEFAULT_ACCOUNTS,
+    accounts_listing,
+    merge_pull_secrets,
+    pull_secret_names,
+)
 
 APPLY_PATCH = "application/apply-patch+yaml"
 CONFLICT = 409
@@ -49,6 +55,7 @@ class KubeReport:
     objects: list[ObjectStatus] = field(default_factory=list)
     service_accounts: dict[str, bool] = field(default_factory=dict)  # name -> lists our Secret
     selector_label: str = ""
+    notes: list[str] = field(default_factory=list)  # what was skipped or could not be checked
 
     @property
     def configured(self) -> bool:
@@ -68,6 +75,7 @@ class KubeReport:
             "selector_label": self.selector_label,
             "objects": [s.to_dict() for s in self.objects],
             "service_accounts": dict(self.service_accounts),
+            "notes": list(self.notes),
         }
 
 
@@ -186,20 +194,43 @@ class Applier:
         self.combined = combined
         self.system_cas = o.system_ca_bundle() if system_cas is None else system_cas
         self.kinds = {kind: _Kind(api, kind) for kind in ("Secret", "PodDefault")}
+        self._pod_defaults_served: bool | None = None
 
     def __repr__(self) -> str:
         return f"Applier(namespace={self.namespace!r})"
 
     def desired(self, spec: RegistrySpec) -> list[Manifest]:
-        return o.registry_objects(
+        wanted = o.registry_objects(
             spec, self.namespace, home=self.home, combined=self.combined, system_cas=self.system_cas
         )
+        if not self.pod_defaults_served:
+            wanted = [body for body in wanted if body["kind"] != "PodDefault"]
+        return wanted
+
+    @property
+    def pod_defaults_served(self) -> bool:
+        """Whether the cluster serves Kubeflow's PodDefaults (a plain JupyterHub does not)."""
+        if self._pod_defaults_served is None:
+            group, version, plural = o.PODDEFAULT_API
+            custom: Any = client.CustomObjectsApi(self.api)
+            found = missing_ok(
+                "discover", f"{group}/{version}", "", custom.get_api_resources, group, version
+            )
+            names = {r.name for r in found.resources or []} if found is not None else set()
+            self._pod_defaults_served = plural in names
+        return self._pod_defaults_served
 
     # -- the three verbs ---------------------------------------------------------------------
 
     def apply(self, spec: RegistrySpec) -> KubeReport:
         names = o.Names(spec.host)
         report = self._report(spec.host)
+        # Everything that would make the result unusable is checked before the first write.
+        _check_kubelet_can_use(spec)
+        self._check_namespace()
+        self._check_combined_names()
+        self._check_layout(names.slug)
+        self._note_pod_defaults(report)
         # The PodDefault goes last: applying it first would offer a Configuration whose
         # Secrets do not exist yet.
         wanted = self.desired(spec)
@@ -216,7 +247,10 @@ class Applier:
 
     def status(self, spec: RegistrySpec) -> KubeReport:
         report = self._report(spec.host)
-        for body in self.desired(spec):
+        self._note_pod_defaults(report)
+        # The registry's own objects, then the combined pair its PodDefault mounts, as the
+        # registries' Secrets make it now.
+        for body in self.desired(spec) + self._combined_objects():
             live = self.kinds[body["kind"]].get(self.namespace, body["metadata"]["name"])
             found = drift(body, live) if live is not None else []
             report.objects.append(
@@ -234,13 +268,94 @@ class Applier:
     def remove(self, host: str) -> KubeReport:
         names = o.Names(host)
         report = self._report(host)
-        merge_pull_secrets(
-            self.api, self.namespace, self.service_accounts, remove=[names.docker_secret]
-        )
+        self._check_layout(names.slug)
+        # Every ServiceAccount that lists the Secret, not only the ones named now: an apply
+        # may have added it to others.
+        listing = accounts_listing(self.api, self.namespace, names.docker_secret)
+        accounts = list(self.service_accounts)
+        if listing is None:
+            report.notes.append(
+                f"ServiceAccounts in {self.namespace} may not be listed: only "
+                f"{', '.join(self.service_accounts)} were cleaned; pass --service-account for "
+                "others, or grant 'list' on serviceaccounts (`regauth kube rbac`)"
+            )
+        else:
+            accounts += [a for a in listing if a not in accounts]
+        merge_pull_secrets(self.api, self.namespace, accounts, remove=[names.docker_secret])
         report.objects += self._prune(names.slug, set())
         report.objects += self._combine()
-        report.service_accounts = self._accounts(names.docker_secret)
+        report.service_accounts = self._accounts(names.docker_secret, accounts)
         return report
+
+    # -- checks before writing ---------------------------------------------------------------
+
+    def _check_namespace(self) -> None:
+        """A missing namespace is named as such (where we may read namespaces at all)."""
+        core: Any = client.CoreV1Api(self.api)
+        try:
+            core.read_namespace(self.namespace)
+        except ApiException as error:
+            if error.status == 404:
+                raise KubeError(
+                    f"namespace {self.namespace} does not exist",
+                    hint="check -n/--namespace, or create the namespace first",
+                    status=404,
+                    reason="NotFound",
+                ) from None
+            if error.status != 403:  # not allowed to look: the writes will tell
+                raise failure("get", "namespaces", "", error) from None
+
+    def _check_layout(self, slug: str) -> None:
+        """Refuse where other registries' PodDefaults in the namespace mount a combined Secret
+        of another name, or under another home: rebuilding the pair under our names would
+        delete the Secret their pods mount."""
+        if not self.pod_defaults_served:
+            return
+        others: dict[tuple[str, str], list[str]] = {}
+        for item in self.kinds["PodDefault"].list(self.namespace, o.MANAGED_SELECTOR):
+            meta = item.get("metadata") or {}
+            if (meta.get("labels") or {}).get(o.REGISTRY_LABEL) == slug:
+                continue  # the one being written now
+            layout = _layout(item)
+            if layout is not None and layout != (self.combined.docker, self.home):
+                host = (meta.get("annotations") or {}).get(o.HOST_ANNOTATION, meta.get("name"))
+                others.setdefault(layout, []).append(str(host))
+        if not others:
+            return
+        (docker, home), hosts = sorted(others.items())[0]
+        flag = "with --kaptain-names" if docker == o.KAPTAIN.docker else "without --kaptain-names"
+        raise ConfigError(
+            f"the PodDefaults of {', '.join(sorted(hosts))} in namespace {self.namespace} mount "
+            f"the combined Secret {docker} with home {home}, not {self.combined.docker} with "
+            f"home {self.home}",
+            hint=f"use the same layout for every registry of a namespace: run again {flag} "
+            f"and --home {home}, or `regauth kube remove` those registries first",
+        )
+
+    def _check_combined_names(self) -> None:
+        """The combined Secrets' names must be free or ours (``docker-secret`` may well be
+        someone else's)."""
+        for name in (self.combined.docker, self.combined.certificate):
+            live = self.kinds["Secret"].get(self.namespace, name)
+            if live is not None and not _managed_by_us(live):
+                raise self._foreign(name)
+
+    def _foreign(self, name: str) -> ConfigError:
+        hint = f"delete it (kubectl -n {self.namespace} delete secret {name})"
+        if self.combined == o.KAPTAIN:
+            hint += " or drop --kaptain-names"
+        return ConfigError(
+            f"Secret {name} exists in {self.namespace} and is not managed by jupyter-regauth",
+            hint=hint,
+        )
+
+    def _note_pod_defaults(self, report: KubeReport) -> None:
+        if not self.pod_defaults_served:
+            report.notes.append(
+                "no PodDefault written: this cluster does not serve kubeflow.org/v1alpha1 "
+                "poddefaults (mount the Secrets with a JupyterHub profile: "
+                "`regauth kube spawner-profile`)"
+            )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -270,10 +385,9 @@ class Applier:
     def _managed(self, selector: str) -> list[tuple[str, Manifest]]:
         full = f"{o.MANAGED_SELECTOR},{selector}"
         # PodDefaults first: a pod admitted meanwhile must not get volumes of deleted Secrets.
+        kinds = ("PodDefault", "Secret") if self.pod_defaults_served else ("Secret",)
         return [
-            (kind, item)
-            for kind in ("PodDefault", "Secret")
-            for item in self.kinds[kind].list(self.namespace, full)
+            (kind, item) for kind in kinds for item in self.kinds[kind].list(self.namespace, full)
         ]
 
     def _prune(self, registry: str, keep: set[tuple[str, str]]) -> list[ObjectStatus]:
@@ -299,7 +413,12 @@ class Applier:
             try:
                 return self._combine_once()
             except KubeError as error:
-                if error.status != CONFLICT or attempt == COMBINE_ATTEMPTS:
+                if error.status != CONFLICT:
+                    raise
+                if error.reason == "AlreadyExists":
+                    # Created since we listed: by another apply (retry), or by someone else.
+                    self._check_combined_names()
+                if attempt == COMBINE_ATTEMPTS:
                     raise
                 attempt += 1
 
@@ -334,9 +453,9 @@ class Applier:
             self.namespace, auths, cas, combined=self.combined, system_cas=self.system_cas
         )
 
-    def _accounts(self, secret: str) -> dict[str, bool]:
+    def _accounts(self, secret: str, accounts: Sequence[str] = ()) -> dict[str, bool]:
         found = {}
-        for account in self.service_accounts:
+        for account in accounts or self.service_accounts:
             names = pull_secret_names(self.api, self.namespace, account)
             if names is not None:
                 found[account] = secret in names
@@ -345,6 +464,50 @@ class Applier:
 
 def _resource_version(live: Manifest) -> str:
     return str(live["metadata"]["resourceVersion"])
+
+
+def _managed_by_us(live: Manifest) -> bool:
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(o.MANAGED_BY_KEY) == o.FIELD_MANAGER)
+
+
+def _layout(pod_default: Manifest) -> tuple[str, str] | None:
+    """The combined docker Secret a PodDefault mounts and the home it mounts it under."""
+    spec = pod_default.get("spec") or {}
+    secret = next(
+        (
+            (v.get("secret") or {}).get("secretName")
+            for v in spec.get("volumes") or []
+            if v.get("name") == o.DOCKER_CONFIG_VOLUME
+        ),
+        None,
+    )
+    path = next(
+        (
+            m.get("mountPath")
+            for m in spec.get("volumeMounts") or []
+            if m.get("name") == o.DOCKER_CONFIG_VOLUME
+        ),
+        None,
+    )
+    if not secret or not path:
+        return None
+    return str(secret), str(path).removesuffix("/.docker")
+
+
+def _check_kubelet_can_use(spec: RegistrySpec) -> None:
+    """The kubelet reads a pull Secret's username/password (or ``auth``) only: an identity
+    (refresh) token in it would make every pull anonymous."""
+    creds = spec.credentials
+    if creds.password or not (creds.identity_token or creds.registry_token):
+        return
+    token = "an identity token" if creds.identity_token else "a registry token"
+    raise ConfigError(
+        f"the login stored for {spec.host} is {token}, which the kubelet cannot use to pull images",
+        hint=f"log in again with `regauth login {spec.host} --store-password`, which keeps the "
+        "password, or with a robot account or password the token service does not exchange "
+        "for a refresh token",
+    )
 
 
 @dataclass
@@ -380,16 +543,23 @@ def rollout(
     namespaces = sorted(str(ns.metadata.name) for ns in listed.items if ns.metadata)
     result = RolloutReport(selector)
 
-    def one(namespace: str) -> KubeReport | RegAuthError:
+    def one(namespace: str) -> KubeReport | dict[str, object]:
         try:
             return action(namespace)
         except RegAuthError as error:
-            return error
+            return error.to_dict()
+        except Exception as error:  # one namespace's surprise must not stop the others
+            # Only the type: the text of an unknown error may hold what the request carried.
+            return {
+                "code": "unexpected_error",
+                "message": f"unexpected {type(error).__name__} in namespace {namespace}",
+                "hint": f"run the action alone with -n {namespace} to see it",
+            }
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for namespace, outcome in zip(namespaces, pool.map(one, namespaces), strict=True):
-            if isinstance(outcome, RegAuthError):
-                result.errors[namespace] = outcome.to_dict()
+            if isinstance(outcome, dict):
+                result.errors[namespace] = outcome
             else:
                 result.reports.append(outcome)
     return result

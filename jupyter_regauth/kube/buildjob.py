@@ -22,6 +22,7 @@ BUILDKIT_IMAGE = "moby/buildkit:v0.23.2-rootless"
 KANIKO_IMAGE = "cgr.dev/chainguard/kaniko:latest"
 ORAS_IMAGE = "ghcr.io/oras-project/oras:v1.2.3"
 BUILD_LABEL = "jupyter-regauth/build"
+ISTIO_INJECT = "sidecar.istio.io/inject"
 DOCKER, TLS, CLIENT, WORKSPACE = "/regauth/docker", "/regauth/tls", "/regauth/client", "/workspace"
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -153,7 +154,9 @@ def build_job(spec: RegistrySpec, request: BuildRequest, namespace: str) -> Mani
     make = _kaniko if request.builder == "kaniko" else _buildkit
     labels = {**MANAGED_BY, REGISTRY_LABEL: Names(spec.host).slug, BUILD_LABEL: "true"}
     pod: dict[str, Any] = {
-        "metadata": {"labels": labels},
+        # Kubeflow profile namespaces inject Istio sidecars: the proxy is not up while the init
+        # container fetches the context, and it never exits, so the Job would never complete.
+        "metadata": {"labels": labels, "annotations": {ISTIO_INJECT: "false"}},
         "spec": {
             "restartPolicy": "Never",
             "initContainers": [_fetch(spec, request, mounts)],

@@ -109,6 +109,7 @@ def _table(report: Any) -> str:
         lines.append(f"  {item.kind:<11} {item.name:<60} {state}{drift}")
     for account, has in report.service_accounts.items():
         lines.append(f"  {'SA':<11} {account:<60} {'ok' if has else 'missing pull secret'}")
+    lines += [f"  note: {note}" for note in report.notes]
     label = f"label a pod {report.selector_label}=true to mount it"
     lines.append(("configured; " + label) if report.configured else "not configured")
     return "\n".join(lines)
@@ -118,6 +119,47 @@ def write_private(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text.encode(), mode=0o600)
     return path
+
+
+def _hosts_toml(service: RegAuth, args: argparse.Namespace) -> tuple[Any, str]:
+    """The node files or the DaemonSet: printed only where they hold no secret (a password in
+    a header, a client key); else written with ``-o DIR``, mode 0600."""
+    from . import facade
+
+    options = {"header_auth": args.header_auth, "override_path": args.override_path}
+    files = facade.hosts_toml(service, args.host, **options)
+    keys = sorted(path for path in files if path.endswith(".key"))
+    if args.daemonset:
+        manifests = facade.node_daemonset(service, args.host, args.node_namespace, **options)
+        import yaml
+
+        text = yaml.safe_dump_all(manifests, sort_keys=False)
+        if args.output:
+            name = f"{manifests[1]['metadata']['name']}.yaml"
+            path = str(write_private(args.output / name, text))
+            return {"written": [path]}, path
+        if args.header_auth or keys:
+            what = "the registry password" if args.header_auth else "the client private key"
+            raise ConfigError(
+                f"the DaemonSet's Secret holds {what}, so it is not printed",
+                hint="add --output DIR to write it (mode 0600)",
+            )
+        return manifests, text.rstrip()
+    if args.output:
+        written = [str(write_private(args.output / p, t)) for p, t in sorted(files.items())]
+        return {"written": written}, "\n".join(written)
+    if args.header_auth:
+        raise ConfigError(
+            "--header-auth puts the registry password in the files, so they are not printed",
+            hint="add --output DIR to write them (mode 0600), or leave out --header-auth",
+        )
+    # A client key is never printed; -o DIR writes it beside the other files.
+    shown = {path: text for path, text in files.items() if path not in keys}
+    toml = {path: text for path, text in shown.items() if path.endswith("hosts.toml")}
+    text = "\n".join(f"# {path}\n{body}" for path, body in toml.items()).rstrip()
+    if keys:
+        text += f"\n# not shown: {', '.join(keys)} (write the files with --output DIR)"
+    return shown, text
 
 
 def run(service: RegAuth, args: argparse.Namespace) -> tuple[Any, str]:
@@ -143,33 +185,7 @@ def run(service: RegAuth, args: argparse.Namespace) -> tuple[Any, str]:
         document = rbac.role(args.namespace, cluster=args.cluster)
         return document, rbac.role_yaml(args.namespace, cluster=args.cluster).rstrip()
     if action == "hosts-toml":
-        if args.header_auth and not args.output:
-            raise ConfigError(
-                "--header-auth puts the registry password in the files, so they are not printed",
-                hint="add --output DIR to write them (mode 0600), or leave out --header-auth",
-            )
-        if args.output:
-            files = facade.hosts_toml(
-                service, args.host, header_auth=args.header_auth, override_path=args.override_path
-            )
-            written = [str(write_private(args.output / p, t)) for p, t in sorted(files.items())]
-            return {"written": written}, "\n".join(written)
-        if args.daemonset:
-            manifests = facade.node_daemonset(
-                service,
-                args.host,
-                args.node_namespace,
-                header_auth=args.header_auth,
-                override_path=args.override_path,
-            )
-            import yaml
-
-            return manifests, yaml.safe_dump_all(manifests, sort_keys=False).rstrip()
-        files = facade.hosts_toml(
-            service, args.host, header_auth=args.header_auth, override_path=args.override_path
-        )
-        toml = {path: text for path, text in files.items() if path.endswith("hosts.toml")}
-        return files, "\n".join(f"# {path}\n{text}" for path, text in toml.items()).rstrip()
+        return _hosts_toml(service, args)
     if action == "spawner-profile":
         profile = facade.spawner_profile(service, args.host, args.home)
         return profile, profile["jupyterhub_config"].rstrip()

@@ -3,6 +3,7 @@ namespace to work in; turn API refusals into errors that name the verb and resou
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,9 +23,16 @@ T = TypeVar("T")
 
 
 class KubeError(RegAuthError):
-    """The Kubernetes API refused or could not be reached."""
+    """The Kubernetes API refused or could not be reached. ``reason`` is the API's own word for
+    it where it sent one (``AlreadyExists``, ``Conflict``, ``NotFound``, ...)."""
 
     code = "kube_error"
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, status: int | None = None, reason: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint, status=status)
+        self.reason = reason
 
 
 @dataclass
@@ -119,9 +127,34 @@ def is_profile_namespace(api: client.ApiClient, namespace: str) -> bool | None:
     return labels.get(key) == value
 
 
+def _status_body(error: ApiException) -> dict[str, Any]:
+    """The ``Status`` object of a refusal, or {} where the body is not one (a path nobody
+    serves answers with plain text)."""
+    try:
+        body = json.loads(error.body or "")
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) and body.get("kind") == "Status" else {}
+
+
+def _not_found(resource: str, namespace: str, body: dict[str, Any]) -> tuple[str, str]:
+    """What a 404 means: the namespace, the object, or the whole API is missing."""
+    details = body.get("details") or {}
+    if details.get("kind") == "namespaces":
+        return "namespace not found", (
+            f"namespace {namespace} does not exist; check -n/--namespace or create it first"
+        )
+    if body:
+        return "not found", f"the {resource} object is gone; run the command again"
+    served = f"the {resource} API is not served by this cluster"
+    if resource.startswith("poddefaults"):
+        served += " (is the Kubeflow PodDefault CRD installed?)"
+    return "API not served", served
+
+
 def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTPError) -> KubeError:
-    """A KubeError naming what was refused. Only the status is reported: a response body can
-    echo the request's data."""
+    """A KubeError naming what was refused. Only the status, the API's reason and the kind of a
+    missing object are reported: a response body can echo the request's data."""
     where = f"in namespace {namespace}" if namespace else "in the cluster"
     if isinstance(error, HTTPError):
         return KubeError(
@@ -129,20 +162,24 @@ def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTP
             hint="check the kubeconfig's server address, or run inside the cluster",
         )
     status = error.status or 500
+    body = _status_body(error)
+    reason = str(body.get("reason") or "")
+    what = "forbidden" if status == 403 else f"{status} {error.reason}"
     hints = {
         401: "the kubeconfig's credentials were not accepted; refresh them",
         403: f"ask a cluster admin to grant '{verb}' on {resource} {where}; "
         "`regauth kube rbac` prints the Role jupyter-regauth needs",
-        404: f"the {resource} API is not served here (is the Kubeflow PodDefault CRD installed?)",
         409: "someone else changed the object at the same time; try again",
         422: "the API server rejected the object; see its validation message in the server log",
     }
+    hint = hints.get(status, "see the API server's log")
+    if status == 404:
+        missing, hint = _not_found(resource, namespace, body)
+        what = f"404 {missing}"
+    elif status == 409 and reason == "AlreadyExists":
+        hint = f"an object of that name exists already in {namespace or 'the cluster'}"
     prefix = f"cannot {verb} {resource} {where}"
-    return KubeError(
-        f"{prefix}: {'forbidden' if status == 403 else f'{status} {error.reason}'}",
-        hint=hints.get(status, "see the API server's log"),
-        status=status,
-    )
+    return KubeError(f"{prefix}: {what}", hint=hint, status=status, reason=reason)
 
 
 def call(

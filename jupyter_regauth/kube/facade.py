@@ -16,7 +16,7 @@ from .apply import Applier, KubeReport, RolloutReport, rollout
 from .buildjob import Builder, BuildRequest, build_job
 from .client import Cluster, call, connect
 from .detect import SERVICE_ACCOUNT_DIR
-from .objects import COMBINED, DEFAULT_HOME, KAPTAIN, RegistrySpec
+from .objects import COMBINED, DEFAULT_HOME, KAPTAIN, Names, RegistrySpec
 from .serviceaccount import DEFAULT_ACCOUNTS
 
 if TYPE_CHECKING:
@@ -119,6 +119,9 @@ def spawner_profile(service: RegAuth, host: str, home: str = DEFAULT_HOME) -> di
     spec = registry_spec(service, host)
     return {
         "profile": spawner.profile_entry(spec, home=home),
+        # Not in the profile's override (a list there replaces the hub's own): the generated
+        # config adds it to the hub's list.
+        "image_pull_secret": Names(spec.host).docker_secret,
         "jupyterhub_config": spawner.jupyterhub_config(spec, home=home),
     }
 

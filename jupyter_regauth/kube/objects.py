@@ -41,6 +41,7 @@ REGISTRY_LABEL = "jupyter-regauth/registry"
 HOST_ANNOTATION = "jupyter-regauth/host"
 PODDEFAULT_API = ("kubeflow.org", "v1alpha1", "poddefaults")
 DEFAULT_HOME = "/home/jovyan"
+DOCKER_CONFIG_VOLUME = "regauth-docker-config"  # every PodDefault's mount of the combined config
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,23 @@ COMBINED = Combined()
 KAPTAIN = Combined("docker-secret", "docker-registry-certificate")
 
 
+# Hosts whose plain slug is unambiguous: dot-separated lowercase labels, then maybe a port.
+_PLAIN_HOST = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*(?::[0-9]+)?")
+SLUG_MAX = 40
+
+
 def slug(host: str) -> str:
     """``registry.example:5000`` -> ``registry-example-5000``: usable in names, label keys and
-    values; long hosts are cut and keep a hash so two never share a slug."""
+    values. Two hosts never share a slug: where the plain mapping could be ambiguous (the host
+    has a ``-``, its last label is all digits without a port, e.g. ``reg.example.5000`` next to
+    ``reg.example:5000``, other characters, or it is long) the slug ends in a hash of the host."""
     text = re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-") or "registry"
-    if len(text) > 40:
-        text = text[:31].rstrip("-") + "-" + hashlib.sha256(host.encode()).hexdigest()[:8]
-    return text
+    plain = _PLAIN_HOST.fullmatch(host) is not None
+    if plain and ":" not in host and host.rsplit(".", 1)[-1].isdigit():
+        plain = False  # its slug would read as host + port
+    if plain and len(text) <= SLUG_MAX:
+        return text
+    return text[:31].rstrip("-") + "-" + hashlib.sha256(host.encode()).hexdigest()[:8]
 
 
 def _b64(data: bytes | str) -> str:
@@ -232,16 +243,14 @@ def pod_default(
     ]
     volumes: list[Manifest] = [
         {
-            "name": "regauth-docker-config",
+            "name": DOCKER_CONFIG_VOLUME,
             "secret": {
                 "secretName": combined.docker,
                 "items": [{"key": "config.json", "path": "config.json"}],
             },
         }
     ]
-    mounts: list[Manifest] = [
-        {"name": "regauth-docker-config", "mountPath": docker, "readOnly": True}
-    ]
+    mounts: list[Manifest] = [{"name": DOCKER_CONFIG_VOLUME, "mountPath": docker, "readOnly": True}]
     if spec.ca_pem:
         bundle = f"{tls}/ca-bundle.crt"
         env += [{"name": "SSL_CERT_FILE", "value": bundle}]

@@ -10,14 +10,15 @@ import yaml
 ROLE_NAME = "jupyter-regauth"
 
 # What each verb does: SSA is a patch; status and remove list by label; the ServiceAccount is
-# read and replaced (its imagePullSecrets list is not ours to apply); build Jobs are created.
+# read and replaced (its imagePullSecrets list is not ours to apply), and listed by remove to
+# find every one that names our Secret; build Jobs are created.
 RULES: list[dict[str, Any]] = [
     {
         "apiGroups": [""],
         "resources": ["secrets"],
         "verbs": ["get", "list", "create", "patch", "delete"],
     },
-    {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "update"]},
+    {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list", "update"]},
     {
         "apiGroups": ["kubeflow.org"],
         "resources": ["poddefaults"],

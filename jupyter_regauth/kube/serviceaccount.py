@@ -33,6 +33,23 @@ def pull_secret_names(api: client.ApiClient, namespace: str, account: str) -> li
     return [str(ref.name) for ref in found.image_pull_secrets or []]
 
 
+def accounts_listing(api: client.ApiClient, namespace: str, secret: str) -> list[str] | None:
+    """The namespace's ServiceAccounts whose ``imagePullSecrets`` name ``secret``; None where we
+    may not list ServiceAccounts."""
+    core = client.CoreV1Api(api)
+    try:
+        listed = core.list_namespaced_service_account(namespace)
+    except ApiException as error:
+        if error.status == 403:
+            return None
+        raise failure("list", "serviceaccounts", namespace, error) from None
+    return sorted(
+        str(account.metadata.name)
+        for account in listed.items
+        if account.metadata and any(ref.name == secret for ref in account.image_pull_secrets or [])
+    )
+
+
 def merge_pull_secrets(
     api: client.ApiClient,
     namespace: str,
@@ -77,4 +94,10 @@ def merge_pull_secrets(
     return changed
 
 
-__all__ = ["DEFAULT_ACCOUNTS", "call", "merge_pull_secrets", "pull_secret_names"]
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "accounts_listing",
+    "call",
+    "merge_pull_secrets",
+    "pull_secret_names",
+]

@@ -254,6 +254,8 @@ class LoginHandler(RegAuthHandler):
             client_key=_bytes(data.get("client_key")),
             insecure=data.get("insecure"),
             save_profile=data.get("save_profile", True),
+            # The kubelet cannot pull with an identity token: keep the password for the cluster.
+            store_password=bool(data.get("kube")),
         )
         body = result.to_dict()
         body.pop("extra", None)

@@ -132,6 +132,20 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
         control_plane.stop()
 
 
+@pytest.fixture(scope="module")
+def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    """A second control plane without the PodDefault CRD or webhook: a cluster where JupyterHub,
+    not Kubeflow, runs the notebooks."""
+    workdir = tmp_path_factory.mktemp("bare-kube")
+    control_plane = ControlPlane(workdir, control_plane_binaries())
+    try:
+        control_plane.start()
+        admin = control_plane.kubeconfig("regauth-admin", ("system:masters",))
+        yield KubeCluster(control_plane, admin)
+    finally:
+        control_plane.stop()
+
+
 @pytest.fixture(scope="session")
 def rbac_user_kubeconfig(kube_cluster: KubeCluster) -> RbacUser:
     """A user whose only rights are a Role in one namespace: Secrets, ServiceAccounts and

@@ -57,7 +57,8 @@ def test_two_registries_combine_on_one_pod(
     token_registry: Registry,
     docker_config: Path,
 ) -> None:
-    service = logged_in(basic_registry, token_registry)
+    # The kubelet reads passwords only: keep the token registry's, not its identity token.
+    service = logged_in(basic_registry, token_registry, store_password=True)
     admin: dict[str, Any] = {
         "kubeconfig": str(kube_cluster.admin_kubeconfig),
         "home": "/home/kubeflow",
@@ -138,7 +139,8 @@ def test_status_reports_drift_and_remove_leaves_nothing(
     token_registry: Registry,
     docker_config: Path,
 ) -> None:
-    service = logged_in(basic_registry, token_registry)
+    # The kubelet reads passwords only: keep the token registry's, not its identity token.
+    service = logged_in(basic_registry, token_registry, store_password=True)
     admin: dict[str, Any] = {"kubeconfig": str(kube_cluster.admin_kubeconfig)}
     names = Names(basic_registry.host)
     with kube_cluster.api_client() as api:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomllib
+import yaml
 from kubernetes import client as kubernetes_client
-from traitlets import List
-from traitlets.config import Config, Configurable
+from traitlets.config import Config
 
+import jupyter_regauth.service
 from jupyter_regauth.cli import main
 from jupyter_regauth.kube import containerd, spawner
 from jupyter_regauth.kube.buildjob import BuildRequest, build_job, digest_from_message
@@ -27,31 +31,67 @@ from .helpers import logged_in
 client: Any = kubernetes_client
 
 
-class KubeSpawner(Configurable):
-    profile_list: List[Any] = List(config=True)
+@pytest.mark.parametrize("form", ["list", "dict"])
+def test_jupyterhub_profile_extends_the_hubs_own_pod(
+    form: str,
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    docker_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KubeSpawner's own override code applies the generated profile onto a hub that has a home
+    volume and a pull Secret of its own (in either form KubeSpawner takes): both stay, the
+    registry's are added, and the API server admits the pod."""
+    monkeypatch.setenv("KUBECONFIG", str(kube_cluster.admin_kubeconfig))
+    from kubespawner import KubeSpawner
 
-
-def test_jupyterhub_config_snippet(basic_registry: Registry, docker_config: Path) -> None:
-    spec = registry_spec(logged_in(basic_registry), basic_registry.host)
+    service = logged_in(basic_registry)
+    service.kube_apply(basic_registry.host, kube_namespace)
+    spec = registry_spec(service, basic_registry.host)
     names = Names(basic_registry.host)
+    home: dict[str, Any] = {"name": "home", "emptyDir": {}}
+    home_mount: dict[str, Any] = {"name": "home", "mountPath": "/home/kubeflow"}
     c = Config()
-    c.KubeSpawner.profile_list = [{"display_name": "existing"}]
-    exec(spawner.jupyterhub_config(spec, home="/home/kubeflow"), {"c": c})  # noqa: S102  # noqa: S102 (the generated config runs as jupyterhub does)
-    profiles = KubeSpawner(config=c).profile_list
-    assert profiles[0] == {"display_name": "existing"}
-    override = profiles[1]["kubespawner_override"]
-    assert override["image_pull_secrets"] == [names.docker_secret]
-    assert override["environment"]["DOCKER_CONFIG"] == "/home/kubeflow/.docker"
-    assert override["environment"]["SSL_CERT_FILE"] == "/home/kubeflow/.tls/ca-bundle.crt"
-    mounts = {m["mountPath"]: m["name"] for m in override["volume_mounts"]}
-    volumes = {v["name"]: v["secret"]["secretName"] for v in override["volumes"]}
-    assert volumes[mounts["/home/kubeflow/.docker"]] == names.docker_secret
-    assert volumes[mounts["/home/kubeflow/.tls"]] == names.certificate_secret
-    # An unset profile_list is appended to as well.
-    fresh = Config()
-    exec(spawner.jupyterhub_config(spec), {"c": fresh})  # noqa: S102  # noqa: S102
-    assert len(KubeSpawner(config=fresh).profile_list) == 1
-    assert basic_registry.password not in spawner.jupyterhub_config(spec)
+    c.KubeSpawner.namespace = kube_namespace
+    c.KubeSpawner.volumes = [home] if form == "list" else {"home": home}
+    c.KubeSpawner.volume_mounts = [home_mount] if form == "list" else {"home": home_mount}
+    c.KubeSpawner.image_pull_secrets = ["hub-pull"]
+    c.KubeSpawner.profile_list = [{"display_name": "existing", "slug": "existing"}]
+    code = spawner.jupyterhub_config(spec, home="/home/kubeflow")
+    assert basic_registry.password not in code
+    exec(code, {"c": c})  # noqa: S102 (the generated config runs as jupyterhub runs it)
+    assert [p["slug"] for p in c.KubeSpawner.profile_list] == ["existing", f"regauth-{names.slug}"]
+
+    async def pod_manifest() -> Any:
+        hub = KubeSpawner(config=c, _mock=True)
+        hub.user_options = {"profile": f"regauth-{names.slug}"}
+        await hub.load_user_options()
+        await hub.load_user_options()  # a second start adds nothing twice
+        return await hub.get_pod_manifest()
+
+    manifest = asyncio.run(pod_manifest())
+    with kube_cluster.api_client() as api:
+        body = api.sanitize_for_serialization(manifest)  # KubeSpawner's asyncio client's model
+        pod: Any = api.sanitize_for_serialization(
+            client.CoreV1Api(api).create_namespaced_pod(kube_namespace, body)
+        )
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert "home" in volumes
+    docker, tls = f"{names.pod_default}-docker", f"{names.pod_default}-tls"
+    assert volumes[docker]["secret"]["secretName"] == names.docker_secret
+    assert volumes[tls]["secret"]["secretName"] == names.certificate_secret
+    container = pod["spec"]["containers"][0]
+    mounts = [(m["name"], m["mountPath"]) for m in container["volumeMounts"]]
+    assert ("home", "/home/kubeflow") in mounts
+    assert (docker, "/home/kubeflow/.docker") in mounts and (tls, "/home/kubeflow/.tls") in mounts
+    assert [s["name"] for s in pod["spec"]["imagePullSecrets"]] == ["hub-pull", names.docker_secret]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DOCKER_CONFIG"] == "/home/kubeflow/.docker"
+    assert env["SSL_CERT_FILE"] == "/home/kubeflow/.tls/ca-bundle.crt"
+    # The entry as data uses the dict form, which KubeSpawner merges with a hub's dicts.
+    override = spawner.profile_entry(spec)["kubespawner_override"]
+    assert set(override["volumes"]) == {docker, tls} and "image_pull_secrets" not in override
 
 
 def test_hosts_toml_for_registry_and_mirror(
@@ -114,6 +154,9 @@ def test_build_job_is_accepted_and_context_pushed(
         job: Any = api.sanitize_for_serialization(
             client.BatchV1Api(api).read_namespaced_job(result.job, kube_namespace)
         )
+    # No Istio sidecar: it would hold the Job open and cut the init container off.
+    annotations = job["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"sidecar.istio.io/inject": "false"}
     pod = job["spec"]["template"]["spec"]
     fetch, build = pod["initContainers"][0], pod["containers"][0]
     assert fetch["args"][:2] == ["pull", result.context]
@@ -169,3 +212,42 @@ def test_cli_prints_without_secrets(
     assert main(["kube", action, basic_registry.host]) == 0
     out = capsys.readouterr().out
     assert basic_registry.host in out and basic_registry.password not in out
+
+
+def test_node_files_never_print_the_client_key(
+    mtls_registry: Registry, docker_config: Path, tmp_path: Path
+) -> None:
+    from ..cli_helpers import regauth
+
+    assert mtls_registry.ca_file is not None
+    cert, key = (Path(str(mtls_registry.extra[k])) for k in ("client_cert", "client_key"))
+    service = jupyter_regauth.service.RegAuth()
+    service.login(
+        mtls_registry.host, mtls_registry.username, mtls_registry.password,
+        ca_pem=mtls_registry.ca_file.read_bytes(),
+        client_cert=cert.read_bytes(), client_key=key.read_bytes(),
+    )  # fmt: skip
+    host = mtls_registry.host
+    printed = regauth("--json", "kube", "hosts-toml", host)
+    assert printed.code == 0, printed.stderr
+    assert "PRIVATE KEY" not in printed.stdout
+    files = printed.json()
+    assert f"{host}/hosts.toml" in files and f"{host}/client.cert" in files
+    assert f"{host}/client.key" not in files
+    text = regauth("kube", "hosts-toml", host)
+    assert "PRIVATE KEY" not in text.stdout and f"{host}/client.key" in text.stdout
+    # A DaemonSet carrying the key is written, never printed.
+    refused = regauth("--json", "kube", "hosts-toml", host, "--daemonset")
+    assert refused.code == 1 and "PRIVATE KEY" not in refused.stdout + refused.stderr
+    assert "--output" in refused.stderr
+    out = tmp_path / "nodes"
+    for extra in ([], ["--header-auth"]):
+        written = regauth("kube", "hosts-toml", host, "--daemonset", *extra, "-o", str(out))
+        assert written.code == 0, written.stderr
+        [path] = [Path(p) for p in written.stdout.split()]
+        assert path.parent == out and stat.S_IMODE(path.stat().st_mode) == 0o600
+        secret, daemonset = yaml.safe_load_all(path.read_text())
+        assert daemonset["kind"] == "DaemonSet" and secret["kind"] == "Secret"
+        contents = [base64.b64decode(v).decode() for v in secret["data"].values()]
+        assert key.read_text() in contents
+        assert any("authorization" in c for c in contents) == bool(extra)
