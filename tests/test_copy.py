@@ -162,6 +162,10 @@ def test_pull_to_a_layout_by_digest_and_its_errors(
     assert [(d["digest"], d.get("annotations")) for d in listed] == [(digest, None)]
     raw = skopeo("inspect", "--raw", f"oci:{out}").encode()
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
+    # Copied on from that unnamed entry without a tag, it is tagged latest, as skopeo does.
+    again = regauth("copy", f"oci:{out}", f"{basic_registry.host}/p/d")
+    assert again.code == 0, again.stderr
+    assert logged_in.tags(f"{basic_registry.host}/p/d") == ["latest"]
 
     missing = tmp_path / "missing"
     run = regauth("pull", f"{basic_registry.host}/p/a:nope", "--oci-layout", str(missing))

@@ -191,8 +191,9 @@ def copy_between(
     dst: Reference,
     **kwargs: object,
 ) -> CopyResult:
-    """To a registry; the target tag is ``dst``'s, else the source's (else by digest)."""
-    tag = dst.tag if dst.tag is not None else (source_tag if dst.digest is None else None)
+    """To a registry; the target tag is ``dst``'s, else the source's, else ``latest`` as skopeo
+    and docker have it (none when ``dst`` names a digest)."""
+    tag = dst.tag or (None if dst.digest else source_tag or "latest")
     top, result = copy_image(
         source,
         RegistryTarget(dst_client, dst.path),
