@@ -190,7 +190,12 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             return
         row = next((r for r in self.service.registries() if r.host == host), None)
         username = row.username if row else None
-        profile = self.service.profile(host)
+        try:
+            profile = self.service.profile(host)
+        except RegAuthError as exc:
+            self.username.value = username or ""
+            self.status.value = _error_html(exc)
+            return
         self.username.value = username or profile.username or ""
         self.status.value = (
             f"Logged in to <code>{escape(host)}</code> as <b>{escape(username)}</b>"

@@ -161,18 +161,34 @@ class RegAuth:
     # -- status --------------------------------------------------------------------------------
 
     def registries(self) -> list[RegistryStatus]:
-        """Every registry the user can pick or is logged in to, without contacting them."""
+        """Every registry the user can pick or is logged in to, without contacting them.
+
+        A row that cannot be used (an invalid entry in the user's profiles, a key in config.json
+        that is not a registry host) carries its ``error`` instead of breaking the list.
+        """
         seen: dict[str, RegistryStatus] = {}
         for profile in self.profiles.all():
             seen[profile.host] = RegistryStatus(
                 profile.host, profile.name, profile.source, insecure=profile.insecure
             )
+        for text, problem in self.profiles.user_problems():
+            seen.setdefault(text, RegistryStatus(text, text, "user", error=problem.to_dict()))
         for host in self.docker_config.hosts():
-            seen.setdefault(host, RegistryStatus(host, host, "config"))
+            if host not in seen:
+                seen[host] = RegistryStatus(host, host, "config")
+                try:
+                    normalize_host(host)
+                except ConfigError as exc:
+                    seen[host].error = exc.to_dict()
         for status in seen.values():
-            creds = self.docker_config.get(status.host)
-            status.username = creds.username if creds else None
+            if status.error is None or status.source == "config":
+                creds = self.docker_config.get(status.host)
+                status.username = creds.username if creds else None
         return list(seen.values())
+
+    def statuses(self) -> list[RegistryStatus]:
+        """``status`` of every registry in ``registries``; a row with an error is not contacted."""
+        return [self.status(r.host) if r.error is None else r for r in self.registries()]
 
     def status(self, host: str) -> RegistryStatus:
         """Contact the registry: reachable, trusted, authenticated, token expiry."""

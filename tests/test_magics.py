@@ -179,6 +179,9 @@ def test_usage_errors(ip: Session) -> None:
     assert "cannot split the arguments" in ip.error("%regauth login 'unclosed")
     assert "invalid choice: 'nope'" in ip.error("%regauth nope")
     assert "invalid choice: 'push'" in ip.error("%%regauth push x\nbase: scratch\n")
+    assert "missing the ']'" in ip.error("%regauth status [::1")
+    assert "port 'abc' must be a number" in ip.error("%regauth status reg.example:abc")
+    assert "port 'abc' must be a number" in ip.error("%regauth use reg.example:abc")
 
 
 def test_use_sets_the_default_registry(

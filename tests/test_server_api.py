@@ -264,14 +264,49 @@ async def test_add_and_remove_user_registry(
         ({"display_name": "no host"}, "bad_request", "host"),
         ({"host": "r.example", "colour": "red"}, "bad_request", "colour"),
         ({"host": 5}, "bad_request", "host"),
+        ({"host": "reg.example:abc"}, "config_error", "port 'abc' must be a number"),
+        ({"host": "[::1"}, "config_error", "missing the ']'"),
+        ({"host": "https://"}, "config_error", "no registry host"),
+        ({"host": "a_b.example"}, "config_error", "invalid character '_'"),
     ],
 )
 async def test_add_registry_bad_input(
-    jp_fetch: Fetch, body: dict[str, Any], code: str, words: str
+    jp_fetch: Fetch, body: dict[str, Any], code: str, words: str, homes: dict[str, Path]
 ) -> None:
     error = await checked(jp_fetch, "POST", "registries", body=body, expect=400)
     assert error["code"] == code
     assert words in error["message"]
+    assert error.get("hint") or code == "bad_request"
+    assert not homes["user_file"].exists(), "nothing is saved"
+    listed = await checked(jp_fetch, "GET", "registries", params={"live": "false"})
+    assert [r["source"] for r in listed["registries"]] == ["admin"]
+
+
+async def test_bad_entries_already_saved_spoil_only_their_own_row(
+    jp_fetch: Fetch, basic_registry: Registry, homes: dict[str, Path]
+) -> None:
+    homes["user_file"].write_text(
+        json.dumps({"registries": [{"host": "reg.example:abc"}, {"host": "good.invalid"}]})
+    )
+    homes["docker"].mkdir(parents=True, exist_ok=True)
+    auth = {"auth": "dTpw"}  # u:p
+    (homes["docker"] / "config.json").write_text(json.dumps({"auths": {"[::1": auth}}))
+    for live in ("true", "false"):
+        listed = await checked(jp_fetch, "GET", "registries", params={"live": live})
+        rows = {r["host"]: r for r in listed["registries"]}
+        assert set(rows) == {basic_registry.host, "good.invalid", "reg.example:abc", "[::1"}
+        assert rows[basic_registry.host]["error"] is None or live == "false"
+        assert "port 'abc' must be a number" in rows["reg.example:abc"]["error"]["message"]
+        assert rows["reg.example:abc"]["source"] == "user"
+        assert "missing the ']'" in rows["[::1"]["error"]["message"]
+        assert rows["[::1"]["source"] == "config"
+    assert rows[basic_registry.host]["error"] is None
+
+    # Saving another registry keeps the bad entry for the user to fix.
+    body = {"host": "another.invalid", "display_name": "Another"}
+    await checked(jp_fetch, "POST", "registries", body=body, expect=201)
+    saved = json.loads(homes["user_file"].read_text())["registries"]
+    assert {r["host"] for r in saved} == {"reg.example:abc", "good.invalid", "another.invalid"}
 
 
 async def test_admin_registry_cannot_be_added_or_removed(

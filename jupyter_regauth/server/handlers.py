@@ -22,7 +22,7 @@ from .. import __version__
 from ..errors import RegAuthError
 from ..profiles import RegistryProfile, normalize_host
 from ..registry.trust import load_pem_bundle
-from ..service import RegAuth
+from ..service import RegAuth, RegistryStatus
 from .errors import ApiError, BadRequest, error_body, http_status
 from .kube import Kube
 
@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 #: registry operations separately from contents, kernels and terminals.
 AUTH_RESOURCE = "regauth"
 T = TypeVar("T")
+INTERNAL_ERROR = {
+    "code": "internal_error",
+    "message": "the server failed unexpectedly",
+    "hint": "see the Jupyter server log",
+}
 
 
 class RegAuthHandler(APIHandler):
@@ -98,11 +103,7 @@ class RegAuthHandler(APIHandler):
         elif isinstance(exc, web.HTTPError):
             body = {"code": "http_error", "message": exc.log_message or self._reason}
         else:
-            body = {
-                "code": "internal_error",
-                "message": "the server failed unexpectedly",
-                "hint": "see the Jupyter server log",
-            }
+            body = INTERNAL_ERROR
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
@@ -136,10 +137,24 @@ class RegistriesHandler(RegAuthHandler):
         live = self.get_query_argument("live", "true") != "false"
         listed = await self.call(self.service.registries)
         if live:
-            statuses = list(await asyncio.gather(*(self.live_status(r.host) for r in listed)))
+            statuses = list(await asyncio.gather(*(self.row_status(r) for r in listed)))
         else:
             statuses = [{**r.to_dict(), "kube": None} for r in listed]
         self.finish({"registries": statuses})
+
+    async def row_status(self, row: RegistryStatus) -> dict[str, Any]:
+        """One row of the list, contacted unless it is known to be unusable; whatever goes wrong
+        with one registry is reported in its row, never instead of the list."""
+        offline = {**row.to_dict(), "kube": None}
+        if row.error is not None:
+            return offline
+        try:
+            return await self.live_status(row.host)
+        except RegAuthError as exc:
+            return {**offline, "error": exc.to_dict()}
+        except Exception:
+            log.exception("status of %s failed", row.host)
+            return {**offline, "error": INTERNAL_ERROR}
 
     @web.authenticated
     @authorized
