@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -171,16 +172,13 @@ class RegistriesHandler(RegAuthHandler):
                 f"{host} is already defined by the administrator",
                 hint="pick it from the list instead of adding it",
             )
-        ca_pem = data.get("ca_pem") or None
-        if ca_pem:
-            load_pem_bundle(ca_pem.encode(), "CA certificate")  # reject junk before saving
-        profile = RegistryProfile(
-            host=host,
-            display_name=data.get("display_name", ""),
-            ca_pem=ca_pem,
-            insecure=data.get("insecure", False),
-            username=existing.username if existing else None,
-        )
+        sent: dict[str, Any] = {k: data[k] for k in ("display_name", "insecure") if k in data}
+        if "ca_pem" in data:
+            sent["ca_pem"] = data["ca_pem"] or None
+        if sent.get("ca_pem"):
+            load_pem_bundle(sent["ca_pem"].encode(), "CA certificate")  # reject junk before saving
+        # Onto the user's profile for the host, if there is one: what was not sent is kept.
+        profile = replace(existing or RegistryProfile(host=host), **sent)
         await self.call(self.service.profiles.save_user, profile)
         status = await self.live_status(host)
         self.set_status(201)
