@@ -168,6 +168,10 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.digest.value = ""
         bar = WidgetBar(self.progress, self.progress_text)
         try:
+            if not self.folder.value.strip():
+                raise ConfigError("no folder given", hint="type the model directory into Folder")
+            if not target:
+                raise ConfigError("no image given", hint="type where to push into Image")
             with ProgressDisplay("push", bar=bar) as progress:
                 result = self.service.push_directory(
                     self.folder.value.strip(),

@@ -400,6 +400,12 @@ class RegAuth:
         from .images.errors import ImageError
         from .images.spec import BuildSpec
 
+        if not str(directory).strip():  # Path("") is ".": it would push the working directory
+            raise ConfigError("no directory given to push", hint="give the model directory")
+        if not reference.strip():
+            raise ConfigError(
+                "no image given to push to", hint="give an image reference, e.g. team/model:v1"
+            )
         if not Path(directory).is_dir():
             raise ImageError(f"{directory} is not a directory", hint="give the model directory")
         spec = BuildSpec.from_dict(

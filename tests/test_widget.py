@@ -16,6 +16,7 @@ from ipywidgets import Widget
 from ipywidgets.embed import dependency_state, embed_data
 
 import jupyter_regauth
+from jupyter_regauth.errors import ConfigError
 from jupyter_regauth.nbwidget import KUBE_UNAVAILABLE, RegAuthWidget
 from jupyter_regauth.service import RegAuth
 
@@ -185,3 +186,34 @@ def test_build_and_push_shows_progress_and_digest(
     click(widget.push_button)
     assert "is not a directory" in widget.digest.value
     assert widget.progress.bar_style == "danger"
+
+
+def test_push_needs_a_folder_and_an_image(
+    comms: list[dict[str, Any]],
+    service: RegAuth,
+    basic_registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # what an empty Folder would otherwise push
+    (tmp_path / "notebook.ipynb").write_text("{}")
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    login(widget, "alice", basic_registry.password)
+    for folder, target, words in [
+        ("", "team/cwd:v1", "no folder given"),
+        ("  ", "team/cwd:v1", "no folder given"),
+        (str(tmp_path), " ", "no image given"),
+    ]:
+        from_browser(widget.folder, value=folder)
+        from_browser(widget.target, value=target)
+        click(widget.push_button)
+        assert words in widget.digest.value and widget.last_push is None
+        assert widget.progress.bar_style == "danger"
+    assert "team/cwd" not in service.catalog(basic_registry.host)
+    for directory, reference, words in [
+        ("", f"{basic_registry.host}/team/cwd:v1", "no directory given"),
+        (str(tmp_path), "", "no image given"),
+    ]:
+        with pytest.raises(ConfigError, match=words) as info:
+            service.push_directory(directory, reference)
+        assert info.value.hint
