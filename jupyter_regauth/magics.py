@@ -89,7 +89,7 @@ class RegAuthMagics(Magics):
                 "Hint: run `%regauth login HOST --username U` and type it into the hidden prompt"
             )
         parser = self.cell_parser() if cell is not None else self.parser()
-        args = _parse(parser, argv)
+        args = _parse(parser, argv, hide_values="login" in argv)
         if args is None:  # --help or --version was printed
             return None
         try:
@@ -228,8 +228,12 @@ def qualify_reference(reference: str, host: str) -> str:
 
 
 def _is_password_option(token: str) -> bool:
+    """``--password`` (or an abbreviation from ``--pas``) and docker login's ``-p PASSWORD``
+    (also written ``-pPASSWORD``); no verb has a ``-p`` of its own."""
     name = token.split("=", 1)[0]
-    return len(name) > 4 and name.startswith("--pas") and name != "--password-stdin"
+    if name.startswith("--"):
+        return len(name) > 4 and name.startswith("--pas") and name != "--password-stdin"
+    return name.startswith("-p")
 
 
 def _defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -237,8 +241,13 @@ def _defaults(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(**{"config_dir": None, "registries_file": None, **vars(args)})
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | None:
-    """Parse like the CLI, but a usage error becomes a ``UsageError`` instead of an exit."""
+def _parse(
+    parser: argparse.ArgumentParser, argv: list[str], *, hide_values: bool = False
+) -> argparse.Namespace | None:
+    """Parse like the CLI, but a usage error becomes a ``UsageError`` instead of an exit.
+
+    With ``hide_values`` (a login, where a stray argument may be a password) the arguments
+    argparse did not recognize are not repeated in the message."""
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors):
@@ -246,7 +255,15 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     except SystemExit as exit_:
         if not exit_.code:
             return None
-        raise UsageError(errors.getvalue().strip()) from None
+        message = errors.getvalue().strip()
+        if hide_values and "unrecognized arguments:" in message:
+            usage, _, _ = message.partition("unrecognized arguments:")
+            message = (
+                f"{usage}unrecognized arguments (not shown: one may be a password)\n"
+                "Hint: a password is typed into the hidden prompt; "
+                "see `%regauth login --help` for the options"
+            )
+        raise UsageError(message) from None
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:

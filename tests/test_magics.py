@@ -169,9 +169,20 @@ def test_password_is_never_an_argument(ip: Session, basic_registry: Registry) ->
     assert "--password-stdin does not work in a notebook" in message
     assert "hidden prompt" in message
     typed = "typed-in-the-line"  # in the input history by the user's own hand, so not in SECRETS
-    for option in (f"--password {typed}", f"--password={typed}", f"--pass {typed}"):
+    for option in (
+        f"--password {typed}",
+        f"--password={typed}",
+        f"--pass {typed}",
+        f"-p {typed}",  # docker login's own flag
+        f"-p{typed}",
+        f"-p={typed}",
+    ):
         message = ip.error(f"{login_line(basic_registry)} {option}")
         assert "a password is never an argument" in message and typed not in message
+    for stray in (typed, f"--secret {typed}", f"-x{typed}"):
+        message = ip.error(f"{login_line(basic_registry)} {stray}")
+        assert "unrecognized arguments (not shown" in message and typed not in message
+    assert "unrecognized arguments: extra" in ip.error("%regauth logout r.example extra")
 
 
 def test_usage_errors(ip: Session) -> None:
