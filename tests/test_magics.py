@@ -259,6 +259,10 @@ def test_push_copy_and_build_cell(
 
     message = ip.error(f"%%regauth build {host}/team/bad\nlayers: [x]\nbogus: 1\n")
     assert "Unknown build spec key(s): bogus" in message
+    message = ip.error(f"%%regauth build {host}/team/bad\nlayers: 5\n")
+    assert "layers must be a list of layers, not a number" in message
+    message = ip.error(f"%%regauth build {host}/team/bad\nenv: {{A: {{b: 1}}}}\n")
+    assert "env.A must be a string (or a number), not a mapping" in message
 
 
 def test_trust_asks_through_input(

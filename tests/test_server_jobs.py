@@ -268,6 +268,20 @@ async def test_failed_job_reports_the_error(
         ({"kind": "copy", "source": "r.example/a:1"}, "destination"),
         ({"kind": "build", "spec": {"layers": ["/etc"]}, "reference": "r.example/a:1"}, "outside"),
         ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),
+        ({"kind": "build", "spec": {"layers": 5}, "reference": "r.example/a:1"}, "layers must"),
+        ({"kind": "build", "spec": {"layers": "work"}, "reference": "r.example/a:1"}, "layers"),
+        (
+            {"kind": "build", "spec": {"layers": [5]}, "reference": "r.example/a:1"},
+            "layers[0] needs a src",
+        ),
+        (
+            {"kind": "build", "spec": {"env": {"A": [1]}}, "reference": "r.example/a:1"},
+            "env.A must be a string (or a number), not a list",
+        ),
+        (
+            {"kind": "build", "spec": {"labels": {"a": None}}, "reference": "r.example/a:1"},
+            "labels.a must be a string (or a number), not null",
+        ),
     ],
 )
 async def test_bad_job_requests_are_refused_before_starting(
