@@ -147,8 +147,6 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             if not host:
                 raise ConfigError("no registry picked", hint="pick one, or pass registry=HOST")
             result = self.service.login(host, self.username.value.strip(), password)
-            if self.kube.value and kube_available():
-                self.service.kube_apply(host)
         except RegAuthError as exc:
             self.status.value = _error_html(exc)
             return
@@ -159,6 +157,16 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
             f"<b>{escape(result.username)}</b> ({escape(result.stored_as)} saved)"
         )
+        if self.kube.value and kube_available():
+            # The credentials are stored whatever happens here: say so, and what failed.
+            try:
+                self.service.kube_apply(host)
+            except RegAuthError as exc:
+                self.status.value = (
+                    f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
+                    f"<b>{escape(result.username)}</b>; "
+                    + _error_html(exc, "Kubernetes setup failed: ")
+                )
 
     def push(self) -> None:
         host = self.registry.value
@@ -208,10 +216,10 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         )
 
 
-def _error_html(exc: RegAuthError) -> str:
+def _error_html(exc: RegAuthError, prefix: str = "") -> str:
     hint = f"<br><small>{escape(exc.hint)}</small>" if exc.hint else ""
     style = "color: var(--jp-error-color1, #d32f2f)"
-    return f'<span style="{style}">&#10008; {escape(exc.message)}</span>{hint}'
+    return f'<span style="{style}">&#10008; {escape(prefix + exc.message)}</span>{hint}'
 
 
 def widget(service: RegAuth | None = None, registry: str | None = None) -> RegAuthWidget:

@@ -424,3 +424,40 @@ class TestKubernetesEnabled:
         error = await checked(jp_fetch, "GET", "registries", "r.example", "kube", expect=501)
         assert error["code"] == "kubernetes_unavailable"
         assert "KUBECONFIG" in error["hint"]
+
+    async def test_login_stands_when_the_kubernetes_step_fails(
+        self,
+        jp_fetch: Fetch,
+        basic_registry: Registry,
+        homes: dict[str, Path],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                    "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
+                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "x",
+                }
+            )
+        )
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # a cluster nobody answers for
+        assert basic_registry.ca_file is not None
+        body = {
+            "username": "alice",
+            "password": basic_registry.password,
+            "ca_pem": basic_registry.ca_file.read_text(),
+            "kube": True,
+        }
+        host = basic_registry.host
+        result = await checked(jp_fetch, "POST", "registries", host, "login", body=body)
+        assert (result["host"], result["username"]) == (host, "alice")
+        assert host in config_json(homes)["auths"], "the credentials are stored"
+        error = result["kube"]["error"]
+        assert error["code"] and error["message"]
+        assert basic_registry.password not in json.dumps(result)

@@ -137,6 +137,39 @@ def test_no_registry_picked_is_an_error(comms: list[dict[str, Any]], docker_conf
     assert "no registry picked" in widget.status.value
 
 
+def test_login_stands_when_the_kubernetes_step_fails(
+    comms: list[dict[str, Any]],
+    service: RegAuth,
+    basic_registry: Registry,
+    docker_config: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # a cluster nobody answers for
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    assert not widget.kube.disabled
+    from_browser(widget.kube, value=True)
+    login(widget, "alice", basic_registry.password)
+    assert widget.last_login is not None and widget.last_login.username == "alice"
+    assert basic_registry.host in config_json(docker_config)["auths"]
+    status = widget.status.value
+    assert "Logged in to" in status and "Kubernetes setup failed: " in status
+    assert "cannot reach the Kubernetes API" in status
+
+
 def test_kubernetes_toggle_is_disabled_without_a_cluster(
     comms: list[dict[str, Any]], docker_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -270,7 +270,15 @@ class LoginHandler(RegAuthHandler):
         )
         body = result.to_dict()
         body.pop("extra", None)
-        body["kube"] = await self.kube.call(self, "apply", host) if data.get("kube") else None
+        body["kube"] = None
+        if data.get("kube"):
+            # The login stands (its credentials are stored): a failed Kubernetes step is
+            # reported beside it, not instead of it.
+            try:
+                body["kube"] = await self.kube.call(self, "apply", host)
+            except RegAuthError as exc:
+                log.info("logged in to %s; Kubernetes setup failed: %s", host, exc)
+                body["kube"] = {"error": error_body(exc)}
         self.finish(body)
 
 
