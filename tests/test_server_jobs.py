@@ -266,6 +266,40 @@ async def test_failed_job_reports_the_error(
             "compression must be gzip or zstd",
         ),
         ({"kind": "copy", "source": "r.example/a:1"}, "destination"),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": "r.example/a:1",
+                "platform": "bogus",
+            },
+            "Not a platform: 'bogus'",
+        ),
+        (
+            {
+                "kind": "copy",
+                "source": "r.example/a:1",
+                "destination": "r.example/b:1",
+                "platform": "bogus",
+            },
+            "Not a platform: 'bogus'",
+        ),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": f"r.example/a@sha256:{'0' * 64}",
+            },
+            "names a digest",
+        ),
+        (
+            {
+                "kind": "build",
+                "spec": {"env": {"A": "b"}},
+                "reference": f"r.example/a:1@sha256:{'0' * 64}",
+            },
+            "names a digest",
+        ),
         ({"kind": "build", "spec": {"layers": ["/etc"]}, "reference": "r.example/a:1"}, "outside"),
         ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),
         ({"kind": "build", "spec": {"layers": 5}, "reference": "r.example/a:1"}, "layers must"),
