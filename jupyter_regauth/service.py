@@ -302,6 +302,8 @@ class RegAuth:
         if insecure is not None:
             trust = replace(trust, insecure=insecure)
         try:
+            if temp_pair:
+                _check_client_pair(*temp_pair)
             with RegistryClient(
                 registry_api_host(host),
                 credentials=Credentials(username=username, password=password),
@@ -607,6 +609,21 @@ def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:
     key_path.touch(mode=0o600)
     key_path.write_bytes(key)
     return cert_path, key_path
+
+
+def _check_client_pair(cert: Path, key: Path) -> None:
+    """Load the client certificate and key given (kept in temporary files only for this): an
+    error names what was given, not the files, which are gone by the time anyone reads it."""
+    import ssl
+
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError):
+        raise ConfigError(
+            "the client certificate and key given could not be loaded",
+            hint="give a PEM certificate (-----BEGIN CERTIFICATE-----) and its matching, "
+            "unencrypted PEM private key",
+        ) from None
 
 
 def expires_in(timestamp: float | None) -> str:

@@ -223,6 +223,18 @@ async def test_login_with_ca_and_client_certificate(
         jp_fetch, "POST", "registries", mtls_registry.host, "login", body=half, expect=400
     )
     assert "client_key" in missing["message"]
+    for junk in ({"client_cert": "not a certificate"}, {"client_key": cert}):
+        error = await checked(
+            jp_fetch,
+            "POST",
+            "registries",
+            mtls_registry.host,
+            "login",
+            body={**body, **junk},
+            expect=400,
+        )
+        assert error["message"] == "the client certificate and key given could not be loaded"
+        assert "regauth-client" not in json.dumps(error), "no deleted temporary file is named"
     result = await checked(jp_fetch, "POST", "registries", mtls_registry.host, "login", body=body)
     assert result["certs_dir"] and (Path(result["certs_dir"]) / "client.key").is_file()
     text = json.dumps(result)
