@@ -53,7 +53,8 @@ class Console:
 
 class ProgressSink(Protocol):
     def __call__(self, event: ProgressEvent, /) -> None: ...
-    def close(self) -> None: ...
+    def close(self) -> None: ...  # the work finished
+    def fail(self) -> None: ...  # the work stopped with an error
 
 
 @dataclass
@@ -375,6 +376,9 @@ class ProgressPrinter:
             self.stream.write("\n")
             self.stream.flush()
 
+    def fail(self) -> None:
+        self.close()  # the error itself is printed next
+
 
 def _mib(n: int | None) -> str:
     return f"{(n or 0) / (1 << 20):.1f} MiB"
@@ -387,10 +391,14 @@ def _with_progress(
     if not args.quiet:
         printer = console.progress()
     try:
-        return run(printer)
-    finally:
+        result = run(printer)
+    except BaseException:
         if printer:
-            printer.close()
+            printer.fail()
+        raise
+    if printer:
+        printer.close()
+    return result
 
 
 def _pushed(result: Any, args: argparse.Namespace, console: Console) -> Output:

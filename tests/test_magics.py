@@ -17,12 +17,21 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
+from ipywidgets import HTML, IntProgress  # type: ignore[import-untyped]
 from jupyter_client.manager import start_new_kernel
 
 import jupyter_regauth
+from jupyter_regauth.errors import RegAuthError
 from jupyter_regauth.images.progress import ProgressEvent
 from jupyter_regauth.magics import qualify_reference
-from jupyter_regauth.results import ImageResult, LoginInfo, ProgressDisplay, StatusTable, TextBar
+from jupyter_regauth.results import (
+    ImageResult,
+    LoginInfo,
+    ProgressDisplay,
+    StatusTable,
+    TextBar,
+    WidgetBar,
+)
 from jupyter_regauth.service import RegAuth
 
 from .cli_helpers import config_json
@@ -309,6 +318,43 @@ def test_progress_counts_each_byte_once() -> None:
     assert "push: 50% (500 B / 1000 B)" in lines
     assert "push: 100% (1000 B / 1000 B)" in lines  # the layer's blob was not counted again
     assert "push: blob sha256:bb: exists" in lines and lines[-1] == "push: done"
+
+
+def test_a_failed_push_shows_a_failed_bar(
+    ip: Session, basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = io.StringIO()
+    with pytest.raises(RegAuthError), ProgressDisplay("push", bar=TextBar("push", out)) as bar:
+        bar(ProgressEvent("layer", "layer 1", "compressing", 500, 1000))
+        raise RegAuthError("the registry went away")
+    assert out.getvalue().splitlines()[-1] == "push: failed"
+
+    progress, text = IntProgress(value=0, max=100), HTML()
+    with pytest.raises(RegAuthError), ProgressDisplay("push", bar=WidgetBar(progress, text)) as bar:
+        bar(ProgressEvent("layer", "layer 1", "compressing", 500, 1000))
+        raise RegAuthError("the registry went away")
+    assert (progress.value, progress.bar_style, text.value) == (50, "danger", "failed")
+
+    # A magic's push that fails: the bar says so instead of "done".
+    shown: list[str] = []
+    monkeypatch.setattr(
+        "jupyter_regauth.magics.ProgressDisplay",
+        lambda label: ProgressDisplay(label, bar=TextBar(label, _Lines(shown))),
+    )
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.bin").write_bytes(b"w" * 1000)
+    ip.error(f"%regauth push {tmp_path / 'model'} {basic_registry.host}/team/refused:1")
+    assert shown and shown[-1] == "push: failed\n"
+
+
+class _Lines(io.StringIO):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return len(text)
 
 
 def test_in_a_real_kernel(basic_registry: Registry, docker_config: Path, tmp_path: Path) -> None:

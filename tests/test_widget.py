@@ -241,7 +241,7 @@ def test_push_needs_a_folder_and_an_image(
         from_browser(widget.target, value=target)
         click(widget.push_button)
         assert words in widget.digest.value and widget.last_push is None
-        assert widget.progress.bar_style == "danger"
+        assert widget.progress.bar_style == "danger" and widget.progress.value == 0
     assert "team/cwd" not in service.catalog(basic_registry.host)
     for directory, reference, words in [
         ("", f"{basic_registry.host}/team/cwd:v1", "no directory given"),
