@@ -19,7 +19,8 @@ import os
 import shlex
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,6 +30,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .cli import COMMANDS, Console, ProgressSink, build_parser, make_service
 from .errors import ConfigError, RegAuthError
+from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .profiles import normalize_host
 from .results import ImageResult, ProgressDisplay, Result, result_for
 from .service import RegAuth
@@ -125,6 +127,13 @@ class RegAuthMagics(Magics):
         build = verbs.add_parser("build", help="build the cell's spec and push it to IMAGE")
         build.add_argument("image", metavar="IMAGE", help="where to push, e.g. team/model:v1")
         build.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        build.add_argument(
+            "--compression",
+            choices=COMPRESSIONS,
+            help=f"of the new layers: gzip (default; every runtime) or zstd ({ZSTD_RUNTIMES}); "
+            "wins over the spec's",
+        )
+        build.add_argument("--digest-file", type=Path, help="write the pushed digest to this file")
         return parser
 
     # -- running -------------------------------------------------------------------------------
@@ -183,9 +192,13 @@ class RegAuthMagics(Magics):
                 raise BuildSpecError("give either files or layers, not both")
             data["layers"] = data.pop("files")
         spec = BuildSpec.from_dict(data, os.getcwd())
+        if args.compression:  # the magic's argument wins over the spec, as on the command line
+            spec = replace(spec, compression=args.compression)
         with contextlib.ExitStack() as stack:
             progress = None if args.quiet else stack.enter_context(ProgressDisplay("build"))
             result = service.build_push(spec, args.image, progress=progress)
+        if args.digest_file:
+            args.digest_file.write_text(result.digest + "\n")
         return ImageResult("build", result.to_dict(), result.reference)
 
 

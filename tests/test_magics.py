@@ -266,6 +266,15 @@ def test_push_copy_and_build_cell(
     config = RegAuth().inspect(f"{host}/team/built:v2")["config"]["config"]
     assert "MODE=serve" in config["Env"] and config["Cmd"] == ["python", "serve.py"]
 
+    digest_file = tmp_path / "digest.txt"
+    zstd = ip.ok(
+        f"%%regauth build {host}/team/built:zstd --compression zstd --digest-file {digest_file}\n"
+        "files:\n  - {src: model, dest: /srv}\ncompression: gzip\n"
+    )
+    assert digest_file.read_text() == zstd.digest + "\n"
+    layers = RegAuth().inspect(f"{host}/team/built:zstd")["manifest"]["layers"]
+    assert layers[0]["mediaType"].endswith("tar+zstd"), "the magic's argument wins"
+
     message = ip.error(f"%%regauth build {host}/team/bad\nlayers: [x]\nbogus: 1\n")
     assert "Unknown build spec key(s): bogus" in message
     message = ip.error(f"%%regauth build {host}/team/bad\nlayers: 5\n")
