@@ -53,7 +53,8 @@ class Console:
 
 class ProgressSink(Protocol):
     def __call__(self, event: ProgressEvent, /) -> None: ...
-    def close(self) -> None: ...
+    def close(self) -> None: ...  # the work finished
+    def fail(self) -> None: ...  # the work stopped with an error
 
 
 @dataclass
@@ -286,7 +287,7 @@ def cmd_status(service: RegAuth, args: argparse.Namespace, console: Console) -> 
     if args.offline:
         rows = [r for r in service.registries() if not args.hosts or r.host in args.hosts]
     else:
-        rows = [service.status(h) for h in args.hosts or [r.host for r in service.registries()]]
+        rows = [service.status(h) for h in args.hosts] if args.hosts else service.statuses()
     return Output([r.to_dict() for r in rows], _status_table(rows))
 
 
@@ -382,6 +383,9 @@ class ProgressPrinter:
             self.stream.write("\n")
             self.stream.flush()
 
+    def fail(self) -> None:
+        self.close()  # the error itself is printed next
+
 
 def _mib(n: int | None) -> str:
     return f"{(n or 0) / (1 << 20):.1f} MiB"
@@ -394,10 +398,14 @@ def _with_progress(
     if not args.quiet:
         printer = console.progress()
     try:
-        return run(printer)
-    finally:
+        result = run(printer)
+    except BaseException:
         if printer:
-            printer.close()
+            printer.fail()
+        raise
+    if printer:
+        printer.close()
+    return result
 
 
 def _check_digest_file(path: Path) -> None:

@@ -19,7 +19,8 @@ import os
 import shlex
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,6 +30,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .cli import COMMANDS, Console, ProgressSink, build_parser, make_service
 from .errors import ConfigError, RegAuthError
+from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .profiles import normalize_host
 from .results import ImageResult, ProgressDisplay, Result, result_for
 from .service import RegAuth
@@ -89,7 +91,7 @@ class RegAuthMagics(Magics):
                 "Hint: run `%regauth login HOST --username U` and type it into the hidden prompt"
             )
         parser = self.cell_parser() if cell is not None else self.parser()
-        args = _parse(parser, argv)
+        args = _parse(parser, argv, hide_values="login" in argv)
         if args is None:  # --help or --version was printed
             return None
         try:
@@ -125,6 +127,13 @@ class RegAuthMagics(Magics):
         build = verbs.add_parser("build", help="build the cell's spec and push it to IMAGE")
         build.add_argument("image", metavar="IMAGE", help="where to push, e.g. team/model:v1")
         build.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        build.add_argument(
+            "--compression",
+            choices=COMPRESSIONS,
+            help=f"of the new layers: gzip (default; every runtime) or zstd ({ZSTD_RUNTIMES}); "
+            "wins over the spec's",
+        )
+        build.add_argument("--digest-file", type=Path, help="write the pushed digest to this file")
         return parser
 
     # -- running -------------------------------------------------------------------------------
@@ -183,9 +192,13 @@ class RegAuthMagics(Magics):
                 raise BuildSpecError("give either files or layers, not both")
             data["layers"] = data.pop("files")
         spec = BuildSpec.from_dict(data, os.getcwd())
+        if args.compression:  # the magic's argument wins over the spec, as on the command line
+            spec = replace(spec, compression=args.compression)
         with contextlib.ExitStack() as stack:
             progress = None if args.quiet else stack.enter_context(ProgressDisplay("build"))
             result = service.build_push(spec, args.image, progress=progress)
+        if args.digest_file:
+            args.digest_file.write_text(result.digest + "\n")
         return ImageResult("build", result.to_dict(), result.reference)
 
 
@@ -228,8 +241,12 @@ def qualify_reference(reference: str, host: str) -> str:
 
 
 def _is_password_option(token: str) -> bool:
+    """``--password`` (or an abbreviation from ``--pas``) and docker login's ``-p PASSWORD``
+    (also written ``-pPASSWORD``); no verb has a ``-p`` of its own."""
     name = token.split("=", 1)[0]
-    return len(name) > 4 and name.startswith("--pas") and name != "--password-stdin"
+    if name.startswith("--"):
+        return len(name) > 4 and name.startswith("--pas") and name != "--password-stdin"
+    return name.startswith("-p")
 
 
 def _defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -237,8 +254,13 @@ def _defaults(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(**{"config_dir": None, "registries_file": None, **vars(args)})
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | None:
-    """Parse like the CLI, but a usage error becomes a ``UsageError`` instead of an exit."""
+def _parse(
+    parser: argparse.ArgumentParser, argv: list[str], *, hide_values: bool = False
+) -> argparse.Namespace | None:
+    """Parse like the CLI, but a usage error becomes a ``UsageError`` instead of an exit.
+
+    With ``hide_values`` (a login, where a stray argument may be a password) the arguments
+    argparse did not recognize are not repeated in the message."""
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors):
@@ -246,7 +268,15 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     except SystemExit as exit_:
         if not exit_.code:
             return None
-        raise UsageError(errors.getvalue().strip()) from None
+        message = errors.getvalue().strip()
+        if hide_values and "unrecognized arguments:" in message:
+            usage, _, _ = message.partition("unrecognized arguments:")
+            message = (
+                f"{usage}unrecognized arguments (not shown: one may be a password)\n"
+                "Hint: a password is typed into the hidden prompt; "
+                "see `%regauth login --help` for the options"
+            )
+        raise UsageError(message) from None
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:

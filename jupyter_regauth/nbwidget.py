@@ -146,12 +146,10 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         try:
             if not host:
                 raise ConfigError("no registry picked", hint="pick one, or pass registry=HOST")
-            kube = bool(self.kube.value) and kube_available()
             # The kubelet cannot pull with an identity token: keep the password for the cluster.
+            kube = bool(self.kube.value) and kube_available()
             user = self.username.value.strip()
             result = self.service.login(host, user, password, store_password=kube)
-            if kube:
-                self.service.kube_apply(host)
         except RegAuthError as exc:
             self.status.value = _error_html(exc)
             return
@@ -162,6 +160,16 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
             f"<b>{escape(result.username)}</b> ({escape(result.stored_as)} saved)"
         )
+        if kube:
+            # The credentials are stored whatever happens here: say so, and what failed.
+            try:
+                self.service.kube_apply(host)
+            except RegAuthError as exc:
+                self.status.value = (
+                    f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
+                    f"<b>{escape(result.username)}</b>; "
+                    + _error_html(exc, "Kubernetes setup failed: ")
+                )
 
     def push(self) -> None:
         host = self.registry.value
@@ -171,6 +179,10 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.digest.value = ""
         bar = WidgetBar(self.progress, self.progress_text)
         try:
+            if not self.folder.value.strip():
+                raise ConfigError("no folder given", hint="type the model directory into Folder")
+            if not target:
+                raise ConfigError("no image given", hint="type where to push into Image")
             with ProgressDisplay("push", bar=bar) as progress:
                 result = self.service.push_directory(
                     self.folder.value.strip(),
@@ -193,7 +205,12 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             return
         row = next((r for r in self.service.registries() if r.host == host), None)
         username = row.username if row else None
-        profile = self.service.profile(host)
+        try:
+            profile = self.service.profile(host)
+        except RegAuthError as exc:
+            self.username.value = username or ""
+            self.status.value = _error_html(exc)
+            return
         self.username.value = username or profile.username or ""
         self.status.value = (
             f"Logged in to <code>{escape(host)}</code> as <b>{escape(username)}</b>"
@@ -202,10 +219,10 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         )
 
 
-def _error_html(exc: RegAuthError) -> str:
+def _error_html(exc: RegAuthError, prefix: str = "") -> str:
     hint = f"<br><small>{escape(exc.hint)}</small>" if exc.hint else ""
     style = "color: var(--jp-error-color1, #d32f2f)"
-    return f'<span style="{style}">&#10008; {escape(exc.message)}</span>{hint}'
+    return f'<span style="{style}">&#10008; {escape(prefix + exc.message)}</span>{hint}'
 
 
 def widget(service: RegAuth | None = None, registry: str | None = None) -> RegAuthWidget:

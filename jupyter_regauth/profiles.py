@@ -9,6 +9,8 @@ same host and cannot be removed by the user.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -19,6 +21,7 @@ from typing import Any, Literal
 from .credentials import hosts as credential_hosts
 from .errors import ConfigError
 from .fileio import atomic_write, locked
+from .reference import InvalidReference, check_host
 from .registry.trust import TrustConfig
 
 AuthKind = Literal["auto", "basic", "token"]
@@ -27,12 +30,23 @@ AUTH_KINDS = ("auto", "basic", "token")
 
 def normalize_host(host: str) -> str:
     """``https://Registry.example:5000/v2/`` -> ``registry.example:5000``; Docker Hub's aliases ->
-    ``docker.io`` (docker's rules, lower-cased)."""
+    ``docker.io`` (docker's rules, lower-cased). Validated as ``host[:port]`` (an IPv6 address in
+    brackets, which a bare one gets back): anything else is a ``ConfigError`` naming the problem.
+    """
     text = credential_hosts.normalize_host(host).lower()
+    hint = "give host or host:port, e.g. registry:5000"
     if not text or any(c.isspace() for c in text):
-        raise ConfigError(
-            f"{host!r} is not a registry host", hint="give host or host:port, e.g. registry:5000"
-        )
+        raise ConfigError(f"{host!r} is not a registry host", hint=hint)
+    scheme, sep, rest = host.strip().partition("://")
+    if sep and not rest.strip("/"):
+        raise ConfigError(f"{host!r} has no registry host after {scheme}://", hint=hint)
+    if text.count(":") > 1 and not text.startswith("["):
+        with contextlib.suppress(ValueError):
+            text = f"[{ipaddress.IPv6Address(text)}]"
+    try:
+        check_host(text)
+    except InvalidReference as exc:
+        raise ConfigError(exc.message, hint=exc.hint) from None
     return text
 
 
@@ -169,7 +183,27 @@ class ProfileStore:
         return [RegistryProfile.from_dict(item, source="admin") for item in raw]
 
     def user(self) -> list[RegistryProfile]:
-        return [RegistryProfile.from_dict(i, source="user") for i in _load_file(self.user_path)]
+        """The user's valid profiles; an invalid entry is left out (see ``user_problems``)."""
+        return self._read_user()[0]
+
+    def user_problems(self) -> list[tuple[str, ConfigError]]:
+        """Each entry of the user's file that is not a valid profile, as (its host as written,
+        what is wrong), so one bad entry cannot hide the others."""
+        return [(_written_host(raw), error) for raw, error in self._read_user()[1]]
+
+    def _read_user(self) -> tuple[list[RegistryProfile], list[tuple[object, ConfigError]]]:
+        good: list[RegistryProfile] = []
+        bad: list[tuple[object, ConfigError]] = []
+        for item in _load_file(self.user_path):
+            try:
+                good.append(RegistryProfile.from_dict(item, source="user"))
+            except ConfigError as exc:
+                error = ConfigError(
+                    f"a registry in {self.user_path} is invalid: {exc.message}",
+                    hint=exc.hint or f"fix or remove it in {self.user_path}",
+                )
+                bad.append((item, error))
+        return good, bad
 
     def all(self) -> list[RegistryProfile]:
         merged: dict[str, RegistryProfile] = {p.host: p for p in self.user()}
@@ -184,8 +218,9 @@ class ProfileStore:
         """Add or replace a user profile (an admin profile for the host stays in force)."""
         profile = replace(profile, source="user")
         with locked(self.user_path):
-            kept = [p for p in self.user() if p.host != profile.host]
-            self._write([*kept, profile])
+            profiles, bad = self._read_user()
+            kept = [p for p in profiles if p.host != profile.host]
+            self._write([*kept, profile], [raw for raw, _ in bad])
         return profile
 
     def remove_user(self, host: str) -> bool:
@@ -196,15 +231,24 @@ class ProfileStore:
                 hint="log out instead: regauth logout " + host,
             )
         with locked(self.user_path):
-            profiles = self.user()
+            profiles, bad = self._read_user()
             kept = [p for p in profiles if p.host != host]
             if len(kept) == len(profiles):
                 return False
-            self._write(kept)
+            self._write(kept, [raw for raw, _ in bad])
         return True
 
-    def _write(self, profiles: list[RegistryProfile]) -> None:
-        data = {"registries": [p.to_dict() for p in profiles]}
-        for item in data["registries"]:
+    def _write(self, profiles: list[RegistryProfile], invalid: list[object]) -> None:
+        """The profiles, and the ``invalid`` entries kept as they were for the user to fix."""
+        entries: list[object] = []
+        for profile in profiles:
+            item = profile.to_dict()
             item.pop("source", None)
+            entries.append(item)
+        data = {"registries": [*entries, *invalid]}
         atomic_write(self.user_path, json.dumps(data, indent=2).encode() + b"\n")
+
+
+def _written_host(entry: object) -> str:
+    host = entry.get("host") if isinstance(entry, dict) else None
+    return host if isinstance(host, str) else ""

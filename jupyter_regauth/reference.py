@@ -163,6 +163,15 @@ def parse_digest(text: str) -> str:
     return text
 
 
+def check_host(host: str) -> None:
+    """Validate a registry host on its own, ``host[:port]`` or ``[IPv6]:port``, by the same
+    grammar as a reference's first component; ``InvalidReference`` names what is wrong."""
+    try:
+        _check_domain(host, 0)
+    except _Problem as problem:
+        raise InvalidReference(problem.what, hint=problem.hint) from None
+
+
 def _split(text: str) -> tuple[str, str, str | None, str | None]:
     if not text:
         raise _Problem("the reference is empty", f"give an image name, {_EXAMPLE}")

@@ -163,7 +163,8 @@ def _mark(value: bool | None) -> str:
 class Bar(Protocol):
     def show(self, done: int, total: int) -> None: ...
     def note(self, text: str) -> None: ...
-    def close(self) -> None: ...
+    def close(self) -> None: ...  # the work finished
+    def fail(self) -> None: ...  # the work stopped with an error
 
 
 class ProgressDisplay:
@@ -198,14 +199,23 @@ class ProgressDisplay:
                 self._bar.note(f"{event.kind} {event.id}: {event.state}")
 
     def close(self) -> None:
+        """The work finished: the bar shows it complete."""
         with self._lock:
             self._bar.close()
+
+    def fail(self) -> None:
+        """The work stopped with an error: the bar shows it failed, where it stopped."""
+        with self._lock:
+            self._bar.fail()
 
     def __enter__(self) -> ProgressDisplay:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.fail()
 
 
 def _mode() -> str:
@@ -248,6 +258,10 @@ class TqdmBar:
     def close(self) -> None:
         self._bar.close()
 
+    def fail(self) -> None:
+        self._bar.set_postfix_str("failed", refresh=False)
+        self._bar.close()  # the notebook bar turns red when it closes short of its total
+
 
 class WidgetBar:
     """Drives an ipywidgets ``IntProgress`` (percent) and an ``HTML`` line beside it."""
@@ -277,6 +291,10 @@ class WidgetBar:
         self._progress.value = self._progress.max
         self._progress.bar_style = "success"
 
+    def fail(self) -> None:
+        self._progress.bar_style = "danger"
+        self._text.value = escape("failed")
+
 
 class TextBar:
     """Outside a notebook: a line per tenth of the way and per notable event, not per chunk."""
@@ -297,6 +315,9 @@ class TextBar:
 
     def close(self) -> None:
         self._write("done")
+
+    def fail(self) -> None:
+        self._write("failed")
 
     def _write(self, text: str) -> None:
         self._file.write(f"{self._label}: {text}\n")

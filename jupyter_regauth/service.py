@@ -161,18 +161,34 @@ class RegAuth:
     # -- status --------------------------------------------------------------------------------
 
     def registries(self) -> list[RegistryStatus]:
-        """Every registry the user can pick or is logged in to, without contacting them."""
+        """Every registry the user can pick or is logged in to, without contacting them.
+
+        A row that cannot be used (an invalid entry in the user's profiles, a key in config.json
+        that is not a registry host) carries its ``error`` instead of breaking the list.
+        """
         seen: dict[str, RegistryStatus] = {}
         for profile in self.profiles.all():
             seen[profile.host] = RegistryStatus(
                 profile.host, profile.name, profile.source, insecure=profile.insecure
             )
+        for text, problem in self.profiles.user_problems():
+            seen.setdefault(text, RegistryStatus(text, text, "user", error=problem.to_dict()))
         for host in self.docker_config.hosts():
-            seen.setdefault(host, RegistryStatus(host, host, "config"))
+            if host not in seen:
+                seen[host] = RegistryStatus(host, host, "config")
+                try:
+                    normalize_host(host)
+                except ConfigError as exc:
+                    seen[host].error = exc.to_dict()
         for status in seen.values():
-            creds = self.docker_config.get(status.host)
-            status.username = creds.username if creds else None
+            if status.error is None or status.source == "config":
+                creds = self.docker_config.get(status.host)
+                status.username = creds.username if creds else None
         return list(seen.values())
+
+    def statuses(self) -> list[RegistryStatus]:
+        """``status`` of every registry in ``registries``; a row with an error is not contacted."""
+        return [self.status(r.host) if r.error is None else r for r in self.registries()]
 
     def status(self, host: str) -> RegistryStatus:
         """Contact the registry: reachable, trusted, authenticated, token expiry."""
@@ -291,6 +307,8 @@ class RegAuth:
         if insecure is not None:
             trust = replace(trust, insecure=insecure)
         try:
+            if temp_pair:
+                _check_client_pair(*temp_pair)
             with RegistryClient(
                 registry_api_host(host),
                 credentials=Credentials(username=username, password=password),
@@ -391,6 +409,12 @@ class RegAuth:
         from .images.errors import ImageError
         from .images.spec import BuildSpec
 
+        if not str(directory).strip():  # Path("") is ".": it would push the working directory
+            raise ConfigError("no directory given to push", hint="give the model directory")
+        if not reference.strip():
+            raise ConfigError(
+                "no image given to push to", hint="give an image reference, e.g. team/model:v1"
+            )
         if not Path(directory).is_dir():
             raise ImageError(f"{directory} is not a directory", hint="give the model directory")
         spec = BuildSpec.from_dict(
@@ -592,6 +616,21 @@ def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:
     key_path.touch(mode=0o600)
     key_path.write_bytes(key)
     return cert_path, key_path
+
+
+def _check_client_pair(cert: Path, key: Path) -> None:
+    """Load the client certificate and key given (kept in temporary files only for this): an
+    error names what was given, not the files, which are gone by the time anyone reads it."""
+    import ssl
+
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError):
+        raise ConfigError(
+            "the client certificate and key given could not be loaded",
+            hint="give a PEM certificate (-----BEGIN CERTIFICATE-----) and its matching, "
+            "unencrypted PEM private key",
+        ) from None
 
 
 def expires_in(timestamp: float | None) -> str:

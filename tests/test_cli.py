@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import json
 import stat
 import subprocess
 import sys
@@ -204,6 +205,24 @@ def test_malformed_config_untouched(basic_registry: Registry, docker_config: Pat
     assert code == 1
     assert "line 2" in err and "column" in err
     assert (docker_config / "config.json").read_bytes() == broken
+
+
+def test_status_lists_a_bad_config_key_as_its_own_row(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    code, _, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 0, err
+    config = config_json(docker_config)
+    config["auths"]["reg.example:abc"] = {"auth": base64.b64encode(b"u:p").decode()}
+    (docker_config / "config.json").write_text(json.dumps(config))
+    run = regauth("status", "--json")
+    assert run.code == 0, run.stderr
+    rows = {r["host"]: r for r in run.json()}
+    assert rows[basic_registry.host]["authenticated"] is True
+    assert "port 'abc' must be a number" in rows["reg.example:abc"]["error"]["message"]
+    bad = regauth("status", "reg.example:abc")
+    assert bad.code == 1 and "port 'abc' must be a number" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_invalid_reference_error(docker_config: Path) -> None:

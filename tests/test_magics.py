@@ -17,12 +17,21 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
+from ipywidgets import HTML, IntProgress  # type: ignore[import-untyped]
 from jupyter_client.manager import start_new_kernel
 
 import jupyter_regauth
+from jupyter_regauth.errors import RegAuthError
 from jupyter_regauth.images.progress import ProgressEvent
 from jupyter_regauth.magics import qualify_reference
-from jupyter_regauth.results import ImageResult, LoginInfo, ProgressDisplay, StatusTable, TextBar
+from jupyter_regauth.results import (
+    ImageResult,
+    LoginInfo,
+    ProgressDisplay,
+    StatusTable,
+    TextBar,
+    WidgetBar,
+)
 from jupyter_regauth.service import RegAuth
 
 from .cli_helpers import config_json
@@ -169,9 +178,20 @@ def test_password_is_never_an_argument(ip: Session, basic_registry: Registry) ->
     assert "--password-stdin does not work in a notebook" in message
     assert "hidden prompt" in message
     typed = "typed-in-the-line"  # in the input history by the user's own hand, so not in SECRETS
-    for option in (f"--password {typed}", f"--password={typed}", f"--pass {typed}"):
+    for option in (
+        f"--password {typed}",
+        f"--password={typed}",
+        f"--pass {typed}",
+        f"-p {typed}",  # docker login's own flag
+        f"-p{typed}",
+        f"-p={typed}",
+    ):
         message = ip.error(f"{login_line(basic_registry)} {option}")
         assert "a password is never an argument" in message and typed not in message
+    for stray in (typed, f"--secret {typed}", f"-x{typed}"):
+        message = ip.error(f"{login_line(basic_registry)} {stray}")
+        assert "unrecognized arguments (not shown" in message and typed not in message
+    assert "unrecognized arguments: extra" in ip.error("%regauth logout r.example extra")
 
 
 def test_usage_errors(ip: Session) -> None:
@@ -179,6 +199,9 @@ def test_usage_errors(ip: Session) -> None:
     assert "cannot split the arguments" in ip.error("%regauth login 'unclosed")
     assert "invalid choice: 'nope'" in ip.error("%regauth nope")
     assert "invalid choice: 'push'" in ip.error("%%regauth push x\nbase: scratch\n")
+    assert "missing the ']'" in ip.error("%regauth status [::1")
+    assert "port 'abc' must be a number" in ip.error("%regauth status reg.example:abc")
+    assert "port 'abc' must be a number" in ip.error("%regauth use reg.example:abc")
 
 
 def test_use_sets_the_default_registry(
@@ -243,8 +266,21 @@ def test_push_copy_and_build_cell(
     config = RegAuth().inspect(f"{host}/team/built:v2")["config"]["config"]
     assert "MODE=serve" in config["Env"] and config["Cmd"] == ["python", "serve.py"]
 
+    digest_file = tmp_path / "digest.txt"
+    zstd = ip.ok(
+        f"%%regauth build {host}/team/built:zstd --compression zstd --digest-file {digest_file}\n"
+        "files:\n  - {src: model, dest: /srv}\ncompression: gzip\n"
+    )
+    assert digest_file.read_text() == zstd.digest + "\n"
+    layers = RegAuth().inspect(f"{host}/team/built:zstd")["manifest"]["layers"]
+    assert layers[0]["mediaType"].endswith("tar+zstd"), "the magic's argument wins"
+
     message = ip.error(f"%%regauth build {host}/team/bad\nlayers: [x]\nbogus: 1\n")
     assert "Unknown build spec key(s): bogus" in message
+    message = ip.error(f"%%regauth build {host}/team/bad\nlayers: 5\n")
+    assert "layers must be a list of layers, not a number" in message
+    message = ip.error(f"%%regauth build {host}/team/bad\nenv: {{A: {{b: 1}}}}\n")
+    assert "env.A must be a string (or a number), not a mapping" in message
 
 
 def test_trust_asks_through_input(
@@ -291,6 +327,43 @@ def test_progress_counts_each_byte_once() -> None:
     assert "push: 50% (500 B / 1000 B)" in lines
     assert "push: 100% (1000 B / 1000 B)" in lines  # the layer's blob was not counted again
     assert "push: blob sha256:bb: exists" in lines and lines[-1] == "push: done"
+
+
+def test_a_failed_push_shows_a_failed_bar(
+    ip: Session, basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = io.StringIO()
+    with pytest.raises(RegAuthError), ProgressDisplay("push", bar=TextBar("push", out)) as bar:
+        bar(ProgressEvent("layer", "layer 1", "compressing", 500, 1000))
+        raise RegAuthError("the registry went away")
+    assert out.getvalue().splitlines()[-1] == "push: failed"
+
+    progress, text = IntProgress(value=0, max=100), HTML()
+    with pytest.raises(RegAuthError), ProgressDisplay("push", bar=WidgetBar(progress, text)) as bar:
+        bar(ProgressEvent("layer", "layer 1", "compressing", 500, 1000))
+        raise RegAuthError("the registry went away")
+    assert (progress.value, progress.bar_style, text.value) == (50, "danger", "failed")
+
+    # A magic's push that fails: the bar says so instead of "done".
+    shown: list[str] = []
+    monkeypatch.setattr(
+        "jupyter_regauth.magics.ProgressDisplay",
+        lambda label: ProgressDisplay(label, bar=TextBar(label, _Lines(shown))),
+    )
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.bin").write_bytes(b"w" * 1000)
+    ip.error(f"%regauth push {tmp_path / 'model'} {basic_registry.host}/team/refused:1")
+    assert shown and shown[-1] == "push: failed\n"
+
+
+class _Lines(io.StringIO):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return len(text)
 
 
 def test_in_a_real_kernel(basic_registry: Registry, docker_config: Path, tmp_path: Path) -> None:

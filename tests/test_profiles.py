@@ -86,6 +86,38 @@ def test_malformed_profiles_file(tmp_path: Path) -> None:
 def test_normalize_host() -> None:
     assert normalize_host("https://index.docker.io/v1/") == "docker.io"
     assert normalize_host("Registry.Example:5000") == "registry.example:5000"
+    assert normalize_host("https://[::1]:5000/v2/") == "[::1]:5000"
+    assert normalize_host("https://[::1]/v2/") == "[::1]", "a bare IPv6 address is re-bracketed"
+    assert normalize_host("::1") == "[::1]"
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("reg.example:abc", "port 'abc' must be a number"),
+        ("reg.example:70000", "out of range"),
+        ("[::1", "missing the ']'"),
+        ("[::g]", "invalid character 'g'"),
+        ("https://", "no registry host after https://"),
+        ("a..b", "empty label"),
+        ("-a.example", "must not start or end with '-'"),
+    ],
+)
+def test_normalize_host_names_the_problem(host: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        normalize_host(host)
+    assert problem in info.value.message
+    assert info.value.hint
+
+
+def test_a_bad_user_entry_leaves_the_others(tmp_path: Path) -> None:
+    file = tmp_path / "user.json"
+    file.write_text(json.dumps([{"host": "reg.example:abc"}, {"host": "fine.example"}]))
+    profiles = ProfileStore(user_file=str(file))
+    assert [p.host for p in profiles.all()] == ["fine.example"]
+    [(host, error)] = profiles.user_problems()
+    assert host == "reg.example:abc"
+    assert str(file) in error.message and "port 'abc'" in error.message
 
 
 def test_cli_lists_admin_profiles_offline(tmp_path: Path, docker_config: Path) -> None:

@@ -16,6 +16,7 @@ from jupyter_regauth.reference import (
     InvalidDigest,
     InvalidReference,
     Reference,
+    check_host,
     parse,
     parse_digest,
 )
@@ -355,3 +356,23 @@ def test_parse_digest_errors(text: str, message: str) -> None:
     assert info.value.code == "invalid_digest"
     assert isinstance(info.value, InvalidReference)
     assert info.value.hint
+
+
+def test_check_host() -> None:
+    for good in (
+        "localhost",
+        "registry.example.com:5000",
+        "[::1]:5000",
+        "[fc00::1]",
+        "Reg.Example",
+    ):
+        check_host(good)
+    for bad, problem in [
+        ("reg.example:abc", "port 'abc' must be a number"),
+        ("[::1", "missing the ']'"),
+        ("a:1:2", "more than one ':'"),
+        (":5000", "no host name before the port"),
+    ]:
+        with pytest.raises(InvalidReference) as info:
+            check_host(bad)
+        assert problem in info.value.message and info.value.hint

@@ -223,6 +223,18 @@ async def test_login_with_ca_and_client_certificate(
         jp_fetch, "POST", "registries", mtls_registry.host, "login", body=half, expect=400
     )
     assert "client_key" in missing["message"]
+    for junk in ({"client_cert": "not a certificate"}, {"client_key": cert}):
+        error = await checked(
+            jp_fetch,
+            "POST",
+            "registries",
+            mtls_registry.host,
+            "login",
+            body={**body, **junk},
+            expect=400,
+        )
+        assert error["message"] == "the client certificate and key given could not be loaded"
+        assert "regauth-client" not in json.dumps(error), "no deleted temporary file is named"
     result = await checked(jp_fetch, "POST", "registries", mtls_registry.host, "login", body=body)
     assert result["certs_dir"] and (Path(result["certs_dir"]) / "client.key").is_file()
     text = json.dumps(result)
@@ -256,6 +268,46 @@ async def test_add_and_remove_user_registry(
     assert gone["code"] == "not_found"
 
 
+async def test_renaming_a_user_registry_keeps_what_was_not_sent(
+    jp_fetch: Fetch, token_registry: Registry, pki: PKI, homes: dict[str, Path], tmp_path: Path
+) -> None:
+    host = token_registry.host
+    homes["user_file"].write_text(
+        json.dumps(
+            [
+                {
+                    "host": host,
+                    "display_name": "Mine",
+                    "ca_pem": pki.ca_file.read_text(),
+                    "client_cert": str(tmp_path / "c.pem"),
+                    "client_key": str(tmp_path / "k.pem"),
+                    "insecure": True,
+                    "username": "carol",
+                }
+            ]
+        )
+    )
+    body = {"host": host, "display_name": "Renamed"}
+    renamed = await checked(jp_fetch, "POST", "registries", body=body, expect=201)
+    assert (renamed["name"], renamed["insecure"]) == ("Renamed", True)
+    [saved] = json.loads(homes["user_file"].read_text())["registries"]
+    assert saved == {
+        "host": host,
+        "display_name": "Renamed",
+        "ca_pem": pki.ca_file.read_text(),
+        "client_cert": str(tmp_path / "c.pem"),
+        "client_key": str(tmp_path / "k.pem"),
+        "insecure": True,
+        "username": "carol",
+        "auth": "auto",
+    }
+    body = {"host": host, "insecure": False, "ca_pem": ""}
+    await checked(jp_fetch, "POST", "registries", body=body, expect=201)
+    [saved] = json.loads(homes["user_file"].read_text())["registries"]
+    assert "insecure" not in saved and "ca_pem" not in saved, "what is sent replaces"
+    assert saved["display_name"] == "Renamed" and saved["client_key"] == str(tmp_path / "k.pem")
+
+
 @pytest.mark.parametrize(
     ("body", "code", "words"),
     [
@@ -264,14 +316,49 @@ async def test_add_and_remove_user_registry(
         ({"display_name": "no host"}, "bad_request", "host"),
         ({"host": "r.example", "colour": "red"}, "bad_request", "colour"),
         ({"host": 5}, "bad_request", "host"),
+        ({"host": "reg.example:abc"}, "config_error", "port 'abc' must be a number"),
+        ({"host": "[::1"}, "config_error", "missing the ']'"),
+        ({"host": "https://"}, "config_error", "no registry host"),
+        ({"host": "a_b.example"}, "config_error", "invalid character '_'"),
     ],
 )
 async def test_add_registry_bad_input(
-    jp_fetch: Fetch, body: dict[str, Any], code: str, words: str
+    jp_fetch: Fetch, body: dict[str, Any], code: str, words: str, homes: dict[str, Path]
 ) -> None:
     error = await checked(jp_fetch, "POST", "registries", body=body, expect=400)
     assert error["code"] == code
     assert words in error["message"]
+    assert error.get("hint") or code == "bad_request"
+    assert not homes["user_file"].exists(), "nothing is saved"
+    listed = await checked(jp_fetch, "GET", "registries", params={"live": "false"})
+    assert [r["source"] for r in listed["registries"]] == ["admin"]
+
+
+async def test_bad_entries_already_saved_spoil_only_their_own_row(
+    jp_fetch: Fetch, basic_registry: Registry, homes: dict[str, Path]
+) -> None:
+    homes["user_file"].write_text(
+        json.dumps({"registries": [{"host": "reg.example:abc"}, {"host": "good.invalid"}]})
+    )
+    homes["docker"].mkdir(parents=True, exist_ok=True)
+    auth = {"auth": "dTpw"}  # u:p
+    (homes["docker"] / "config.json").write_text(json.dumps({"auths": {"[::1": auth}}))
+    for live in ("true", "false"):
+        listed = await checked(jp_fetch, "GET", "registries", params={"live": live})
+        rows = {r["host"]: r for r in listed["registries"]}
+        assert set(rows) == {basic_registry.host, "good.invalid", "reg.example:abc", "[::1"}
+        assert rows[basic_registry.host]["error"] is None or live == "false"
+        assert "port 'abc' must be a number" in rows["reg.example:abc"]["error"]["message"]
+        assert rows["reg.example:abc"]["source"] == "user"
+        assert "missing the ']'" in rows["[::1"]["error"]["message"]
+        assert rows["[::1"]["source"] == "config"
+    assert rows[basic_registry.host]["error"] is None
+
+    # Saving another registry keeps the bad entry for the user to fix.
+    body = {"host": "another.invalid", "display_name": "Another"}
+    await checked(jp_fetch, "POST", "registries", body=body, expect=201)
+    saved = json.loads(homes["user_file"].read_text())["registries"]
+    assert {r["host"] for r in saved} == {"reg.example:abc", "good.invalid", "another.invalid"}
 
 
 async def test_admin_registry_cannot_be_added_or_removed(
@@ -349,3 +436,40 @@ class TestKubernetesEnabled:
         error = await checked(jp_fetch, "GET", "registries", "r.example", "kube", expect=501)
         assert error["code"] == "kubernetes_unavailable"
         assert "KUBECONFIG" in error["hint"]
+
+    async def test_login_stands_when_the_kubernetes_step_fails(
+        self,
+        jp_fetch: Fetch,
+        basic_registry: Registry,
+        homes: dict[str, Path],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                    "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
+                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "x",
+                }
+            )
+        )
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # a cluster nobody answers for
+        assert basic_registry.ca_file is not None
+        body = {
+            "username": "alice",
+            "password": basic_registry.password,
+            "ca_pem": basic_registry.ca_file.read_text(),
+            "kube": True,
+        }
+        host = basic_registry.host
+        result = await checked(jp_fetch, "POST", "registries", host, "login", body=body)
+        assert (result["host"], result["username"]) == (host, "alice")
+        assert host in config_json(homes)["auths"], "the credentials are stored"
+        error = result["kube"]["error"]
+        assert error["code"] and error["message"]
+        assert basic_registry.password not in json.dumps(result)

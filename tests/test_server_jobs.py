@@ -3,8 +3,10 @@ the registry), a copy, a failing job, cancelling, and bad requests refused befor
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 
 from jupyter_regauth.credentials import DockerConfig
 from jupyter_regauth.profiles import ProfileStore
+from jupyter_regauth.registry.client import RegistryClient
 from jupyter_regauth.registry.errors import NotFound
 from jupyter_regauth.service import RegAuth
 
@@ -172,6 +175,62 @@ async def test_cancel_running_and_queued_jobs(
     assert again["state"] == "cancelled", "a finished job stays as it is"
 
 
+class SlowManifests:
+    """``RegistryClient.put_manifest``, once armed, held until released after it wrote."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.armed = False
+        self.written = threading.Event()
+        self.release = threading.Event()
+        original = RegistryClient.put_manifest
+
+        def put_manifest(client: RegistryClient, *args: Any, **kwargs: Any) -> str:
+            digest = original(client, *args, **kwargs)
+            if self.armed:
+                self.written.set()
+                self.release.wait(30)
+            return digest
+
+        monkeypatch.setattr(RegistryClient, "put_manifest", put_manifest)
+
+
+@pytest.mark.parametrize("kind", ["push", "copy"])
+async def test_cancel_after_the_manifest_is_written_reports_success(
+    jp_fetch: Fetch,
+    basic_registry: Registry,
+    model: Path,
+    pki: PKI,
+    docker_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    await login(jp_fetch, basic_registry)
+    host = basic_registry.host
+    source = f"{host}/team/written:src"
+    push = {"kind": "push", "directory": "work/model"}
+    if kind == "push":
+        body = {**push, "reference": f"{host}/team/written:1"}
+    else:
+        first = await checked(
+            jp_fetch, "POST", "jobs", body={**push, "reference": source}, expect=202
+        )
+        assert (await events(jp_fetch, first["id"]))[-1][2]["state"] == "succeeded"
+        body = {"kind": "copy", "source": source, "destination": f"{host}/team/written:1"}
+    slow = SlowManifests(monkeypatch)
+    slow.armed = True
+    job = await checked(jp_fetch, "POST", "jobs", body=body, expect=202)
+    assert await asyncio.to_thread(slow.written.wait, 30), "the manifest was never written"
+    stopping = await checked(jp_fetch, "DELETE", "jobs", job["id"])
+    assert stopping["state"] == "cancelling"
+    slow.release.set()
+
+    final = (await events(jp_fetch, job["id"]))[-1][2]
+    assert final["state"] == "succeeded", final
+    assert final["error"] is None
+    tagged = reader(docker_config, pki, basic_registry).inspect(f"{host}/team/written:1")
+    assert final["result"]["digest"] == tagged["digest"]
+
+
 async def test_failed_job_reports_the_error(
     jp_fetch: Fetch, token_registry: Registry, model: Path
 ) -> None:
@@ -207,8 +266,56 @@ async def test_failed_job_reports_the_error(
             "compression must be gzip or zstd",
         ),
         ({"kind": "copy", "source": "r.example/a:1"}, "destination"),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": "r.example/a:1",
+                "platform": "bogus",
+            },
+            "Not a platform: 'bogus'",
+        ),
+        (
+            {
+                "kind": "copy",
+                "source": "r.example/a:1",
+                "destination": "r.example/b:1",
+                "platform": "bogus",
+            },
+            "Not a platform: 'bogus'",
+        ),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": f"r.example/a@sha256:{'0' * 64}",
+            },
+            "names a digest",
+        ),
+        (
+            {
+                "kind": "build",
+                "spec": {"env": {"A": "b"}},
+                "reference": f"r.example/a:1@sha256:{'0' * 64}",
+            },
+            "names a digest",
+        ),
         ({"kind": "build", "spec": {"layers": ["/etc"]}, "reference": "r.example/a:1"}, "outside"),
         ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),
+        ({"kind": "build", "spec": {"layers": 5}, "reference": "r.example/a:1"}, "layers must"),
+        ({"kind": "build", "spec": {"layers": "work"}, "reference": "r.example/a:1"}, "layers"),
+        (
+            {"kind": "build", "spec": {"layers": [5]}, "reference": "r.example/a:1"},
+            "layers[0] needs a src",
+        ),
+        (
+            {"kind": "build", "spec": {"env": {"A": [1]}}, "reference": "r.example/a:1"},
+            "env.A must be a string (or a number), not a list",
+        ),
+        (
+            {"kind": "build", "spec": {"labels": {"a": None}}, "reference": "r.example/a:1"},
+            "labels.a must be a string (or a number), not null",
+        ),
     ],
 )
 async def test_bad_job_requests_are_refused_before_starting(

@@ -16,6 +16,7 @@ from ipywidgets import Widget
 from ipywidgets.embed import dependency_state, embed_data
 
 import jupyter_regauth
+from jupyter_regauth.errors import ConfigError
 from jupyter_regauth.nbwidget import KUBE_UNAVAILABLE, RegAuthWidget
 from jupyter_regauth.service import RegAuth
 
@@ -136,6 +137,39 @@ def test_no_registry_picked_is_an_error(comms: list[dict[str, Any]], docker_conf
     assert "no registry picked" in widget.status.value
 
 
+def test_login_stands_when_the_kubernetes_step_fails(
+    comms: list[dict[str, Any]],
+    service: RegAuth,
+    basic_registry: Registry,
+    docker_config: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # a cluster nobody answers for
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    assert not widget.kube.disabled
+    from_browser(widget.kube, value=True)
+    login(widget, "alice", basic_registry.password)
+    assert widget.last_login is not None and widget.last_login.username == "alice"
+    assert basic_registry.host in config_json(docker_config)["auths"]
+    status = widget.status.value
+    assert "Logged in to" in status and "Kubernetes setup failed: " in status
+    assert "cannot reach the Kubernetes API" in status
+
+
 def test_kubernetes_toggle_is_disabled_without_a_cluster(
     comms: list[dict[str, Any]], docker_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,3 +219,34 @@ def test_build_and_push_shows_progress_and_digest(
     click(widget.push_button)
     assert "is not a directory" in widget.digest.value
     assert widget.progress.bar_style == "danger"
+
+
+def test_push_needs_a_folder_and_an_image(
+    comms: list[dict[str, Any]],
+    service: RegAuth,
+    basic_registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # what an empty Folder would otherwise push
+    (tmp_path / "notebook.ipynb").write_text("{}")
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    login(widget, "alice", basic_registry.password)
+    for folder, target, words in [
+        ("", "team/cwd:v1", "no folder given"),
+        ("  ", "team/cwd:v1", "no folder given"),
+        (str(tmp_path), " ", "no image given"),
+    ]:
+        from_browser(widget.folder, value=folder)
+        from_browser(widget.target, value=target)
+        click(widget.push_button)
+        assert words in widget.digest.value and widget.last_push is None
+        assert widget.progress.bar_style == "danger" and widget.progress.value == 0
+    assert "team/cwd" not in service.catalog(basic_registry.host)
+    for directory, reference, words in [
+        ("", f"{basic_registry.host}/team/cwd:v1", "no directory given"),
+        (str(tmp_path), "", "no image given"),
+    ]:
+        with pytest.raises(ConfigError, match=words) as info:
+            service.push_directory(directory, reference)
+        assert info.value.hint

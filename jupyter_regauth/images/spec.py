@@ -93,9 +93,7 @@ class BuildSpec:
             base=_opt_str(data, "base"),
             platform=Platform.parse(_str(platform, "platform")) if platform else Platform(),
             tag=_opt_str(data, "tag") or "latest",
-            layers=tuple(
-                _layer(i, item, base_dir) for i, item in enumerate(data.get("layers") or [])
-            ),
+            layers=tuple(_layer(i, item, base_dir) for i, item in enumerate(_layers(data))),
             env=_str_map(data, "env"),
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
@@ -177,10 +175,45 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
     value = data.get(key) or {}
     if not isinstance(value, Mapping):
         raise BuildSpecError(f"{key} must be a mapping of names to strings", hint="NAME: value")
-    # YAML turns 1 or true into numbers and booleans; an env value is a string either way.
-    return {
-        _str(k, f"{key} name"): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()
-    }
+    return {_str(k, f"{key} name"): _scalar(v, f"{key}.{k}") for k, v in value.items()}
+
+
+def _scalar(value: object, key: str) -> str:
+    # YAML turns 1 or true into numbers and booleans; the value is their text, as written in
+    # JSON. Anything else (a list, a mapping, null) is a mistake, not something to stringify.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    raise BuildSpecError(
+        f"{key} must be a string (or a number), not {_kind(value)}", hint=f'e.g. {key}: "value"'
+    )
+
+
+def _kind(value: object) -> str:
+    """What a parsed YAML/JSON value is, in the words of those formats."""
+    if value is None:
+        return "null"
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        (bool, "true or false"),
+        ((int, float), "a number"),
+        (str, "a string"),
+        (list, "a list"),
+        (Mapping, "a mapping"),
+    ]
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+
+
+def _layers(data: Mapping[str, Any]) -> list[object]:
+    value = data.get("layers")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BuildSpecError(
+            f"layers must be a list of layers, not {_kind(value)}",
+            hint="write it as layers: [{src: DIR, dest: /model}]",
+        )
+    return value
 
 
 def _opt_argv(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -22,7 +23,7 @@ from .. import __version__
 from ..errors import RegAuthError
 from ..profiles import RegistryProfile, normalize_host
 from ..registry.trust import load_pem_bundle
-from ..service import RegAuth
+from ..service import RegAuth, RegistryStatus
 from .errors import ApiError, BadRequest, error_body, http_status
 from .kube import Kube
 
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 #: registry operations separately from contents, kernels and terminals.
 AUTH_RESOURCE = "regauth"
 T = TypeVar("T")
+INTERNAL_ERROR = {
+    "code": "internal_error",
+    "message": "the server failed unexpectedly",
+    "hint": "see the Jupyter server log",
+}
 
 
 class RegAuthHandler(APIHandler):
@@ -98,11 +104,7 @@ class RegAuthHandler(APIHandler):
         elif isinstance(exc, web.HTTPError):
             body = {"code": "http_error", "message": exc.log_message or self._reason}
         else:
-            body = {
-                "code": "internal_error",
-                "message": "the server failed unexpectedly",
-                "hint": "see the Jupyter server log",
-            }
+            body = INTERNAL_ERROR
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
@@ -136,10 +138,24 @@ class RegistriesHandler(RegAuthHandler):
         live = self.get_query_argument("live", "true") != "false"
         listed = await self.call(self.service.registries)
         if live:
-            statuses = list(await asyncio.gather(*(self.live_status(r.host) for r in listed)))
+            statuses = list(await asyncio.gather(*(self.row_status(r) for r in listed)))
         else:
             statuses = [{**r.to_dict(), "kube": None} for r in listed]
         self.finish({"registries": statuses})
+
+    async def row_status(self, row: RegistryStatus) -> dict[str, Any]:
+        """One row of the list, contacted unless it is known to be unusable; whatever goes wrong
+        with one registry is reported in its row, never instead of the list."""
+        offline = {**row.to_dict(), "kube": None}
+        if row.error is not None:
+            return offline
+        try:
+            return await self.live_status(row.host)
+        except RegAuthError as exc:
+            return {**offline, "error": exc.to_dict()}
+        except Exception:
+            log.exception("status of %s failed", row.host)
+            return {**offline, "error": INTERNAL_ERROR}
 
     @web.authenticated
     @authorized
@@ -156,16 +172,13 @@ class RegistriesHandler(RegAuthHandler):
                 f"{host} is already defined by the administrator",
                 hint="pick it from the list instead of adding it",
             )
-        ca_pem = data.get("ca_pem") or None
-        if ca_pem:
-            load_pem_bundle(ca_pem.encode(), "CA certificate")  # reject junk before saving
-        profile = RegistryProfile(
-            host=host,
-            display_name=data.get("display_name", ""),
-            ca_pem=ca_pem,
-            insecure=data.get("insecure", False),
-            username=existing.username if existing else None,
-        )
+        sent: dict[str, Any] = {k: data[k] for k in ("display_name", "insecure") if k in data}
+        if "ca_pem" in data:
+            sent["ca_pem"] = data["ca_pem"] or None
+        if sent.get("ca_pem"):
+            load_pem_bundle(sent["ca_pem"].encode(), "CA certificate")  # reject junk before saving
+        # Onto the user's profile for the host, if there is one: what was not sent is kept.
+        profile = replace(existing or RegistryProfile(host=host), **sent)
         await self.call(self.service.profiles.save_user, profile)
         status = await self.live_status(host)
         self.set_status(201)
@@ -259,7 +272,15 @@ class LoginHandler(RegAuthHandler):
         )
         body = result.to_dict()
         body.pop("extra", None)
-        body["kube"] = await self.kube.call(self, "apply", host) if data.get("kube") else None
+        body["kube"] = None
+        if data.get("kube"):
+            # The login stands (its credentials are stored): a failed Kubernetes step is
+            # reported beside it, not instead of it.
+            try:
+                body["kube"] = await self.kube.call(self, "apply", host)
+            except RegAuthError as exc:
+                log.info("logged in to %s; Kubernetes setup failed: %s", host, exc)
+                body["kube"] = {"error": error_body(exc)}
         self.finish(body)
 
 

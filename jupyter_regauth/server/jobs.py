@@ -2,7 +2,10 @@
 
 Each job keeps every message it produced, numbered, so an event stream can start late or resume
 after ``Last-Event-ID``. Cancelling sets a flag that the progress callback checks: the core stops
-at its next progress event, leaving no tag written.
+at its next progress event, before it writes a tag. The one exception is an event reporting a
+completed write (a manifest or an image ``done``): the tag is already written then, so that event
+does not stop the job; the next event, if there is one, does. A job whose final write happened
+ends ``succeeded`` with its result, even when it was cancelled meanwhile.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ JobState = Literal["queued", "running", "cancelling", "succeeded", "failed", "ca
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 #: Kinds whose bytes add up to the job's totals (config and manifest are tiny and counted twice).
 COUNTED = ("layer", "blob")
+#: Kinds whose ``done`` event reports a write that has happened (a tag or an image is there).
+WRITTEN = ("manifest", "image")
 
 Work = Callable[[Callable[[ProgressEvent], None]], dict[str, Any]]
 
@@ -56,7 +61,8 @@ class Job:
     # -- called from the worker thread ---------------------------------------------------------
 
     def progress(self, event: ProgressEvent) -> None:
-        if self._cancel.is_set():
+        written = event.kind in WRITTEN and event.state == "done"
+        if self._cancel.is_set() and not written:
             raise JobCancelled("the job was cancelled")
         with self._lock:
             self._items[(event.kind, event.id)] = event

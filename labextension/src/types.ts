@@ -109,6 +109,11 @@ export interface IKubeStatus {
   objects: IKubeObject[];
 }
 
+/** The Kubernetes step of a login failed; the login itself succeeded. */
+export interface IKubeFailure {
+  error: IErrorBody;
+}
+
 export interface ILoginResult {
   host: string;
   username: string;
@@ -116,7 +121,7 @@ export interface ILoginResult {
   config_path: string;
   certs_dir: string | null;
   profile_saved: boolean;
-  kube: IKubeStatus | null;
+  kube: IKubeStatus | IKubeFailure | null;
 }
 
 export interface ILogoutResult {

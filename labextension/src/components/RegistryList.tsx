@@ -4,7 +4,7 @@ import * as React from 'react';
 import { ApiError } from '../api';
 import { getRegistry, logout, removeRegistry } from '../client';
 import { RegAuthModel } from '../model';
-import { IRegistryStatus } from '../types';
+import { IErrorBody, IRegistryStatus } from '../types';
 import { Badge, ErrorView, useModel } from './common';
 import { KubeSection } from './KubeSection';
 import { LoginForm } from './LoginForm';
@@ -100,7 +100,7 @@ function RegistryCard(props: {
 }): JSX.Element {
   const { registry, model, trans } = props;
   const [open, setOpen] = React.useState(false);
-  const [error, setError] = React.useState<ApiError | null>(null);
+  const [error, setError] = React.useState<ApiError | IErrorBody | null>(null);
   const kubeAvailable = !!model.version?.kubernetes.available;
   const detailsId = React.useId();
 
@@ -166,7 +166,20 @@ function RegistryCard(props: {
                 registry={registry}
                 kubeAvailable={kubeAvailable}
                 trans={trans}
-                onLoggedIn={() => void reload()}
+                onLoggedIn={result => {
+                  // Logged in either way; a failed Kubernetes step is shown beside it.
+                  if (result.kube && 'error' in result.kube) {
+                    const failure = result.kube.error;
+                    setError({
+                      ...failure,
+                      message: trans.__(
+                        'Logged in; Kubernetes setup failed: %1',
+                        failure.message
+                      )
+                    });
+                  }
+                  void reload();
+                }}
               />
             )}
             {model.version?.kubernetes.enabled ? (
