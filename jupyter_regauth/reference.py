@@ -163,6 +163,18 @@ def parse_digest(text: str) -> str:
     return text
 
 
+def push_target(text: str) -> Reference:
+    """Where a new image is pushed: ``text`` parsed, tagged ``latest`` when it has no tag. A
+    digest is refused: a registry takes a manifest under a digest only if it is its own."""
+    reference = parse(text)
+    if reference.digest is not None:
+        raise InvalidReference(
+            f"cannot push to {text!r}: it names a digest, which the new image will not have",
+            hint="give a tag instead, e.g. registry:5000/team/model:1",
+        )
+    return reference.with_default_tag()
+
+
 def check_host(host: str) -> None:
     """Validate a registry host on its own, ``host[:port]`` or ``[IPv6]:port``, by the same
     grammar as a reference's first component; ``InvalidReference`` names what is wrong."""

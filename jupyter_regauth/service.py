@@ -19,7 +19,7 @@ from .credentials import DockerConfig
 from .credentials.types import Credentials
 from .errors import ConfigError, RegAuthError
 from .profiles import ProfileStore, RegistryProfile, normalize_host
-from .reference import Reference, parse
+from .reference import Reference, parse, push_target
 from .registry import RegistryClient, RegistryUnreachable, TLSError, TrustConfig
 from .registry.errors import AuthenticationFailed
 from .registry.trust import (
@@ -433,7 +433,7 @@ class RegAuth:
         """Build ``spec`` and push it to ``reference`` without writing a layout."""
         from .images.push import Walks, push_build
 
-        target = parse(reference).with_default_tag()
+        target = push_target(reference)
         # The layers' files are walked while the client connects and asks the registry.
         with Walks(spec.layers) as walks, ExitStack() as stack:
             client = stack.enter_context(self.client(target.domain))

@@ -288,6 +288,10 @@ def test_bad_input_is_explained(
         f"{basic_registry.host}/base/missing:1",
     )
     assert no_base.code == 1 and "not found" in no_base.stderr
+    to_digest = regauth(
+        "push", str(tmp_path / "d"), f"{basic_registry.host}/team/x:v2@sha256:{'0' * 64}"
+    )
+    assert to_digest.code == 1 and "it names a digest" in to_digest.stderr
 
 
 def test_diff_id_cache_misses_an_in_place_edit(docker_config: Path, tmp_path: Path) -> None:

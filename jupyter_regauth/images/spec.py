@@ -119,6 +119,11 @@ class BuildSpec:
             raise BuildSpecError(
                 f"Cannot read build spec {path}: {exc.strerror}", hint="check the path"
             ) from None
+        except UnicodeDecodeError as exc:
+            raise BuildSpecError(
+                f"Build spec {path} is not UTF-8 text (byte {exc.start})",
+                hint="save it as UTF-8",
+            ) from None
         except yaml.YAMLError as exc:
             raise BuildSpecError(
                 f"Build spec {path} is not valid YAML: {exc}", hint="fix it"

@@ -12,7 +12,7 @@ from tornado.iostream import StreamClosedError
 
 from ..images.manifest import Platform
 from ..images.spec import BuildSpec, check_compression
-from ..reference import parse
+from ..reference import parse, push_target
 from .errors import ApiError, BadRequest
 from .handlers import RegAuthHandler
 from .jobs import Job, JobManager, Work
@@ -85,7 +85,7 @@ class JobsHandler(JobHandlerBase):
             ("directory", "reference"),
         )
         directory = self.folder(data["directory"], "directory")
-        reference = _push_target(data["reference"])  # a bad reference is a 400 now, not a job
+        reference = str(push_target(data["reference"]))  # a bad reference is a 400 now, not a job
         compression = check_compression(data.get("compression"))  # and so is a bad compression
         _check_platform(data.get("platform"))  # and a bad platform
         base = data["base"] if "base" in data else self.settings["regauth_default_base"] or None
@@ -112,7 +112,7 @@ class JobsHandler(JobHandlerBase):
         spec = BuildSpec.from_dict(raw, base_dir=self.root)
         for layer in spec.layers:
             self.folder(layer.src, "layer src")  # absolute srcs must lie under the root too
-        reference = _push_target(data["reference"])
+        reference = str(push_target(data["reference"]))
         service = self.service
 
         def work(progress: Any) -> dict[str, Any]:
@@ -195,18 +195,6 @@ class JobEventsHandler(JobHandlerBase):
             return max(0, int(text))
         except ValueError:
             raise BadRequest("Last-Event-ID (or after) must be a message number") from None
-
-
-def _push_target(text: str) -> str:
-    """A reference to push a new image to: parsed, and with a tag rather than a digest, which
-    a registry would only accept if it already were the new image's."""
-    reference = parse(text)
-    if reference.digest is not None:
-        raise BadRequest(
-            f"cannot push to {text!r}: it names a digest, which the new image will not have",
-            hint="give a tag instead, e.g. registry:5000/team/model:1",
-        )
-    return str(reference)
 
 
 def _check_platform(text: str | None) -> None:

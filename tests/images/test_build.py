@@ -183,3 +183,6 @@ def test_spec_errors(tmp_path: Path) -> None:
     spec_file.write_text("layers: [")
     with pytest.raises(BuildSpecError, match="not valid YAML"):
         BuildSpec.load(spec_file)
+    spec_file.write_bytes(b"env: {A: caf\xe9}\n")  # Latin-1
+    with pytest.raises(BuildSpecError, match=r"is not UTF-8 text \(byte 12\)"):
+        BuildSpec.load(spec_file)
