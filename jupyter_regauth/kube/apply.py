@@ -16,6 +16,7 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from ..errors import ConfigError, RegAuthError
 from . import objects as o
@@ -304,6 +305,8 @@ class Applier:
                 ) from None
             if error.status != 403:  # not allowed to look: the writes will tell
                 raise failure("get", "namespaces", "", error) from None
+        except HTTPError as error:  # no API server there
+            raise failure("get", "namespaces", "", error) from None
 
     def _check_layout(self, slug: str) -> None:
         """Refuse where other registries' PodDefaults in the namespace mount a combined Secret
