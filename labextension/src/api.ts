@@ -108,6 +108,8 @@ export function jsonBody(method: string, body: unknown): RequestInit {
 export interface IServerEvent {
   event: string;
   data: string;
+  /** The message's number, where the server gave one (to resume after it). */
+  id?: string;
 }
 
 /** Split an SSE text buffer into complete events and the unfinished rest. */
@@ -120,6 +122,7 @@ export function parseEvents(buffer: string): {
   const rest = blocks.pop() ?? '';
   for (const block of blocks) {
     let event = 'message';
+    let id: string | undefined;
     const data: string[] = [];
     for (const line of block.split('\n')) {
       if (line.startsWith(':')) {
@@ -130,12 +133,18 @@ export function parseEvents(buffer: string): {
       const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
       if (field === 'event') {
         event = value;
+      } else if (field === 'id') {
+        id = value;
       } else if (field === 'data') {
         data.push(value);
       }
     }
     if (data.length) {
-      events.push({ event, data: data.join('\n') });
+      events.push(
+        id === undefined
+          ? { event, data: data.join('\n') }
+          : { event, data: data.join('\n'), id }
+      );
     }
   }
   return { events, rest };

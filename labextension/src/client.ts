@@ -1,5 +1,6 @@
-import { jsonBody, requestAPI, streamEvents } from './api';
+import { ApiError, jsonBody, requestAPI, streamEvents } from './api';
 import {
+  FINAL_JOB_STATES,
   IAddRegistry,
   IJob,
   IJobProgress,
@@ -74,7 +75,15 @@ export const startPush = (body: IPushJobRequest): Promise<IJob> =>
 export const cancelJob = (id: string): Promise<IJob> =>
   requestAPI(`jobs/${id}`, { method: 'DELETE' });
 
-/** Follow a job until its stream ends; resolves with the last job state seen. */
+/** How often, and how long apart, a broken job stream is opened again. */
+const STREAM_RETRIES = 5;
+const STREAM_RETRY_MS = 1000;
+
+/**
+ * Follow a job until it ends. A stream that breaks or ends early (a proxy's timeout, the
+ * network) is opened again after the last message seen, as EventSource would; an answer
+ * from the server itself (the job is unknown, the session expired) is an error.
+ */
 export async function followJob(
   id: string,
   handlers: {
@@ -83,15 +92,33 @@ export async function followJob(
   },
   signal?: AbortSignal
 ): Promise<void> {
-  await streamEvents(
-    `jobs/${id}/events`,
-    message => {
-      if (message.event === 'progress') {
-        handlers.progress(JSON.parse(message.data) as IJobProgress);
-      } else if (message.event === 'state') {
-        handlers.state(JSON.parse(message.data) as IJob);
+  let after = 0;
+  let ended = false;
+  for (let failures = 0; !ended;) {
+    try {
+      await streamEvents(
+        `jobs/${id}/events?after=${after}`,
+        message => {
+          after = message.id ? Number(message.id) : after;
+          if (message.event === 'progress') {
+            handlers.progress(JSON.parse(message.data) as IJobProgress);
+          } else if (message.event === 'state') {
+            const job = JSON.parse(message.data) as IJob;
+            handlers.state(job);
+            ended = FINAL_JOB_STATES.has(job.state);
+          }
+        },
+        signal
+      );
+      failures = 0;
+    } catch (error) {
+      const fromServer = error instanceof ApiError && error.status > 0;
+      if (signal?.aborted || fromServer || ++failures > STREAM_RETRIES) {
+        throw error;
       }
-    },
-    signal
-  );
+    }
+    if (!ended) {
+      await new Promise(resolve => setTimeout(resolve, STREAM_RETRY_MS));
+    }
+  }
 }

@@ -194,12 +194,32 @@ test('add a self-signed registry, log in and push a folder', async ({
     await compression.selectOption('zstd');
     const repository = 'ui-test/model';
     await push.getByLabel('Target image').fill(`${info.host}/${repository}:1`);
+    // The first event stream is cut after its first message, as a proxy's timeout would: the
+    // panel must open it again after that message and still see the job through.
+    const streams: string[] = [];
+    let cutAfter = '';
+    await page.route('**/regauth/api/jobs/*/events*', async route => {
+      streams.push(route.request().url());
+      if (streams.length > 1) {
+        return route.continue();
+      }
+      const response = await route.fetch();
+      const blocks = (await response.text()).split('\n\n');
+      const first = blocks.findIndex(block => /^id: /m.test(block));
+      cutAfter = first < 0 ? '0' : /^id: (\d+)/m.exec(blocks[first])![1];
+      const kept =
+        first < 0 ? '' : blocks.slice(0, first + 1).join('\n\n') + '\n\n';
+      await route.fulfill({ response, body: kept });
+    });
     await push.getByRole('button', { name: 'Build and push' }).click();
 
     const digest = push.locator('.jp-RegAuth-digest');
     await expect(digest).toContainText('@sha256:', { timeout: 120_000 });
     await expect(push.locator('.jp-RegAuth-item').first()).toBeVisible();
     await expect(push.getByRole('status')).toContainText('succeeded');
+    expect(streams.length).toBeGreaterThanOrEqual(2);
+    expect(streams[1]).toContain(`after=${cutAfter}`);
+    await page.unroute('**/regauth/api/jobs/*/events*');
     await showSections(panel, ['Build and push']);
     await shoot(panel, '06-pushed');
 
