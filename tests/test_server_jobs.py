@@ -16,6 +16,7 @@ from jupyter_regauth.credentials import DockerConfig
 from jupyter_regauth.profiles import ProfileStore
 from jupyter_regauth.registry.client import RegistryClient
 from jupyter_regauth.registry.errors import NotFound
+from jupyter_regauth.server.jobs import JobManager
 from jupyter_regauth.service import RegAuth
 
 from .conftest import PKI, Registry
@@ -301,6 +302,14 @@ async def test_failed_job_reports_the_error(
             "names a digest",
         ),
         ({"kind": "build", "spec": {"layers": ["/etc"]}, "reference": "r.example/a:1"}, "outside"),
+        (
+            {
+                "kind": "build",
+                "spec": {"python": {"requirements": "/etc/passwd"}},
+                "reference": "r.example/a:1",
+            },
+            "python.requirements '/etc/passwd' is outside",
+        ),
         ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),
         ({"kind": "build", "spec": {"layers": 5}, "reference": "r.example/a:1"}, "layers must"),
         ({"kind": "build", "spec": {"layers": "work"}, "reference": "r.example/a:1"}, "layers"),
@@ -339,7 +348,13 @@ async def test_build_job_from_a_spec(
 ) -> None:
     await login(jp_fetch, basic_registry)
     target = f"{basic_registry.host}/team/built:1"
-    spec = {"layers": [{"src": "work/model", "dest": "/srv/model"}], "env": {"MODEL": "demo"}}
+    spec = {
+        "layers": [
+            {"src": "work/model", "dest": "/srv/model"},
+            {"src": "work/model/config.json", "dest": "/etc/model/"},  # a file is a layer too
+        ],
+        "env": {"MODEL": "demo"},
+    }
     job = await checked(
         jp_fetch,
         "POST",
@@ -352,3 +367,22 @@ async def test_build_job_from_a_spec(
     image = reader(docker_config, pki, basic_registry).inspect(target)
     assert image["digest"] == final["result"]["digest"]
     assert "MODEL=demo" in image["config"]["config"]["Env"]
+    assert len(image["manifest"]["layers"]) == 2
+
+
+def test_only_the_latest_finished_jobs_are_kept() -> None:
+    async def run() -> tuple[list[str], list[str]]:
+        jobs = JobManager(workers=1, keep_finished=2)
+        first = [jobs.start("push", f"job {n}", lambda progress: {}) for n in range(4)]
+        while not all(job.done for job in first):
+            await asyncio.sleep(0.01)
+        running = jobs.start("push", "job 4", lambda progress: {})
+        kept = [job.description for job in jobs.all()]
+        while not running.done:
+            await asyncio.sleep(0.01)
+        jobs.shutdown()
+        return kept, [job.id for job in first if jobs.get(job.id) is None]
+
+    kept, gone = asyncio.run(run())
+    assert sorted(kept) == ["job 2", "job 3", "job 4"]  # the newest finished two, and the new one
+    assert len(gone) == 2

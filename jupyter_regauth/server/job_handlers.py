@@ -37,13 +37,18 @@ class JobHandlerBase(RegAuthHandler):
     def root(self) -> Path:
         return Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
 
-    def folder(self, path: str | Path, what: str) -> Path:
+    def under_root(self, path: str | Path, what: str) -> Path:
         """``path`` (relative to the Jupyter root, as the file browser shows it) made absolute;
-        refused when it leads outside the root or is not a folder."""
+        refused when it leads outside the root: a job reads only what the file browser shows."""
         candidate = Path(path)
         resolved = (candidate if candidate.is_absolute() else self.root / candidate).resolve()
         if not resolved.is_relative_to(self.root):
             raise BadRequest(f"{what} {str(path)!r} is outside the Jupyter root directory")
+        return resolved
+
+    def folder(self, path: str | Path, what: str) -> Path:
+        """:meth:`under_root`, and a folder."""
+        resolved = self.under_root(path, what)
         if not resolved.is_dir():
             raise BadRequest(f"{what} {str(path)!r} is not a folder", hint="pick a folder")
         return resolved
@@ -110,8 +115,10 @@ class JobsHandler(JobHandlerBase):
         raw = dict(data["spec"])
         raw.setdefault("base", self.settings["regauth_default_base"] or None)
         spec = BuildSpec.from_dict(raw, base_dir=self.root)
-        for layer in spec.layers:
-            self.folder(layer.src, "layer src")  # absolute srcs must lie under the root too
+        for layer in spec.layers:  # a file or a folder; absolute srcs lie under the root too
+            self.under_root(layer.src, "layer src")
+        if spec.python is not None and spec.python.requirements_file is not None:
+            self.under_root(spec.python.requirements_file, "python.requirements")
         reference = str(push_target(data["reference"]))
         service = self.service
 

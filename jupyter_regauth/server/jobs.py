@@ -31,6 +31,8 @@ JobState = Literal["queued", "running", "cancelling", "succeeded", "failed", "ca
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 #: Kinds whose bytes add up to the job's totals (config and manifest are tiny and counted twice).
 COUNTED = ("layer", "blob")
+#: How many finished jobs the server keeps for GET /jobs and their event streams.
+KEEP_FINISHED = 50
 #: Kinds whose ``done`` event reports a write that has happened (a tag or an image is there).
 WRITTEN = ("manifest", "image")
 
@@ -178,13 +180,17 @@ class Job:
 
 
 class JobManager:
-    """The server's jobs, run a few at a time in their own threads."""
+    """The server's jobs, run a few at a time in their own threads. Of the finished ones only
+    the latest ``keep_finished`` are kept (each holds its whole event log), so a server that
+    runs for weeks does not grow with every push."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, keep_finished: int = KEEP_FINISHED) -> None:
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="regauth-job")
         self._jobs: dict[str, Job] = {}
+        self._keep_finished = keep_finished
 
     def start(self, kind: str, description: str, work: Work) -> Job:
+        self._prune()
         job = Job(kind, description, asyncio.get_running_loop())
         self._jobs[job.id] = job
         job._append("state", job.to_dict())
@@ -193,6 +199,11 @@ class JobManager:
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
+
+    def _prune(self) -> None:
+        finished = sorted((j for j in self._jobs.values() if j.done), key=lambda j: j.created)
+        for job in finished[: max(0, len(finished) - self._keep_finished)]:
+            del self._jobs[job.id]
 
     def all(self) -> list[Job]:
         return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
