@@ -23,6 +23,7 @@ from .reference import Reference, parse, push_target
 from .registry import RegistryClient, RegistryUnreachable, TLSError, TrustConfig
 from .registry.errors import AuthenticationFailed
 from .registry.trust import (
+    SSLContexts,
     ca_to_trust,
     fetch_chain,
     fingerprint,
@@ -132,6 +133,9 @@ class RegAuth:
         self.docker_config = docker_config or DockerConfig()
         self.certs_root = certs_root or user_certs_root()
         self.timeout = timeout
+        # One TLS context per trust configuration for all of this object's clients: making one
+        # costs tens of milliseconds, which the server and the widget would pay on each call.
+        self.ssl_contexts = SSLContexts()
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -156,6 +160,7 @@ class RegAuth:
             credentials=credentials,
             trust=self.trust_for(host),
             timeout=self.timeout,
+            ssl_contexts=self.ssl_contexts,
         )
 
     # -- status --------------------------------------------------------------------------------

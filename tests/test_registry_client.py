@@ -6,6 +6,7 @@ import datetime as dt
 import http.server
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,7 +27,7 @@ from jupyter_regauth.registry import (
     parse_challenges,
     scopes_for,
 )
-from jupyter_regauth.registry.trust import ca_to_trust, fetch_chain, fingerprint
+from jupyter_regauth.registry.trust import SSLContexts, ca_to_trust, fetch_chain, fingerprint
 from jupyter_regauth.testing.pki import issue
 from jupyter_regauth.testing.registry import LocalRegistry
 
@@ -214,6 +215,31 @@ def test_client_certificate_from_certs_d(
     creds = Credentials(username="dave", password=mtls_registry.password)
     with RegistryClient(mtls_registry.host, credentials=creds) as client:
         assert client.ping(authenticate=True).status == 200
+
+
+def test_clients_share_one_tls_context_per_trust(mtls_registry: Registry, tmp_path: Path) -> None:
+    """A service's clients take their TLS context from one cache: the same trust gives the
+    same context, a renewed client certificate (same path) a new one, and each works."""
+    assert mtls_registry.ca_file is not None
+    cert, key = tmp_path / "client.cert", tmp_path / "client.key"
+    for name, path in (("client_cert", cert), ("client_key", key)):
+        source = mtls_registry.extra[name]
+        assert isinstance(source, Path)
+        path.write_bytes(source.read_bytes())
+    trust = TrustConfig(mtls_registry.ca_file.read_bytes(), cert, key)
+    contexts = SSLContexts()
+    creds = Credentials(username="dave", password=mtls_registry.password)
+    for _ in range(2):
+        with RegistryClient(
+            mtls_registry.host, credentials=creds, trust=trust, ssl_contexts=contexts
+        ) as client:
+            assert client.ping(authenticate=True).status == 200
+            assert client._verify is contexts.get(trust)  # the one context, not a new one
+    assert contexts.get(trust) is contexts.get(replace(trust, sources=("elsewhere",)))
+    before = contexts.get(trust)
+    cert.write_bytes(cert.read_bytes() + b"\n")  # renewed in place: new size and mtime
+    assert contexts.get(trust) is not before
+    assert contexts.get(replace(trust, insecure=True)) is not contexts.get(trust)
 
 
 class _RateLimitedHandler(http.server.BaseHTTPRequestHandler):

@@ -32,7 +32,7 @@ from .errors import (
     RegistryError,
     RegistryUnreachable,
 )
-from .trust import TrustConfig, explain_tls_failure
+from .trust import SSLContexts, TrustConfig, explain_tls_failure
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,9 @@ def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
 
 
 class RegistryClient:
-    """A client for one registry host (``host[:port]``). Use as a context manager or ``close()``."""
+    """A client for one registry host (``host[:port]``). Use as a context manager or ``close()``.
+    ``ssl_contexts``: where to take the TLS context from, shared with other clients (else one
+    is made for this client)."""
 
     def __init__(
         self,
@@ -108,6 +110,7 @@ class RegistryClient:
         trust: TrustConfig | None = None,
         timeout: float = 30.0,
         plain_http: bool = False,
+        ssl_contexts: SSLContexts | None = None,
     ) -> None:
         self.host = host
         self.timeout_seconds = timeout
@@ -118,7 +121,11 @@ class RegistryClient:
                 "network path can read and change what is sent, credentials included",
                 host,
             )
-        self._verify: ssl.SSLContext | None = None if plain_http else self.trust.ssl_context()
+        self._verify: ssl.SSLContext | None = None
+        if not plain_http:
+            self._verify = (
+                ssl_contexts.get(self.trust) if ssl_contexts else self.trust.ssl_context()
+            )
         self.base_url = f"{'http' if plain_http else 'https'}://{host}"
         self.auth = RegistryAuth(credentials, self._token_http)
         self._http = self._client(auth=self.auth)

@@ -13,6 +13,7 @@ import os
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -88,6 +89,21 @@ class TrustConfig:
                     break
         return cls(b"\n".join(bundle), client_cert, client_key, insecure, tuple(sources))
 
+    def context_key(self) -> tuple[object, ...]:
+        """What :meth:`ssl_context` is made of, the client certificate files as they are now
+        on disk (a renewed pair makes another key)."""
+
+        def on_disk(path: Path | None) -> tuple[str, int, int] | None:
+            if path is None:
+                return None
+            try:
+                st = path.stat()
+            except OSError:
+                return (str(path), -1, -1)  # ssl_context will say what is wrong with it
+            return (str(path), st.st_mtime_ns, st.st_size)
+
+        return (self.ca_pem, self.insecure, on_disk(self.client_cert), on_disk(self.client_key))
+
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
         if self.insecure:
@@ -110,6 +126,30 @@ class TrustConfig:
                     f"cannot load client certificate {self.client_cert} with key {self.client_key}",
                     hint="check that the key matches the certificate and both are PEM",
                 ) from exc
+        return context
+
+
+class SSLContexts:
+    """SSL contexts made once per trust configuration and shared by the clients that use it.
+    Making one loads the system's CA roots, tens of milliseconds that a server or a kernel
+    would otherwise pay on every request to a registry. (A change to the system store itself
+    is seen by a new process.)"""
+
+    def __init__(self, keep: int = 16) -> None:
+        self._made: dict[tuple[object, ...], ssl.SSLContext] = {}
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def get(self, trust: TrustConfig) -> ssl.SSLContext:
+        key = trust.context_key()
+        with self._lock:
+            context = self._made.get(key)
+        if context is None:
+            context = trust.ssl_context()  # outside the lock: other registries need not wait
+            with self._lock:
+                self._made[key] = context
+                while len(self._made) > self._keep:
+                    del self._made[next(iter(self._made))]  # the oldest
         return context
 
 
