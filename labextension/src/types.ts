@@ -107,6 +107,8 @@ export interface IKubeStatus {
   namespace: string;
   configured: boolean;
   objects: IKubeObject[];
+  /** What was skipped or could not be checked (e.g. no PodDefaults in this cluster). */
+  notes?: string[];
 }
 
 /** The Kubernetes step of a login failed; the login itself succeeded. */

@@ -89,6 +89,11 @@ export function KubeSection(props: {
           ))}
         </ul>
       ) : null}
+      {status?.notes?.map(note => (
+        <div key={note} className="jp-RegAuth-note" role="note">
+          {note}
+        </div>
+      ))}
       <ErrorView error={error} trans={trans} />
       <div className="jp-RegAuth-actions">
         <button
