@@ -228,7 +228,7 @@ class ProfileStore:
         if any(p.host == host for p in self.admin()):
             raise ConfigError(
                 f"{host} is defined by the administrator and cannot be removed",
-                hint="log out instead: regauth logout " + host,
+                hint=f"log out of {host} instead",
             )
         with locked(self.user_path):
             profiles, bad = self._read_user()

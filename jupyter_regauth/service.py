@@ -297,7 +297,7 @@ class RegAuth:
         Nothing is written when verification fails."""
         host = normalize_host(host)
         if not username:
-            raise ConfigError("a username is needed to log in", hint="pass --username")
+            raise ConfigError("a username is needed to log in", hint="give the username too")
         if not password:
             raise ConfigError("a password or token is needed to log in")
         profile = self.profile(host)

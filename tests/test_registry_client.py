@@ -64,7 +64,7 @@ def test_basic_login_wrong(basic_registry: Registry) -> None:
 def test_anonymous_needs_login(basic_registry: Registry) -> None:
     with client_for(basic_registry) as client, pytest.raises(AuthenticationFailed) as info:
         client.catalog()
-    assert f"regauth login {basic_registry.host}" in str(info.value)
+    assert f"log in to {basic_registry.host} first" in str(info.value)
 
 
 def test_token_login_trades_password_for_identity_token(token_registry: Registry) -> None:

@@ -61,7 +61,7 @@ def registry_spec(service: RegAuth, host: str) -> RegistrySpec:
     if credentials is None or credentials.anonymous:
         raise ConfigError(
             f"not logged in to {profile.host}",
-            hint=f"run `regauth login {profile.host}` first; the cluster gets what it stored",
+            hint=f"log in to {profile.host} first; the cluster gets what that login stored",
         )
     trust = service.trust_for(profile.host)
     cert = trust.client_cert.read_text() if trust.client_cert else ""

@@ -236,7 +236,7 @@ class RegistryClient:
             if self.auth.credentials.anonymous:
                 raise AuthenticationFailed(
                     f"{what} on {self.host} needs authentication",
-                    hint=f"log in first: regauth login {self.host}",
+                    hint=f"log in to {self.host} first",
                     status=401,
                 )
             raise AuthenticationFailed(
