@@ -239,9 +239,15 @@ class Applier:
         report.objects += self._prune(
             names.slug, {(b["kind"], b["metadata"]["name"]) for b in wanted}
         )
+        renamed, old_secrets = self._prune_renamed(spec.host, names.slug)
+        report.objects += renamed
         report.objects += self._combine()
         merge_pull_secrets(
-            self.api, self.namespace, self.service_accounts, add=[names.docker_secret]
+            self.api,
+            self.namespace,
+            self.service_accounts,
+            add=[names.docker_secret],
+            remove=old_secrets,
         )
         report.service_accounts = self._accounts(names.docker_secret)
         return report
@@ -272,7 +278,9 @@ class Applier:
         self._check_layout(names.slug)
         # Every ServiceAccount that lists the Secret, not only the ones named now: an apply
         # may have added it to others.
-        listing = accounts_listing(self.api, self.namespace, names.docker_secret)
+        renamed, old_secrets = self._prune_renamed(host, names.slug)
+        secrets = [names.docker_secret, *old_secrets]
+        listing = accounts_listing(self.api, self.namespace, secrets)
         accounts = list(self.service_accounts)
         if listing is None:
             report.notes.append(
@@ -282,8 +290,8 @@ class Applier:
             )
         else:
             accounts += [a for a in listing if a not in accounts]
-        merge_pull_secrets(self.api, self.namespace, accounts, remove=[names.docker_secret])
-        report.objects += self._prune(names.slug, set())
+        merge_pull_secrets(self.api, self.namespace, accounts, remove=secrets)
+        report.objects += self._prune(names.slug, set()) + renamed
         report.objects += self._combine()
         report.service_accounts = self._accounts(names.docker_secret, accounts)
         return report
@@ -401,6 +409,23 @@ class Applier:
                 self.kinds[kind].delete(self.namespace, name)
                 gone.append(ObjectStatus(kind, name, False, True, [], "deleted"))
         return gone
+
+    def _prune_renamed(self, host: str, slug: str) -> tuple[list[ObjectStatus], list[str]]:
+        """What an older version wrote for ``host`` under another slug (before slugs of hosts
+        with a '-' got a hash): deleted, with the names of its pull Secrets, which
+        ServiceAccounts may still list."""
+        gone, pull_secrets = [], []
+        for kind, item in self._managed(o.REGISTRY_LABEL):  # every registry's objects
+            meta = item["metadata"]
+            if (meta.get("annotations") or {}).get(o.HOST_ANNOTATION) != host:
+                continue
+            if (meta.get("labels") or {}).get(o.REGISTRY_LABEL) == slug:
+                continue
+            self.kinds[kind].delete(self.namespace, meta["name"])
+            gone.append(ObjectStatus(kind, meta["name"], False, True, [], "deleted"))
+            if item.get("type") == o.DOCKER_CONFIG_TYPE:
+                pull_secrets.append(meta["name"])
+        return gone, pull_secrets
 
     def _combine(self) -> list[ObjectStatus]:
         """Rebuild the namespace's combined config.json and CA bundle from every registry's

@@ -41,6 +41,7 @@ REGISTRY_LABEL = "jupyter-regauth/registry"
 HOST_ANNOTATION = "jupyter-regauth/host"
 PODDEFAULT_API = ("kubeflow.org", "v1alpha1", "poddefaults")
 DEFAULT_HOME = "/home/jovyan"
+DOCKER_CONFIG_TYPE = "kubernetes.io/dockerconfigjson"  # a pull Secret's type
 DOCKER_CONFIG_VOLUME = "regauth-docker-config"  # every PodDefault's mount of the combined config
 
 
@@ -173,9 +174,7 @@ def _secret(meta: Manifest, data: Mapping[str, str], kind: str = "Opaque") -> Ma
 
 def docker_secret(meta: Manifest, auths: Mapping[str, Mapping[str, str]]) -> Manifest:
     config = docker_config_json(auths)
-    return _secret(
-        meta, {".dockerconfigjson": config, "config.json": config}, "kubernetes.io/dockerconfigjson"
-    )
+    return _secret(meta, {".dockerconfigjson": config, "config.json": config}, DOCKER_CONFIG_TYPE)
 
 
 def certificate_secret(meta: Manifest, ca_pem: str, system_cas: str) -> Manifest:

@@ -33,9 +33,11 @@ def pull_secret_names(api: client.ApiClient, namespace: str, account: str) -> li
     return [str(ref.name) for ref in found.image_pull_secrets or []]
 
 
-def accounts_listing(api: client.ApiClient, namespace: str, secret: str) -> list[str] | None:
-    """The namespace's ServiceAccounts whose ``imagePullSecrets`` name ``secret``; None where we
-    may not list ServiceAccounts."""
+def accounts_listing(
+    api: client.ApiClient, namespace: str, secrets: Sequence[str]
+) -> list[str] | None:
+    """The namespace's ServiceAccounts whose ``imagePullSecrets`` name one of ``secrets``; None
+    where we may not list ServiceAccounts."""
     core = client.CoreV1Api(api)
     try:
         listed = core.list_namespaced_service_account(namespace)
@@ -46,7 +48,7 @@ def accounts_listing(api: client.ApiClient, namespace: str, secret: str) -> list
     return sorted(
         str(account.metadata.name)
         for account in listed.items
-        if account.metadata and any(ref.name == secret for ref in account.image_pull_secrets or [])
+        if account.metadata and any(ref.name in secrets for ref in account.image_pull_secrets or [])
     )
 
 

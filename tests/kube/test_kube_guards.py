@@ -212,6 +212,45 @@ def test_hosts_that_map_alike_get_their_own_objects(
         assert list(json.loads(combined["config.json"])["auths"]) == [first]
 
 
+def test_objects_under_an_older_slug_are_replaced(
+    kube_cluster: KubeCluster, kube_namespace: str
+) -> None:
+    """A host with a '-' had a readable slug before slugs were made injective: what an older
+    version wrote under it is deleted by apply (and its pull Secret leaves the accounts)."""
+    host = "reg-example:5000"
+    old_slug, new = "reg-example-5000", Names(host)
+    assert new.slug != old_slug
+    with kube_cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        applier = Applier(api, kube_namespace)
+        applier.apply(spec(host))
+        # What the older version left: the same objects under the old names and label.
+        old_names = []
+        for item in core.list_namespaced_secret(
+            kube_namespace, label_selector=f"jupyter-regauth/registry={new.slug}"
+        ).items:
+            body = client.ApiClient().sanitize_for_serialization(item)
+            name = body["metadata"]["name"].replace(new.slug, old_slug)
+            body["metadata"] = {
+                "name": name,
+                "labels": {**body["metadata"]["labels"], "jupyter-regauth/registry": old_slug},
+                "annotations": body["metadata"]["annotations"],
+            }
+            core.create_namespaced_secret(kube_namespace, body)
+            old_names.append(name)
+        old_pull = f"regauth-{old_slug}-docker-secret"
+        assert old_pull in old_names
+        core.patch_namespaced_service_account(
+            "default", kube_namespace, {"imagePullSecrets": [{"name": old_pull}]}
+        )
+        report = applier.apply(spec(host))
+        deleted = {o.name for o in report.objects if o.action == "deleted"}
+        assert deleted == set(old_names)
+        assert pull_secret_names(api, kube_namespace) == [new.docker_secret]
+        left = managed_objects(api, kube_namespace)
+        assert not any(f"Secret/{name}" in left for name in old_names)
+
+
 def test_status_reports_a_missing_combined_secret(
     kube_cluster: KubeCluster, kube_namespace: str
 ) -> None:
