@@ -25,6 +25,7 @@ BUILD_LABEL = "jupyter-regauth/build"
 ISTIO_INJECT = "sidecar.istio.io/inject"
 DOCKER, TLS, CLIENT, WORKSPACE = "/regauth/docker", "/regauth/tls", "/regauth/client", "/workspace"
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_IMAGE_DIGEST = re.compile(r'"containerimage\.digest"\s*:\s*"(sha256:[0-9a-f]{64})"')
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,13 @@ def digest_from_message(message: str) -> str | None:
         data = None
     if isinstance(data, dict) and isinstance(data.get("containerimage.digest"), str):
         return str(data["containerimage.digest"])
-    found = DIGEST.search(message)
+    # The kubelet keeps 4 KiB of the message: long metadata is cut, and its keys come sorted,
+    # the config's digest (and the descriptor's) before the image's. Only that key will do.
+    if found := _IMAGE_DIGEST.search(message):
+        return found.group(1)
+    if message.lstrip().startswith("{"):
+        return None  # BuildKit's metadata, cut before the image digest: the Job's log has it
+    found = DIGEST.search(message)  # Kaniko's digest file
     return found.group(0) if found else None
 
 

@@ -199,6 +199,20 @@ def test_kaniko_job_and_digest(
     assert digest_from_message(json.dumps({"containerimage.digest": digest})) == digest
     assert digest_from_message(digest + "\n") == digest
     assert digest_from_message("failed") is None
+    # BuildKit's metadata cut at the kubelet's 4 KiB: its sorted keys put other digests first.
+    config = "sha256:" + "c" * 64
+    metadata = json.dumps(
+        {
+            "containerimage.buildinfo": "x" * 3000,
+            "containerimage.config.digest": config,
+            "containerimage.digest": digest,
+            "image.name": "r.example/a:1",
+        },
+        sort_keys=True,
+    )
+    assert digest_from_message(metadata[:3200]) is None  # cut before either digest's end
+    assert digest_from_message(metadata[: metadata.index(digest) + 80]) == digest
+    assert digest_from_message(metadata[: metadata.index(config) + 70]) is None  # not the config
 
 
 @pytest.mark.parametrize("action", ["spawner-profile", "hosts-toml"])
