@@ -450,13 +450,12 @@ class RegAuth:
     ) -> BlobSource | None:
         """A local layout (``oci:PATH[:REF]`` or a layout directory) or a registry reference."""
         from .images.remote import RegistrySource
-        from .images.source import open_base, parse_layout_ref
+        from .images.source import layout_base, open_base
 
         text = (spec.base or "").strip()
         if text in ("", "scratch"):
             return None
-        path, _ = parse_layout_ref(text)
-        if text.startswith("oci:") or (path / "oci-layout").is_file():
+        if layout_base(text) is not None:
             return open_base(text, spec.platform)
         ref = parse(text).with_default_tag()
         if normalize_host(ref.domain) == normalize_host(target_client.host):

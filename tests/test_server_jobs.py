@@ -310,6 +310,10 @@ async def test_failed_job_reports_the_error(
             },
             "python.requirements '/etc/passwd' is outside",
         ),
+        (
+            {"kind": "build", "spec": {"base": "oci:/srv/layout:1"}, "reference": "r.example/a:1"},
+            "base '/srv/layout' is outside",
+        ),
         ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),
         ({"kind": "build", "spec": {"layers": 5}, "reference": "r.example/a:1"}, "layers must"),
         ({"kind": "build", "spec": {"layers": "work"}, "reference": "r.example/a:1"}, "layers"),

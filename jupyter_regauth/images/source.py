@@ -53,14 +53,30 @@ def parse_layout_ref(text: str) -> tuple[Path, str | None]:
     return Path(body), None
 
 
+def layout_base(
+    base: str | None, base_dir: str | Path | None = None
+) -> tuple[Path, str | None] | None:
+    """Where a spec's ``base`` is a local OCI layout (``oci:PATH[:REF]``, or a directory holding
+    one): its path, a relative one taken from ``base_dir``, and its ref. None for an empty
+    image (no base, ``scratch``) and for a registry reference."""
+    text = (base or "").strip()
+    if text in ("", "scratch"):
+        return None
+    path, ref = parse_layout_ref(text)
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    if text.startswith("oci:") or (path / "oci-layout").is_file():
+        return path, ref
+    return None
+
+
 def open_base(base: str | None, platform: Platform | None = None) -> BlobSource | None:
     """The source for a spec's ``base``: None or ``scratch`` for an empty image, ``oci:PATH[:REF]``
     or a directory holding an OCI layout."""
     if base is None or base.strip() in ("", "scratch"):
         return None
-    path, ref = parse_layout_ref(base.strip())
-    if base.startswith("oci:") or (path / "oci-layout").is_file():
-        return LayoutSource(OCILayout.open(path), ref, platform)
+    if (local := layout_base(base)) is not None:
+        return LayoutSource(OCILayout.open(local[0]), local[1], platform)
     raise ImageError(
         f"Base {base!r} is not a local OCI layout; registry bases need a registry source",
         hint=f"copy it locally first (skopeo copy docker://{base} oci:DIR:TAG) and use oci:DIR:TAG",

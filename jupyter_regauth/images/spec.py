@@ -14,6 +14,7 @@ from .errors import BuildSpecError, ImageError
 from .ignore import Excludes
 from .layer import LayerSource
 from .manifest import Platform
+from .source import layout_base
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class BuildSpec:
             )
         platform = data.get("platform")
         return cls(
-            base=_opt_str(data, "base"),
+            base=_base(_opt_str(data, "base"), base_dir),
             platform=Platform.parse(_str(platform, "platform")) if platform else Platform(),
             tag=_opt_str(data, "tag") or "latest",
             layers=tuple(_layer(i, item, base_dir) for i, item in enumerate(_layers(data))),
@@ -242,6 +243,17 @@ def check_compression(value: object) -> str:
             hint=f"gzip suits every runtime; zstd needs {ZSTD_RUNTIMES}",
         )
     return str(value)
+
+
+def _base(base: str | None, base_dir: str | Path | None) -> str | None:
+    """A local layout base (``oci:PATH[:REF]``) resolves against ``base_dir``, as layer
+    sources do; a registry reference stays as it is. (The path is not in the content digest:
+    the base's manifest digest is.)"""
+    local = layout_base(base, base_dir) if base_dir is not None else None
+    if local is None:
+        return base
+    path, ref = local
+    return f"oci:{path.absolute()}" + (f":{ref}" if ref else "")
 
 
 def _layer(index: int, item: object, base_dir: str | Path | None) -> LayerSpec:

@@ -11,6 +11,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..images.manifest import Platform
+from ..images.source import layout_base
 from ..images.spec import BuildSpec, check_compression
 from ..reference import parse, push_target
 from .errors import ApiError, BadRequest
@@ -119,6 +120,11 @@ class JobsHandler(JobHandlerBase):
             self.under_root(layer.src, "layer src")
         if spec.python is not None and spec.python.requirements_file is not None:
             self.under_root(spec.python.requirements_file, "python.requirements")
+        # A layout the user names as the base lies under the root too (the server's own
+        # default base may be anywhere).
+        local = layout_base(spec.base) if data["spec"].get("base") else None
+        if local is not None:
+            self.under_root(local[0], "base")
         reference = str(push_target(data["reference"]))
         service = self.service
 

@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -186,3 +187,25 @@ def test_spec_errors(tmp_path: Path) -> None:
     spec_file.write_bytes(b"env: {A: caf\xe9}\n")  # Latin-1
     with pytest.raises(BuildSpecError, match=r"is not UTF-8 text \(byte 12\)"):
         BuildSpec.load(spec_file)
+
+
+def test_a_layout_base_is_found_beside_the_spec(
+    base_layout: OCILayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative ``oci:`` base resolves against the spec file's directory, as layers do,
+    whatever directory the build runs from."""
+    project = tmp_path / "project"
+    shutil.copytree(base_layout.root, project / "layouts" / "base")
+    (project / "m").mkdir()
+    (project / "m" / "w.bin").write_bytes(b"w")
+    spec_file = project / "spec.yaml"
+    spec_file.write_text("base: oci:layouts/base:multi\nlayers: [{src: m, dest: /m}]\n")
+    spec = BuildSpec.load(spec_file)
+    assert spec.base == f"oci:{project / 'layouts' / 'base'}:multi"
+    monkeypatch.chdir(tmp_path)  # not the project
+    built = build(spec, tmp_path / "out")
+    assert json.loads(built.manifest)["annotations"]["org.opencontainers.image.base.digest"] == (
+        base_layout.read_manifest("multi").digest
+    )
+    registry = BuildSpec.from_dict({"base": "r.example/python:3.11"}, project)
+    assert registry.base == "r.example/python:3.11"  # a registry reference is left as it is
