@@ -58,6 +58,11 @@ def _compile(raw: str) -> _Pattern | None:
     negate = text.startswith("!")
     if negate:
         text = text[1:].strip()
+        if not text:  # as Docker's matcher has it: a "!" re-includes nothing in particular
+            raise ImageError(
+                f"Bad exclude pattern {raw!r}: nothing follows '!'",
+                hint="write the path to re-include after it, e.g. !keep.txt",
+            )
     if not text:
         return None
     text = posixpath.normpath(text).lstrip("/")

@@ -47,3 +47,5 @@ def test_from_file_and_bad_pattern(tmp_path: object) -> None:
     assert ex.excluded("a.log") and not ex.excluded("important.log") and ex.has_negations
     with pytest.raises(ImageError, match="unclosed"):
         Excludes(["[abc"])
+    with pytest.raises(ImageError, match="nothing follows '!'"):  # Docker refuses it too
+        Excludes(["*.log", " ! "])
