@@ -236,18 +236,17 @@ class Applier:
         # Secrets do not exist yet.
         wanted = self.desired(spec)
         report.objects += [self._converge(body) for body in wanted]
-        report.objects += self._prune(
-            names.slug, {(b["kind"], b["metadata"]["name"]) for b in wanted}
+        stale = self._stale(
+            spec.host, names.slug, {(b["kind"], b["metadata"]["name"]) for b in wanted}
         )
-        renamed, old_secrets = self._prune_renamed(spec.host, names.slug)
-        report.objects += renamed
+        report.objects += self._delete(stale)
         report.objects += self._combine()
         merge_pull_secrets(
             self.api,
             self.namespace,
             self.service_accounts,
             add=[names.docker_secret],
-            remove=old_secrets,
+            remove=_pull_secrets(stale),  # under an older name
         )
         report.service_accounts = self._accounts(names.docker_secret)
         return report
@@ -278,8 +277,9 @@ class Applier:
         self._check_layout(names.slug)
         # Every ServiceAccount that lists the Secret, not only the ones named now: an apply
         # may have added it to others.
-        renamed, old_secrets = self._prune_renamed(host, names.slug)
-        secrets = [names.docker_secret, *old_secrets]
+        stale = self._stale(host, names.slug, set())
+        secrets = [names.docker_secret]
+        secrets += [name for name in _pull_secrets(stale) if name not in secrets]
         listing = accounts_listing(self.api, self.namespace, secrets)
         accounts = list(self.service_accounts)
         if listing is None:
@@ -291,7 +291,7 @@ class Applier:
         else:
             accounts += [a for a in listing if a not in accounts]
         merge_pull_secrets(self.api, self.namespace, accounts, remove=secrets)
-        report.objects += self._prune(names.slug, set()) + renamed
+        report.objects += self._delete(stale)
         report.objects += self._combine()
         report.service_accounts = self._accounts(names.docker_secret, accounts)
         return report
@@ -401,31 +401,29 @@ class Applier:
             (kind, item) for kind in kinds for item in self.kinds[kind].list(self.namespace, full)
         ]
 
-    def _prune(self, registry: str, keep: set[tuple[str, str]]) -> list[ObjectStatus]:
-        gone = []
-        for kind, item in self._managed(f"{o.REGISTRY_LABEL}={registry}"):
-            name = item["metadata"]["name"]
-            if (kind, name) not in keep:
-                self.kinds[kind].delete(self.namespace, name)
-                gone.append(ObjectStatus(kind, name, False, True, [], "deleted"))
-        return gone
-
-    def _prune_renamed(self, host: str, slug: str) -> tuple[list[ObjectStatus], list[str]]:
-        """What an older version wrote for ``host`` under another slug (before slugs of hosts
-        with a '-' got a hash): deleted, with the names of its pull Secrets, which
-        ServiceAccounts may still list."""
-        gone, pull_secrets = [], []
+    def _stale(
+        self, host: str, slug: str, keep: set[tuple[str, str]]
+    ) -> list[tuple[str, Manifest]]:
+        """This registry's objects not in ``keep``, and what an older version wrote for ``host``
+        under another slug (before slugs of hosts with a '-' got a hash), from one listing."""
+        stale = []
         for kind, item in self._managed(o.REGISTRY_LABEL):  # every registry's objects
             meta = item["metadata"]
-            if (meta.get("annotations") or {}).get(o.HOST_ANNOTATION) != host:
-                continue
-            if (meta.get("labels") or {}).get(o.REGISTRY_LABEL) == slug:
-                continue
-            self.kinds[kind].delete(self.namespace, meta["name"])
-            gone.append(ObjectStatus(kind, meta["name"], False, True, [], "deleted"))
-            if item.get("type") == o.DOCKER_CONFIG_TYPE:
-                pull_secrets.append(meta["name"])
-        return gone, pull_secrets
+            label = (meta.get("labels") or {}).get(o.REGISTRY_LABEL)
+            if label == slug:
+                if (kind, meta["name"]) not in keep:
+                    stale.append((kind, item))
+            elif (meta.get("annotations") or {}).get(o.HOST_ANNOTATION) == host:
+                stale.append((kind, item))
+        return stale
+
+    def _delete(self, stale: list[tuple[str, Manifest]]) -> list[ObjectStatus]:
+        for kind, item in stale:
+            self.kinds[kind].delete(self.namespace, item["metadata"]["name"])
+        return [
+            ObjectStatus(kind, item["metadata"]["name"], False, True, [], "deleted")
+            for kind, item in stale
+        ]
 
     def _combine(self) -> list[ObjectStatus]:
         """Rebuild the namespace's combined config.json and CA bundle from every registry's
@@ -488,6 +486,13 @@ class Applier:
             if names is not None:
                 found[account] = secret in names
         return found
+
+
+def _pull_secrets(objects: list[tuple[str, Manifest]]) -> list[str]:
+    """The names of the pull (dockerconfigjson) Secrets among ``objects``."""
+    return [
+        item["metadata"]["name"] for _, item in objects if item.get("type") == o.DOCKER_CONFIG_TYPE
+    ]
 
 
 def _resource_version(live: Manifest) -> str:
