@@ -442,23 +442,8 @@ class TestKubernetesEnabled:
         jp_fetch: Fetch,
         basic_registry: Registry,
         homes: dict[str, Path],
-        tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch,
+        unreachable_cluster: Path,
     ) -> None:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-                    "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
-                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                    "current-context": "x",
-                }
-            )
-        )
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # a cluster nobody answers for
         assert basic_registry.ca_file is not None
         body = {
             "username": "alice",

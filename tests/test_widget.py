@@ -142,23 +142,8 @@ def test_login_stands_when_the_kubernetes_step_fails(
     service: RegAuth,
     basic_registry: Registry,
     docker_config: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    unreachable_cluster: Path,
 ) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # a cluster nobody answers for
     widget = jupyter_regauth.widget(service, registry=basic_registry.host)
     assert not widget.kube.disabled
     from_browser(widget.kube, value=True)
