@@ -551,9 +551,11 @@ class RegAuth:
         with self.client(ref.domain) as client:
             if oci_layout:
                 source = RegistrySource(client, ref)
-                source.fetch_manifest(ref.identifier)  # a missing image leaves no empty layout
+                top = source.fetch_manifest(ref.identifier)  # missing: no empty layout is left
                 layout = OCILayout.create(directory)
-                _, result = copy_image(source, LayoutTarget(layout), ref.tag, progress=progress)
+                _, result = copy_image(
+                    source, LayoutTarget(layout), ref.tag, progress=progress, top=top
+                )
                 result.reference = f"oci:{directory}:{ref.tag}" if ref.tag else str(directory)
                 return result.to_dict()
             doc, files = pull_artifact(client, ref, directory, progress=progress)

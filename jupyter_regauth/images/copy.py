@@ -135,12 +135,14 @@ def copy_image(
     platform: Platform | None = None,
     progress: ProgressCallback | None = None,
     jobs: int = DEFAULT_JOBS,
+    top: Document | None = None,
 ) -> tuple[Document, CopyResult]:
-    """Copy ``source``'s reference to ``target`` under ``tag`` (or by digest only).
+    """Copy ``source``'s reference to ``target`` under ``tag`` (or by digest only); ``top``:
+    the reference's manifest, where the caller fetched it already.
 
     An index is copied whole (every platform) unless ``all_platforms`` is false, in which case
     only the manifest for ``platform`` is copied, and tagged."""
-    top = source.fetch_manifest(source.identifier)
+    top = top or source.fetch_manifest(source.identifier)
     if top.is_index and not all_platforms:
         top = source.fetch_manifest(select_platform(top, platform).digest)
     elif not top.is_index and platform is not None and "config" in top.data:
