@@ -408,7 +408,7 @@ def _with_progress(
     return result
 
 
-def _check_digest_file(path: Path) -> None:
+def check_digest_file(path: Path) -> None:
     """Before anything is pushed: a ``--digest-file`` that could not be written is an error now,
     not after the work is done."""
     if path.is_dir() or not path.parent.is_dir():
@@ -418,7 +418,7 @@ def _check_digest_file(path: Path) -> None:
         )
 
 
-def _write_digest_file(path: Path | None, digests: Sequence[str], done: str) -> None:
+def write_digest_file(path: Path | None, digests: Sequence[str], done: str) -> None:
     if path is None:
         return
     try:
@@ -431,7 +431,7 @@ def _write_digest_file(path: Path | None, digests: Sequence[str], done: str) -> 
 
 
 def _pushed(result: Any, args: argparse.Namespace, console: Console) -> Output:
-    _write_digest_file(args.digest_file, [result.digest], f"Pushed {result.reference}")
+    write_digest_file(args.digest_file, [result.digest], f"Pushed {result.reference}")
     if not args.quiet:
         note = (
             "unchanged, nothing uploaded"
@@ -496,7 +496,7 @@ def cmd_push_artifact(service: RegAuth, args: argparse.Namespace, console: Conso
 
 
 def _copied(results: list[Any], args: argparse.Namespace) -> Output:
-    _write_digest_file(args.digest_file, [r.digest for r in results], "Copied")
+    write_digest_file(args.digest_file, [r.digest for r in results], "Copied")
     return Output(
         [r.to_dict() for r in results], "\n".join(f"{r.source} -> {r.reference}" for r in results)
     )
@@ -540,7 +540,7 @@ def cmd_pull(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
             args.reference, directory, oci_layout=args.oci_layout is not None, progress=p
         ),
     )
-    _write_digest_file(args.digest_file, [result["digest"]], f"Pulled {result['reference']}")
+    write_digest_file(args.digest_file, [result["digest"]], f"Pulled {result['reference']}")
     if args.oci_layout is not None:
         return Output(result, f"{result['source']} -> {result['reference']}")
     files = [f["path"] for f in result["files"]]
@@ -579,7 +579,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "digest_file", None) is not None:
-            _check_digest_file(args.digest_file)
+            check_digest_file(args.digest_file)
         service = make_service(args)
         result = COMMANDS[args.verb](service, args, console)
     except RegAuthError as exc:

@@ -28,7 +28,15 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from .cli import COMMANDS, Console, ProgressSink, build_parser, make_service
+from .cli import (
+    COMMANDS,
+    Console,
+    ProgressSink,
+    build_parser,
+    check_digest_file,
+    make_service,
+    write_digest_file,
+)
 from .errors import ConfigError, RegAuthError
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .profiles import normalize_host
@@ -191,14 +199,15 @@ class RegAuthMagics(Magics):
             if "layers" in data:
                 raise BuildSpecError("give either files or layers, not both")
             data["layers"] = data.pop("files")
+        if args.digest_file is not None:
+            check_digest_file(args.digest_file)  # before anything is pushed, as the CLI does
         spec = BuildSpec.from_dict(data, os.getcwd())
         if args.compression:  # the magic's argument wins over the spec, as on the command line
             spec = replace(spec, compression=args.compression)
         with contextlib.ExitStack() as stack:
             progress = None if args.quiet else stack.enter_context(ProgressDisplay("build"))
             result = service.build_push(spec, args.image, progress=progress)
-        if args.digest_file:
-            args.digest_file.write_text(result.digest + "\n")
+        write_digest_file(args.digest_file, [result.digest], f"Pushed {result.reference}")
         return ImageResult("build", result.to_dict(), result.reference)
 
 
