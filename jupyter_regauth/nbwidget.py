@@ -156,20 +156,17 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         finally:
             del password
         self.last_login = result
-        self.status.value = (
+        logged_in = (
             f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
-            f"<b>{escape(result.username)}</b> ({escape(result.stored_as)} saved)"
+            f"<b>{escape(result.username)}</b>"
         )
+        self.status.value = f"{logged_in} ({escape(result.stored_as)} saved)"
         if kube:
             # The credentials are stored whatever happens here: say so, and what failed.
             try:
                 self.service.kube_apply(host)
             except RegAuthError as exc:
-                self.status.value = (
-                    f"&#10004; Logged in to <code>{escape(result.host)}</code> as "
-                    f"<b>{escape(result.username)}</b>; "
-                    + _error_html(exc, "Kubernetes setup failed: ")
-                )
+                self.status.value = f"{logged_in}; " + _error_html(exc, "Kubernetes setup failed: ")
 
     def push(self) -> None:
         host = self.registry.value
