@@ -1,4 +1,5 @@
-"""Safe file writes: a lock shared across processes, then temp file, fsync, rename, mode 0600."""
+"""Safe file writes (a lock shared across processes, then temp file, fsync, rename, mode 0600),
+and where the caches live."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def cache_root() -> Path:
+    """``jupyter-regauth`` in the user's cache directory (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jupyter-regauth"
 
 
 @contextlib.contextmanager

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +17,9 @@ from jupyter_regauth.registry.errors import RegistryUnreachable
 from jupyter_regauth.registry.transport import MemoryTLSStream
 from jupyter_regauth.registry.trust import TrustConfig
 from jupyter_regauth.registry.upload import push_stream
-from jupyter_regauth.testing.pki import issue
 
 from .conftest import PKI, Registry
+from .tls_server import OK, read_request, tls_server
 
 MIB = 1 << 20
 
@@ -60,59 +58,15 @@ def test_registry_traffic_goes_out_in_whole_writes(
     assert len([n for n in sends if n > 0]) < 20, sends
 
 
-@contextmanager
-def _tls_server(pki: PKI, tmp_path: Path, handle: Callable[[ssl.SSLSocket], None]) -> Iterator[str]:
-    cert, key = issue(pki.ca, "loopback", names=("127.0.0.1",)).write(tmp_path, "server")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with context.wrap_socket(conn, server_side=True) as tls:
-                handle(tls)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
-
-
-def _read_request(tls: ssl.SSLSocket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        piece = tls.recv(65536)
-        if not piece:
-            break
-        data += piece
-    return data
-
-
-OK = (
-    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-    b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}"
-)
-
-
 def test_a_pooled_connection_the_server_closed_is_not_reused(pki: PKI, tmp_path: Path) -> None:
     served = []
 
     def answer_once_then_close(tls: ssl.SSLSocket) -> None:
-        if _read_request(tls):
+        if read_request(tls):
             tls.sendall(OK)  # keep-alive by HTTP/1.1 default, then closed while idle
             served.append(1)
 
-    with _tls_server(pki, tmp_path, answer_once_then_close) as host:
+    with tls_server(pki.ca, tmp_path, answer_once_then_close) as host:
         with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
             assert client.send("GET", "/v2/").status_code == 200
             threading.Event().wait(0.2)  # the server has closed its side by now
@@ -122,10 +76,10 @@ def test_a_pooled_connection_the_server_closed_is_not_reused(pki: PKI, tmp_path:
 
 def test_a_server_that_never_answers_times_out(pki: PKI, tmp_path: Path) -> None:
     def silent(tls: ssl.SSLSocket) -> None:
-        _read_request(tls)
+        read_request(tls)
         threading.Event().wait(1.5)
 
-    with _tls_server(pki, tmp_path, silent) as host:
+    with tls_server(pki.ca, tmp_path, silent) as host:
         trust = TrustConfig(ca_pem=pki.ca.cert_pem)
         with RegistryClient(host, trust=trust, timeout=0.5) as client:
             with pytest.raises(RegistryUnreachable, match="did not answer in time"):

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..fileio import cache_root
 from . import media
 from .layer import Entry, diff_id_of, source_date_epoch
 
@@ -25,8 +26,7 @@ _MAX_ENTRIES = 256
 
 
 def cache_path() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "jupyter-regauth" / "diff-ids.json"
+    return cache_root() / "diff-ids.json"
 
 
 def layer_key(entries: Sequence[Entry], mtime: int | None = None) -> str:

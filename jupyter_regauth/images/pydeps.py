@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import cache_path
+from ..fileio import cache_root
 from .errors import BuildSpecError, ImageError
 from .manifest import JSON, Platform, canonical_json
 from .spec import BuildSpec, LayerSpec, PythonSpec, major_minor, mask_url
@@ -94,7 +94,7 @@ def install(py: PythonSpec, version: str, platform: Platform) -> Path:
     key = hashlib.sha256(
         canonical_json([requirements, version, str(platform), options, _pip_version()])
     ).hexdigest()
-    root = cache_path().parent / "python-deps"
+    root = cache_root() / "python-deps"
     final = root / key
     if final.is_dir():
         return final / _TREE

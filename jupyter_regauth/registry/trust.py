@@ -29,6 +29,7 @@ from .errors import (
     TLSError,
     UnknownCA,
 )
+from .roots import system_context
 
 if TYPE_CHECKING:  # cryptography is imported where certificates are handled: quick CLI start
     from cryptography import x509
@@ -105,7 +106,7 @@ class TrustConfig:
         return (self.ca_pem, self.insecure, on_disk(self.client_cert), on_disk(self.client_key))
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
+        context = system_context()
         if self.insecure:
             # Only reachable from an explicit per-registry `insecure` setting; warned about loudly.
             context.check_hostname = False
@@ -130,10 +131,10 @@ class TrustConfig:
 
 
 class SSLContexts:
-    """SSL contexts made once per trust configuration and shared by the clients that use it.
-    Making one loads the system's CA roots, tens of milliseconds that a server or a kernel
-    would otherwise pay on every request to a registry. (A change to the system store itself
-    is seen by a new process.)"""
+    """SSL contexts made once per trust configuration and shared by the clients that use it: a
+    server or a kernel would otherwise parse the registry's CA bundle and client pair, and
+    reread the system roots it verifies with, on every request to a registry. (A change to
+    the system store itself is seen by a new process.)"""
 
     def __init__(self, keep: int = 16) -> None:
         self._made: dict[tuple[object, ...], ssl.SSLContext] = {}

@@ -1,0 +1,68 @@
+"""A small loopback TLS server for tests of the client's TLS and connection handling."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from jupyter_regauth.testing.pki import KeyPair, issue
+
+# A registry's answer to GET /v2/.
+OK = (
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+    b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}"
+)
+
+
+@contextmanager
+def tls_server(
+    ca: KeyPair, tmp_path: Path, handle: Callable[[ssl.SSLSocket], None]
+) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a server whose certificate ``ca`` issued; ``handle`` is given each
+    connection once its handshake is done (a client that refuses the certificate is dropped)."""
+    cert, key = issue(ca, "loopback", names=("127.0.0.1",)).write(tmp_path, f"server-{id(ca)}")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    handle(tls)
+            except OSError:  # ssl.SSLError included: the client refused the certificate
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def read_request(tls: ssl.SSLSocket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = tls.recv(65536)
+        if not piece:
+            break
+        data += piece
+    return data
+
+
+def answer_ok(tls: ssl.SSLSocket) -> None:
+    if read_request(tls):
+        tls.sendall(OK)
