@@ -224,18 +224,36 @@ class ProfileStore:
         return profile
 
     def remove_user(self, host: str) -> bool:
-        host = normalize_host(host)
-        if any(p.host == host for p in self.admin()):
+        """Remove the user's profile for ``host``. An invalid entry goes by its host as written
+        (as ``user_problems`` names it), so it can be removed without editing the file."""
+        try:
+            normal = normalize_host(host)
+        except ConfigError:
+            if not any(text == host for text, _ in self.user_problems()):
+                raise
+            normal = None
+        if normal and any(p.host == normal for p in self.admin()):
             raise ConfigError(
-                f"{host} is defined by the administrator and cannot be removed",
-                hint=f"log out of {host} instead",
+                f"{normal} is defined by the administrator and cannot be removed",
+                hint=f"log out of {normal} instead",
             )
+
+        def named(raw: object) -> bool:
+            text = _written_host(raw)
+            if text == host:
+                return True
+            try:
+                return normalize_host(text) == normal
+            except ConfigError:
+                return False
+
         with locked(self.user_path):
             profiles, bad = self._read_user()
-            kept = [p for p in profiles if p.host != host]
-            if len(kept) == len(profiles):
+            kept = [p for p in profiles if p.host != normal]
+            kept_bad = [raw for raw, _ in bad if not named(raw)]
+            if len(kept) == len(profiles) and len(kept_bad) == len(bad):
                 return False
-            self._write(kept, [raw for raw, _ in bad])
+            self._write(kept, kept_bad)
         return True
 
     def _write(self, profiles: list[RegistryProfile], invalid: list[object]) -> None:

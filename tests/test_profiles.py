@@ -120,6 +120,23 @@ def test_a_bad_user_entry_leaves_the_others(tmp_path: Path) -> None:
     assert str(file) in error.message and "port 'abc'" in error.message
 
 
+def test_a_bad_user_entry_is_removed_by_its_host_as_written(tmp_path: Path) -> None:
+    file = tmp_path / "user.json"
+    entries = [
+        {"host": "reg.example:abc"},
+        {"host": "Upper.Example", "auth": "kerberos"},  # a valid host, an invalid entry
+        {"host": "fine.example"},
+    ]
+    file.write_text(json.dumps(entries))
+    profiles = ProfileStore(user_file=str(file))
+    assert profiles.remove_user("reg.example:abc")
+    assert profiles.remove_user("upper.example")  # as listed, normalized
+    assert [e["host"] for e in json.loads(file.read_text())["registries"]] == ["fine.example"]
+    assert profiles.user_problems() == []
+    with pytest.raises(ConfigError, match="port 'abc' must be a number"):
+        profiles.remove_user("reg.example:abc")  # not an entry any more: the host is wrong
+
+
 def test_cli_lists_admin_profiles_offline(tmp_path: Path, docker_config: Path) -> None:
     file = tmp_path / "registries.json"
     file.write_text(json.dumps([{"host": "reg.example", "display_name": "Corp"}]))

@@ -360,6 +360,14 @@ async def test_bad_entries_already_saved_spoil_only_their_own_row(
     saved = json.loads(homes["user_file"].read_text())["registries"]
     assert {r["host"] for r in saved} == {"reg.example:abc", "good.invalid", "another.invalid"}
 
+    # The bad entry can be removed from the list as it is shown, and nothing else goes with it.
+    removed = await checked(jp_fetch, "DELETE", "registries", "reg.example:abc")
+    assert removed == {"host": "reg.example:abc", "removed": True}
+    saved = json.loads(homes["user_file"].read_text())["registries"]
+    assert {r["host"] for r in saved} == {"good.invalid", "another.invalid"}
+    error = await checked(jp_fetch, "DELETE", "registries", "reg.example:abc", expect=400)
+    assert "port 'abc' must be a number" in error["message"]
+
 
 async def test_admin_registry_cannot_be_added_or_removed(
     jp_fetch: Fetch, basic_registry: Registry

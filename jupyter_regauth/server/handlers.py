@@ -20,7 +20,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .. import __version__
-from ..errors import RegAuthError
+from ..errors import ConfigError, RegAuthError
 from ..profiles import RegistryProfile, normalize_host
 from ..registry.trust import load_pem_bundle
 from ..service import RegAuth, RegistryStatus
@@ -196,16 +196,22 @@ class RegistryHandler(RegAuthHandler):
     @web.authenticated
     @authorized
     async def delete(self, raw_host: str) -> None:
-        host = self.host(raw_host)
-        profile = self.service.profiles.get(host)
-        if profile is not None and profile.source == "admin":
-            raise ApiError(
-                409,
-                "admin_registry",
-                f"{host} is defined by the administrator and cannot be removed",
-                hint="log out instead to remove your credentials",
-            )
-        if not await self.call(self.service.profiles.remove_user, host):
+        # Not validated here: an invalid entry of the user's goes by its host as written.
+        text = unquote(raw_host)
+        try:
+            host = normalize_host(text)
+        except ConfigError:
+            host = text
+        else:
+            profile = self.service.profiles.get(host)
+            if profile is not None and profile.source == "admin":
+                raise ApiError(
+                    409,
+                    "admin_registry",
+                    f"{host} is defined by the administrator and cannot be removed",
+                    hint="log out instead to remove your credentials",
+                )
+        if not await self.call(self.service.profiles.remove_user, text):
             raise ApiError(404, "not_found", f"{host} is not one of your registries")
         self.finish({"host": host, "removed": True})
 
