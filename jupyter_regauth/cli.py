@@ -376,7 +376,8 @@ class ProgressPrinter:
         total = sum(t for _, t in self._items.values()) or 1
         filled = int(30 * min(done, total) / total)
         bar = "#" * filled + "." * (30 - filled)
-        return f"[{bar}] {_mib(done)} / {_mib(total)}  {event.kind} {event.state}"
+        what = event.id if event.kind == "step" else event.kind
+        return f"[{bar}] {_mib(done)} / {_mib(total)}  {what} {event.state}"
 
     def close(self) -> None:
         if self.tty and self._drawn:

@@ -195,7 +195,9 @@ class ProgressDisplay:
                     self._done.get(event.id, 0), total if finished else event.bytes_done
                 )
             self._bar.show(sum(self._done.values()), sum(self._total.values()))
-            if event.kind in ("image", "manifest") or event.state in ("exists", "mounted"):
+            if event.kind == "step":
+                self._bar.note(f"{event.id}: {event.state}")
+            elif event.kind in ("image", "manifest") or event.state in ("exists", "mounted"):
                 self._bar.note(f"{event.kind} {event.id}: {event.state}")
 
     def close(self) -> None:

@@ -3,9 +3,12 @@ this session; htpasswd Basic auth, token auth through a test issuer, mutual TLS)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,3 +188,21 @@ def no_secret_leaks(
     assert not any(s in text for s in SECRETS), "a secret reached a log record"
     messages = "\n".join(f"{e} {e.to_dict()}" for e in errors)
     assert not any(s in messages for s in SECRETS), "a secret reached an error message"
+
+
+@pytest.fixture
+def silent_index() -> Iterator[str]:
+    """The URL of a package index that accepts connections and never answers (unique, so
+    :func:`processes_with` finds the pip that uses it)."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/simple-{os.getpid()}-{id(listener)}"
+
+
+def processes_with(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found

@@ -19,7 +19,7 @@ from jupyter_regauth.registry.errors import NotFound
 from jupyter_regauth.server.jobs import JobManager
 from jupyter_regauth.service import RegAuth
 
-from .conftest import PKI, Registry
+from .conftest import PKI, Registry, processes_with
 from .test_server_openapi import Fetch, check_named, checked
 
 Message = tuple[int, str, dict[str, Any]]
@@ -372,6 +372,35 @@ async def test_build_job_from_a_spec(
     assert image["digest"] == final["result"]["digest"]
     assert "MODEL=demo" in image["config"]["config"]["Env"]
     assert len(image["manifest"]["layers"]) == 2
+
+
+async def test_cancel_a_build_while_pip_installs(
+    jp_fetch: Fetch, basic_registry: Registry, model: Path, silent_index: str
+) -> None:
+    """pip waiting on a slow index is stopped by a cancel; meanwhile the job shows the step,
+    reported once though the install checks for a cancel twice a second."""
+    await login(jp_fetch, basic_registry)
+    spec = {
+        "layers": [{"src": "work/model", "dest": "/srv/model"}],
+        "python": {"requirements": ["tinydep==0.1"], "version": "3.11", "index_url": silent_index},
+    }
+    body = {"kind": "build", "spec": spec, "reference": f"{basic_registry.host}/team/deps:1"}
+    job = await checked(jp_fetch, "POST", "jobs", body=body, expect=202)
+    for _ in range(100):
+        job = await checked(jp_fetch, "GET", "jobs", job["id"])
+        if any(item["kind"] == "step" for item in job["items"]):
+            break
+        await asyncio.sleep(0.1)
+    [step] = job["items"]
+    assert (step["id"], step["state"]) == ("python dependencies", "running")
+    await asyncio.sleep(1.5)  # pip still waits on the index
+    assert processes_with(silent_index)
+    await checked(jp_fetch, "DELETE", "jobs", job["id"])
+    messages = await events(jp_fetch, job["id"])
+    assert messages[-1][2]["state"] == "cancelled"
+    steps = [data for _, name, data in messages if name == "progress"]
+    assert [s["event"]["state"] for s in steps] == ["running"]
+    assert processes_with(silent_index) == []
 
 
 def test_only_the_latest_finished_jobs_are_kept() -> None:

@@ -131,7 +131,7 @@ def build(
     )
     source = base_source if base_source is not None else open_base(spec.base, spec.platform)
     base = BaseImage.load(source, spec.platform)
-    spec = with_python(spec, base)
+    spec = with_python(spec, base, progress)
     created = created_timestamp()
 
     reused = _reuse(layout, spec, base.manifest, created)

@@ -6,9 +6,19 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 State = Literal[
-    "waiting", "hashing", "compressing", "uploading", "exists", "mounted", "done", "error"
+    "waiting",
+    "running",  # a step under way
+    "hashing",
+    "compressing",
+    "uploading",
+    "exists",
+    "mounted",
+    "done",
+    "error",
 ]
-Kind = Literal["layer", "blob", "config", "manifest", "image"]
+# A step is work of a build that makes no blob of its own, named by its id (the Python
+# dependencies' install, which then becomes a layer).
+Kind = Literal["layer", "blob", "config", "manifest", "image", "step"]
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def _push_build(
 ) -> PushResult:
     repo = target.path
     base_image = BaseImage.load(base, spec.platform)
-    spec = with_python(spec, base_image)
+    spec = with_python(spec, base_image, progress)
     created = created_timestamp()
     tag = target.tag or target.identifier
 

@@ -10,6 +10,7 @@ Files a requirements file points to (``-r``, ``-c``, local paths) are not part o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -17,6 +18,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 from ..fileio import cache_root
 from .errors import BuildSpecError, ImageError
 from .manifest import JSON, Platform, canonical_json
+from .progress import ProgressCallback, ProgressEvent, emit
 from .spec import BuildSpec, LayerSpec, PythonSpec, major_minor, mask_url
 
 if TYPE_CHECKING:
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 
 _ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
 _STDERR_LINES = 12
+_POLL_SECONDS = 0.5
+_STOP_SECONDS = 5.0
+STEP = "python dependencies"  # the progress step of the install
 _TREE = "site-packages"  # its name shows in the image history as COPY site-packages DEST
 
 
@@ -42,9 +48,12 @@ class PipInstallError(ImageError):
     code = "pip_install_failed"
 
 
-def with_python(spec: BuildSpec, base: BaseImage) -> BuildSpec:
+def with_python(
+    spec: BuildSpec, base: BaseImage, progress: ProgressCallback | None = None
+) -> BuildSpec:
     """``spec`` with its ``python`` section installed and turned into its first layer, and
-    ``dest`` put first on PYTHONPATH; ``spec`` itself when it has none."""
+    ``dest`` put first on PYTHONPATH; ``spec`` itself when it has none. ``progress`` hears of
+    the install as the step :data:`STEP`, and may stop it by raising."""
     py = spec.python
     if py is None:
         return spec
@@ -56,7 +65,7 @@ def with_python(spec: BuildSpec, base: BaseImage) -> BuildSpec:
             "set and the base image has no PYTHON_VERSION",
             hint='set python.version, e.g. version: "3.11"',
         )
-    tree = install(py, version, spec.platform)
+    tree = install(py, version, spec.platform, progress)
     current = spec.env.get("PYTHONPATH", base_env.get("PYTHONPATH", ""))
     path = [py.dest, *(p for p in current.split(":") if p and p != py.dest)]
     return replace(
@@ -80,7 +89,9 @@ def platform_tags(platform: Platform) -> list[str]:
     return [f"{tag}_{arch}" for tag in (*glibc, *legacy, "linux")]
 
 
-def install(py: PythonSpec, version: str, platform: Platform) -> Path:
+def install(
+    py: PythonSpec, version: str, platform: Platform, progress: ProgressCallback | None = None
+) -> Path:
     """The directory holding ``py``'s packages for ``version`` on ``platform`` (cached)."""
     requirements = _requirements_text(py)
     options = [
@@ -97,6 +108,7 @@ def install(py: PythonSpec, version: str, platform: Platform) -> Path:
     root = cache_root() / "python-deps"
     final = root / key
     if final.is_dir():
+        emit(progress, ProgressEvent("step", STEP, "exists", message="installed before"))
         return final / _TREE
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".tmp-") as tmp:
@@ -105,14 +117,21 @@ def install(py: PythonSpec, version: str, platform: Platform) -> Path:
         entry = Path(tmp) / "entry"
         tree = entry / _TREE
         tree.mkdir(parents=True)
-        _pip(
-            [
-                *("install", "--target", str(tree), "--no-compile", "--no-input"),
-                *("--no-warn-script-location", "--disable-pip-version-check", *options),
-                *("-r", str(req_file)),
-            ],
-            cwd=Path(py.requirements_file).parent if py.requirements_file else None,
-        )
+        running = ProgressEvent("step", STEP, "running", message=f"for Python {version}")
+        emit(progress, running)
+        try:
+            _pip(
+                [
+                    *("install", "--target", str(tree), "--no-compile", "--no-input"),
+                    *("--no-warn-script-location", "--disable-pip-version-check", *options),
+                    *("-r", str(req_file)),
+                ],
+                cwd=Path(py.requirements_file).parent if py.requirements_file else None,
+                still_wanted=lambda: emit(progress, running),
+            )
+        except PipInstallError:
+            emit(progress, ProgressEvent("step", STEP, "error"))
+            raise
         # Console scripts start with this machine's interpreter path: useless in the image.
         shutil.rmtree(tree / "bin", ignore_errors=True)
         try:
@@ -120,6 +139,7 @@ def install(py: PythonSpec, version: str, platform: Platform) -> Path:
         except OSError:
             if not final.is_dir():  # else a concurrent build finished the same tree first
                 raise
+    emit(progress, ProgressEvent("step", STEP, "done"))
     return final / _TREE
 
 
@@ -149,25 +169,39 @@ def _pip_version() -> str:
         ) from None
 
 
-def _pip(args: list[str], cwd: Path | None) -> None:
+def _pip(args: list[str], cwd: Path | None, still_wanted: Callable[[], None]) -> None:
+    """Run pip, calling ``still_wanted`` every half second: if it raises (the build was
+    cancelled), pip is stopped and the exception goes on."""
     import subprocess
 
     cmd = [sys.executable, "-m", "pip", *args]
     log.info("installing Python dependencies: %s", mask_url(shlex.join(cmd)))
-    proc = subprocess.run(
-        cmd,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PIP_REQUIRE_VIRTUALENV": "0"},  # --target needs no virtualenv
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-_STDERR_LINES:])
-        raise PipInstallError(
-            f"pip could not install the Python dependencies:\n{mask_url(tail)}",
-            hint="check python.requirements, python.version and the index options",
+    env = {**os.environ, "PIP_REQUIRE_VIRTUALENV": "0"}  # --target needs no virtualenv
+    # Output to a file, not a pipe, which pip could fill while no one reads it.
+    with tempfile.TemporaryFile("w+") as output:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output, stderr=output, env=env, text=True
         )
+        try:
+            while proc.poll() is None:
+                still_wanted()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(_POLL_SECONDS)
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.wait(_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+        if proc.returncode != 0:
+            output.seek(0)
+            tail = "\n".join(output.read().strip().splitlines()[-_STDERR_LINES:])
+            raise PipInstallError(
+                f"pip could not install the Python dependencies:\n{mask_url(tail)}",
+                hint="check python.requirements, python.version and the index options",
+            )
 
 
 def _env(config: JSON) -> dict[str, str]:

@@ -67,6 +67,8 @@ class Job:
         if self._cancel.is_set() and not written:
             raise JobCancelled("the job was cancelled")
         with self._lock:
+            if self._items.get((event.kind, event.id)) == event:
+                return  # nothing new: a long step repeats its event to hear of a cancel
             self._items[(event.kind, event.id)] = event
             done, total = self._totals()
             self._append(

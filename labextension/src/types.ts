@@ -147,6 +147,7 @@ export interface IPushJobRequest {
 
 export type ProgressState =
   | 'waiting'
+  | 'running'
   | 'hashing'
   | 'compressing'
   | 'uploading'
@@ -156,7 +157,7 @@ export type ProgressState =
   | 'error';
 
 export interface IProgressEvent {
-  kind: 'layer' | 'blob' | 'config' | 'manifest' | 'image';
+  kind: 'layer' | 'blob' | 'config' | 'manifest' | 'image' | 'step';
   id: string;
   state: ProgressState;
   bytes_done: number;

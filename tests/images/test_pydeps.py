@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from jupyter_regauth.images.build import build
 from jupyter_regauth.images.errors import BuildSpecError
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.manifest import Document, Platform, new_image_manifest
-from jupyter_regauth.images.pydeps import PipInstallError
+from jupyter_regauth.images.progress import ProgressEvent
+from jupyter_regauth.images.pydeps import STEP, PipInstallError
 from jupyter_regauth.images.spec import BuildSpec
-from tests.conftest import Registry, logged_in_to
+from tests.conftest import Registry, logged_in_to, processes_with
 from tests.test_push import blob_writes, log_size
 
 DEPS = "opt/regauth/python/tinydep/__init__.py"
@@ -56,14 +58,14 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def pip_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The command of every pip run (pip still runs for real)."""
     runs: list[list[str]] = []
-    real = subprocess.run
 
-    def spy(cmd: list[str], **kwargs: Any) -> Any:
-        if cmd[1:3] == ["-m", "pip"]:
-            runs.append(cmd)
-        return real(cmd, **kwargs)
+    class Spy(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, cmd: list[str], *args: Any, **kwargs: Any) -> None:
+            if cmd[1:3] == ["-m", "pip"]:
+                runs.append(cmd)
+            super().__init__(cmd, *args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "Popen", Spy)
     return runs
 
 
@@ -267,3 +269,44 @@ def test_platform_tags() -> None:
     assert all(tag.endswith("_aarch64") for tag in arm)
     with pytest.raises(BuildSpecError, match="windows/amd64"):
         platform_tags(Platform("windows", "amd64"))
+
+
+def test_a_cancelled_install_stops_pip(
+    wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, silent_index: str
+) -> None:
+    """A build cancelled while pip waits on a slow index stops within a second, pip with it,
+    and leaves nothing in the cache; until then the step is reported running."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model").mkdir()
+    spec = _spec(wheels, version="3.11", no_index=False, index_url=silent_index, find_links=[])
+    seen: list[ProgressEvent] = []
+
+    class Cancelled(Exception):
+        pass
+
+    def progress(event: ProgressEvent) -> None:
+        seen.append(event)
+        if len(seen) == 4:  # pip has been waiting for about a second
+            assert processes_with(silent_index), "pip is running"
+            raise Cancelled
+
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        build(spec, tmp_path / "out", progress=progress)
+    assert time.monotonic() - started < 10
+    assert {(e.kind, e.id, e.state) for e in seen} == {("step", STEP, "running")}
+    assert processes_with(silent_index) == []
+    cache = tmp_path / "cache" / "jupyter-regauth" / "python-deps"
+    assert list(cache.iterdir()) == []
+
+
+def test_the_install_is_reported_as_a_step(
+    wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model").mkdir()
+    for expected in (["running", "done"], ["exists"]):
+        seen: list[ProgressEvent] = []
+        build(_spec(wheels, version="3.11"), tmp_path / "out", progress=seen.append)
+        states = [e.state for e in seen if e.kind == "step" and e.id == STEP]
+        assert list(dict.fromkeys(states)) == expected  # "running" repeats while pip runs
