@@ -294,6 +294,39 @@ def test_bad_input_is_explained(
     assert to_digest.code == 1 and "it names a digest" in to_digest.stderr
 
 
+def test_changed_files_are_hashed_with_progress_and_can_be_stopped(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """Files changed since the last push are hashed to compare with the tag's image; that read
+    is reported (``hashing``), and a progress callback that raises stops it before any upload."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(os.urandom(4 << 20))
+    target = f"{basic_registry.host}/team/hashed:v1"
+    first = logged_in.push_directory(model, target)
+    (model / "weights.bin").write_bytes(os.urandom(4 << 20))
+    seen: list[ProgressEvent] = []
+    second = logged_in.push_directory(model, target, progress=seen.append)
+    hashing = [e for e in seen if e.state == "hashing"]
+    assert hashing and {(e.kind, e.id) for e in hashing} == {("layer", "layer 1")}
+    assert hashing[-1].bytes_done == hashing[-1].bytes_total == 4 << 20
+    assert seen.index(hashing[-1]) < next(i for i, e in enumerate(seen) if e.state != "hashing")
+
+    class Stop(Exception):
+        pass
+
+    def stop_while_hashing(event: ProgressEvent) -> None:
+        if event.state == "hashing":
+            raise Stop
+
+    (model / "weights.bin").write_bytes(os.urandom(4 << 20))
+    since = log_size(basic_registry.server)
+    with pytest.raises(Stop):
+        logged_in.push_directory(model, target, progress=stop_while_hashing)
+    assert blob_writes(basic_registry.server, since) == []
+    assert logged_in.inspect(target)["digest"] == second.digest != first.digest
+
+
 def test_diff_id_cache_misses_an_in_place_edit(docker_config: Path, tmp_path: Path) -> None:
     from jupyter_regauth.images.cache import cached_diff_id
     from jupyter_regauth.images.layer import LayerSource, diff_id_of, plan

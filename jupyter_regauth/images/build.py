@@ -21,10 +21,11 @@ from typing import Any
 
 from ..errors import DigestMismatch
 from . import media
+from .cache import layer_diff_ids
 from .compression import layer_compressor
 from .deflate import BLOCK
 from .errors import ImageError
-from .layer import LayerInfo, diff_id_of, source_date_epoch, write_layer
+from .layer import LayerInfo, plan, source_date_epoch, write_layer
 from .layout import OCILayout
 from .manifest import (
     JSON,
@@ -37,7 +38,7 @@ from .manifest import (
     new_image_manifest,
     sha256_digest,
 )
-from .progress import ProgressCallback, ProgressEvent, State, emit
+from .progress import ProgressCallback, ProgressEvent, State, emit, layer_name
 from .pydeps import with_python
 from .source import BlobSource, LayoutSource, open_base
 from .spec import BuildSpec
@@ -134,7 +135,7 @@ def build(
     spec = with_python(spec, base, progress)
     created = created_timestamp()
 
-    reused = _reuse(layout, spec, base.manifest, created)
+    reused = _reuse(layout, spec, base.manifest, created, progress)
     if reused is not None:
         emit(progress, ProgressEvent("image", reused.manifest_digest, "exists"))
         return reused
@@ -149,7 +150,7 @@ def build(
                     w,
                     compressor=compressor,
                     progress=progress,
-                    name=f"layer {i + 1}",
+                    name=layer_name(i),
                 )
                 w.commit(info.digest)
             added.append(info)
@@ -186,7 +187,11 @@ def content_digest(
 
 
 def _reuse(
-    layout: OCILayout, spec: BuildSpec, base_manifest: Document | None, created: str
+    layout: OCILayout,
+    spec: BuildSpec,
+    base_manifest: Document | None,
+    created: str,
+    progress: ProgressCallback | None,
 ) -> BuiltImage | None:
     """The existing image at ``spec.tag`` if it was built from exactly these inputs."""
     if spec.tag not in layout.ref_names():
@@ -200,7 +205,7 @@ def _reuse(
     old = labels.get(CONTENT_DIGEST_LABEL)
     if not old:
         return None
-    diff_ids = [diff_id_of([lay.source()]) for lay in spec.layers]
+    diff_ids = layer_diff_ids((plan([lay.source()]) for lay in spec.layers), progress)
     new = content_digest(spec, base_manifest, diff_ids, created)
     if new != old or not all(layout.has_blob(d.digest) for d in manifest.layers()):
         return None

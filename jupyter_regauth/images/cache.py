@@ -14,13 +14,14 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..fileio import cache_root
 from . import media
 from .layer import Entry, diff_id_of, source_date_epoch
+from .progress import ProgressCallback, ProgressEvent, emit, layer_name
 
 _MAX_ENTRIES = 256
 
@@ -91,13 +92,31 @@ def remember(key: str, known: KnownLayer) -> None:
         os.replace(tmp, path)
 
 
-def cached_diff_id(entries: Sequence[Entry]) -> tuple[str, str]:
+def cached_diff_id(
+    entries: Sequence[Entry], report: Callable[[int], None] | None = None
+) -> tuple[str, str]:
     """``(key, diff_id)`` of the layer ``entries`` (a :func:`plan`): from the cache when the
-    files are unchanged, else hashed now."""
+    files are unchanged, else hashed now (``report``: as :func:`diff_id_of`)."""
     key = layer_key(entries)
     known = lookup(key)
     if known:
         return key, known.diff_id
-    diff_id = diff_id_of(entries=entries)
+    diff_id = diff_id_of(entries=entries, report=report)
     remember(key, KnownLayer(diff_id))
     return key, diff_id
+
+
+def layer_diff_ids(
+    layers: Iterable[Sequence[Entry]], progress: ProgressCallback | None
+) -> list[str]:
+    """The diff_ids of a spec's layers (their :func:`plan`), by :func:`cached_diff_id`; files
+    hashed for want of a cache entry are reported as the layer ``hashing``."""
+    diff_ids = []
+    for i, entries in enumerate(layers):
+        name, total = layer_name(i), sum(e.size for e in entries)
+
+        def hashing(done: int, name: str = name, total: int = total) -> None:
+            emit(progress, ProgressEvent("layer", name, "hashing", min(done, total), total))
+
+        diff_ids.append(cached_diff_id(entries, hashing if progress else None)[1])
+    return diff_ids

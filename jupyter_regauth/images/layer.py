@@ -319,12 +319,18 @@ def diff_id_of(
     mtime: int | None = None,
     *,
     entries: Sequence[Entry] | None = None,
+    report: Callable[[int], None] | None = None,
 ) -> str:
     """The diff_id the layer would have, without compressing it (a cheap up-to-date check).
-    ``entries``, a :func:`plan` made already, stand for ``sources``."""
+    ``entries``, a :func:`plan` made already, stand for ``sources``; ``report`` is given the
+    bytes of tar hashed so far."""
     h = hashlib.sha256()
+    done = 0
     for block in tar_blocks(plan(sources) if entries is None else entries, mtime):
         h.update(block)
+        if report is not None:
+            done += len(block)
+            report(done)
     return "sha256:" + h.hexdigest()
 
 

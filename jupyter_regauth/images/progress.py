@@ -38,3 +38,8 @@ class ProgressCallback(Protocol):
 def emit(callback: ProgressCallback | None, event: ProgressEvent) -> None:
     if callback is not None:
         callback(event)
+
+
+def layer_name(index: int) -> str:
+    """The id under which the progress of a build spec's layer ``index`` is reported."""
+    return f"layer {index + 1}"

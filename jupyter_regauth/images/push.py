@@ -30,11 +30,11 @@ from ..registry.upload import (
     skip,
 )
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
-from .cache import KnownLayer, cached_diff_id, layer_key, lookup, remember
+from .cache import KnownLayer, layer_diff_ids, layer_key, lookup, remember
 from .compression import LayerCompressor, layer_compressor
 from .layer import Entry, LayerInfo, LayerStream, plan
 from .manifest import Descriptor, Document
-from .progress import ProgressCallback, ProgressEvent, State, emit
+from .progress import ProgressCallback, ProgressEvent, State, emit, layer_name
 from .pydeps import with_python
 from .remote import RegistrySource
 from .source import BlobSource, LayoutSource
@@ -137,7 +137,7 @@ def _push_build(
     created = created_timestamp()
     tag = target.tag or target.identifier
 
-    existing = _unchanged(client, repo, tag, spec, base_image.manifest, created, walks)
+    existing = _unchanged(client, repo, tag, spec, base_image.manifest, created, walks, progress)
     if existing is not None:
         emit(progress, ProgressEvent("image", existing.digest, "exists"))
         return PushResult(
@@ -173,7 +173,7 @@ def _push_build(
                 repo,
                 lay,
                 walks,
-                f"layer {i + 1}",
+                layer_name(i),
                 compressor,
                 progress,
                 tally,
@@ -209,8 +209,10 @@ def _unchanged(
     base_manifest: Document | None,
     created: str,
     walks: Walks,
+    progress: ProgressCallback | None,
 ) -> Document | None:
-    """The manifest at ``tag`` when it holds exactly this build (same content digest)."""
+    """The manifest at ``tag`` when it holds exactly this build (same content digest). Files
+    changed since the layer cache saw them are hashed for it, reported as ``hashing``."""
     try:
         got = client.get_manifest(repo, tag)
     except NotFound:
@@ -227,7 +229,7 @@ def _unchanged(
     old = labels.get(CONTENT_DIGEST_LABEL)
     if not old:
         return None
-    diff_ids = [cached_diff_id(walks.entries(lay))[1] for lay in spec.layers]
+    diff_ids = layer_diff_ids((walks.entries(lay) for lay in spec.layers), progress)
     if content_digest(spec, base_manifest, diff_ids, created) != old:
         return None
     return manifest
