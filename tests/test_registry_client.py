@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import http.server
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from jupyter_regauth.testing.pki import issue
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .conftest import PKI, Registry
+from .tls_server import Request, response, scripted, tls_server
 
 
 def client_for(registry: Registry, **creds: str) -> RegistryClient:
@@ -317,3 +319,28 @@ def test_local_registry_refuses_a_taken_port(pki: PKI, tmp_path: Path) -> None:
         second = LocalRegistry(tmp_path / "second", ca=pki.ca, port=first.port)
         with pytest.raises(RuntimeError, match=f"port {first.port} .* already in use"):
             second.start()
+
+
+def test_a_blob_redirect_to_another_host_gets_no_credentials(pki: PKI, tmp_path: Path) -> None:
+    data = b"blob bytes"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    seen: list[str | None] = []
+
+    def storage(request: Request) -> bytes:
+        seen.append(request.headers.get("authorization"))
+        return response("200 OK", {"Content-Type": "application/octet-stream"}, data)
+
+    with tls_server(pki.ca, tmp_path / "storage", scripted(storage)) as other:
+
+        def registry(request: Request) -> bytes:
+            if "authorization" not in request.headers:
+                return response("401 Unauthorized", {"WWW-Authenticate": 'Basic realm="r"'})
+            return response("307 Temporary Redirect", {"Location": f"https://{other}/b?sig=1"})
+
+        with tls_server(pki.ca, tmp_path / "registry", scripted(registry)) as host:
+            creds = Credentials(username="alice", password="throwaway")
+            trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+            with RegistryClient(host, credentials=creds, trust=trust) as client:
+                with client.open_blob("team/a", digest) as chunks:
+                    assert b"".join(chunks) == data
+    assert seen == [None]

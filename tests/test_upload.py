@@ -22,6 +22,7 @@ from jupyter_regauth.registry.upload import (
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .conftest import PKI, Registry
+from .tls_server import Request, response, scripted, tls_server
 
 
 def _client(registry: Registry) -> RegistryClient:
@@ -150,3 +151,32 @@ def test_small_blob_is_one_put(basic_registry: Registry) -> None:
     requests = [line for line in log if "/v2/team/small/blobs/uploads/" in line and "HTTP/" in line]
     methods = sorted({m for line in requests for m in ("POST", "PATCH", "PUT") if f'"{m} ' in line})
     assert methods == ["POST", "PUT"]  # monolithic: no PATCH
+
+
+def test_credentials_stay_with_the_registry_host(pki: PKI, tmp_path: Path) -> None:
+    """An upload Location on another host (a storage front end) is sent no Authorization: the
+    credentials are the registry's, as ggcr and docker keep them."""
+    seen: dict[str, str | None] = {}
+    data = b"layer bytes"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    challenge = {"WWW-Authenticate": 'Basic realm="registry"'}
+
+    def storage(request: Request) -> bytes:
+        seen[request.method] = request.headers.get("authorization")
+        return response("201 Created", {"Docker-Content-Digest": digest})
+
+    with tls_server(pki.ca, tmp_path / "storage", scripted(storage)) as other:
+
+        def registry(request: Request) -> bytes:
+            if "authorization" not in request.headers:
+                return response("401 Unauthorized", challenge)
+            if request.method == "HEAD":
+                return response("404 Not Found")
+            return response("202 Accepted", {"Location": f"https://{other}/upload/1?_state=s"})
+
+        with tls_server(pki.ca, tmp_path / "registry", scripted(registry)) as host:
+            creds = Credentials(username="alice", password="throwaway")
+            trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+            with RegistryClient(host, credentials=creds, trust=trust) as client:
+                assert push_bytes(client, "team/a", data).state == "uploaded"
+    assert seen == {"PUT": None}

@@ -7,6 +7,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_regauth.testing.pki import KeyPair, issue
@@ -66,3 +67,37 @@ def read_request(tls: ssl.SSLSocket) -> bytes:
 def answer_ok(tls: ssl.SSLSocket) -> None:
     if read_request(tls):
         tls.sendall(OK)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+
+def response(status: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+    """An HTTP/1.1 answer that closes its connection (one request per connection)."""
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def scripted(answer: Callable[[Request], bytes]) -> Callable[[ssl.SSLSocket], None]:
+    """A connection handler that parses one request (a Content-Length body included) and sends
+    what ``answer`` makes of it: a stand-in for registries that act as distribution does not."""
+
+    def handle(tls: ssl.SSLSocket) -> None:
+        data = read_request(tls)
+        if not data:
+            return
+        head, _, body = data.partition(b"\r\n\r\n")
+        first, *fields = head.decode("latin-1").split("\r\n")
+        method, path, _ = first.split(" ", 2)
+        headers = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+        while len(body) < int(headers.get("content-length", "0")):
+            body += tls.recv(65536)
+        tls.sendall(answer(Request(method, path, headers, body)))
+
+    return handle

@@ -71,19 +71,26 @@ def scopes_for(method: str, path: str, query: str = "") -> list[str]:
     return scopes
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
 def _basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 class RegistryAuth(httpx.Auth):
-    """Authentication for one registry; thread-safe, so parallel uploads share its tokens."""
+    """Authentication for one registry (at ``base_url``); thread-safe, so parallel uploads share
+    its tokens."""
 
     def __init__(
         self,
         credentials: Credentials | None,
         token_client: Callable[[], httpx.Client],
+        base_url: str,
     ) -> None:
         self.credentials = credentials or Credentials()
+        self._origin = _origin(httpx.URL(base_url))
         self._token_client = token_client
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], Token] = {}
@@ -192,6 +199,11 @@ class RegistryAuth(httpx.Auth):
         return None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(request.url) != self._origin:
+            # A Location or link on another host (a storage front end): the credentials and
+            # tokens are this registry's, so nothing is sent there and its 401 teaches nothing.
+            yield request
+            return
         scopes = scopes_for(request.method, request.url.path, request.url.query.decode())
         header = self._header(scopes)
         if header:

@@ -127,7 +127,7 @@ class RegistryClient:
                 ssl_contexts.get(self.trust) if ssl_contexts else self.trust.ssl_context()
             )
         self.base_url = f"{'http' if plain_http else 'https'}://{host}"
-        self.auth = RegistryAuth(credentials, self._token_http)
+        self.auth = RegistryAuth(credentials, self._token_http, self.base_url)
         self._http = self._client(auth=self.auth)
         self._token_client: httpx.Client | None = None  # made when a token is first needed
 
