@@ -300,6 +300,13 @@ def test_parse_challenges() -> None:
     assert (basic.scheme, basic.realm, token.scheme, token.service) == ("basic", "r", "bearer", "s")
     [escaped] = parse_challenges(r'Basic realm="say \"hi\""')
     assert escaped.realm == 'say "hi"'
+    # Two WWW-Authenticate headers, the first a scheme with no parameters (as httpx joins them).
+    negotiate, bearer = parse_challenges('Negotiate, Bearer realm="https://auth/token",service=s')
+    assert (negotiate.scheme, bearer.scheme, bearer.realm) == (
+        "negotiate",
+        "bearer",
+        "https://auth/token",
+    )
 
 
 def test_scopes_for() -> None:
