@@ -7,6 +7,7 @@ specific ``RegistryError`` with the HTTP status and what to do.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import hashlib
 import json
@@ -75,8 +76,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time())
+    except (ValueError, TypeError):
+        return None  # neither seconds nor an HTTP date: as if the registry had not said
+    if parsed.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def _registry_errors(response: httpx.Response) -> str:
