@@ -90,8 +90,13 @@ def test_token_wrong_password(token_registry: Registry) -> None:
             client.check_login()
 
 
-def test_token_cached_per_scope(token_registry: Registry) -> None:
+# A token service's usual lifetime, and one shorter than the margin kept before expiry.
+@pytest.mark.parametrize("lifetime", [300, 8])
+def test_token_cached_per_scope(
+    token_registry: Registry, lifetime: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     issuer = token_registry.extra["issuer"]
+    monkeypatch.setattr(issuer, "lifetime", lifetime)
     with client_for(token_registry, username="carol", password=token_registry.password) as client:
         client.ping()
         before = len(issuer.requests)  # type: ignore[attr-defined]

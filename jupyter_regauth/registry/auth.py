@@ -32,9 +32,10 @@ class Token:
     value: str
     expires_at: float  # wall clock, seconds since the epoch
     refresh_token: str | None = None
+    margin: float = EXPIRY_MARGIN  # less for a token that lives less than twice the margin
 
     def valid(self, now: float | None = None) -> bool:
-        return (now or time.time()) < self.expires_at - EXPIRY_MARGIN
+        return (now or time.time()) < self.expires_at - self.margin
 
     def __repr__(self) -> str:
         return f"Token(expires_at={self.expires_at})"
@@ -182,11 +183,17 @@ class RegistryAuth(httpx.Auth):
             value = body.get("token") or body["access_token"]
         except (ValueError, KeyError, AttributeError) as exc:
             raise RegistryError(f"the token service {realm} sent no token") from exc
-        lifetime = int(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        try:
+            lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (TypeError, ValueError):  # not a number: as if it were absent
+            lifetime = DEFAULT_TOKEN_LIFETIME
         refresh = body.get("refresh_token")
         if refresh:
             self.refresh_token = refresh
-        return Token(value, time.time() + lifetime, refresh)
+        # A token that lives only seconds is still reused for half its life, not fetched anew
+        # for every request.
+        margin = min(EXPIRY_MARGIN, lifetime / 2)
+        return Token(value, time.time() + lifetime, refresh, margin)
 
     def learn(self, response: httpx.Response) -> Challenge | None:
         """Remember the challenge of a 401 (Bearer preferred over Basic, as docker does)."""
