@@ -23,6 +23,7 @@ from jupyter_regauth.registry import (
     NotFound,
     RateLimited,
     RegistryClient,
+    RegistryError,
     TrustConfig,
     UnknownCA,
     parse_challenges,
@@ -357,3 +358,26 @@ def test_a_blob_redirect_to_another_host_gets_no_credentials(pki: PKI, tmp_path:
                 with client.open_blob("team/a", digest) as chunks:
                     assert b"".join(chunks) == data
     assert seen == [None]
+
+
+def test_no_credentials_go_to_a_plain_http_token_realm(pki: PKI, tmp_path: Path) -> None:
+    """A TLS registry naming an http:// realm would have the password sent in clear text; ggcr
+    refuses such a realm too."""
+    handler = type("H", (_RateLimitedHandler,), {"calls": [], "retry_after": "3600"})
+    realm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=realm.serve_forever, daemon=True).start()
+    challenge = f'Bearer realm="http://127.0.0.1:{realm.server_address[1]}/token",service=r'
+
+    def registry(request: Request) -> bytes:
+        return response("401 Unauthorized", {"WWW-Authenticate": challenge})
+
+    try:
+        with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+            creds = Credentials(username="alice", password="throwaway")
+            trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+            with RegistryClient(host, credentials=creds, trust=trust) as client:
+                with pytest.raises(RegistryError, match="plain HTTP") as info:
+                    client.check_login()
+    finally:
+        realm.shutdown()
+    assert handler.calls == [] and info.value.hint

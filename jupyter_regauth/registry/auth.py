@@ -132,6 +132,16 @@ class RegistryAuth(httpx.Auth):
         if not realm:
             raise RegistryError("the registry's Bearer challenge names no token realm")
         creds = self.credentials
+        if (
+            not creds.anonymous
+            and self._origin[0] == "https"
+            and httpx.URL(realm).scheme != "https"
+        ):
+            raise RegistryError(
+                f"the registry sends logins to a token service on plain HTTP ({realm}), where "
+                "the credentials would cross the network unencrypted",
+                hint="ask the registry admin to serve the token realm over HTTPS",
+            )
         client = self._token_client()
         service = challenge.service or ""
         try:
