@@ -29,6 +29,7 @@ from jupyter_regauth.registry import (
     parse_challenges,
     scopes_for,
 )
+from jupyter_regauth.registry import client as client_module
 from jupyter_regauth.registry.trust import SSLContexts, ca_to_trust, fetch_chain, fingerprint
 from jupyter_regauth.testing.pki import issue
 from jupyter_regauth.testing.registry import LocalRegistry
@@ -381,3 +382,24 @@ def test_no_credentials_go_to_a_plain_http_token_realm(pki: PKI, tmp_path: Path)
     finally:
         realm.shutdown()
     assert handler.calls == [] and info.value.hint
+
+
+def test_a_manifest_over_the_limit_is_refused(
+    pki: PKI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry cannot make the client hold an arbitrarily large "manifest" in memory (ggcr
+    stops at 100 MiB too), whether it says the size up front or not."""
+    monkeypatch.setattr(client_module, "MANIFEST_LIMIT", 1000)
+    body = b'{"schemaVersion": 2, "pad": "' + b"x" * 2000 + b'"}'
+
+    def registry(request: Request) -> bytes:
+        if request.path.endswith("/chunked"):
+            head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            return head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        return response("200 OK", {"Content-Type": "application/json"}, body)
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            for tag in ("sized", "chunked"):
+                with pytest.raises(RegistryError, match="larger than"):
+                    client.get_manifest("team/a", tag)

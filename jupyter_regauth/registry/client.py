@@ -44,6 +44,7 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
+MANIFEST_LIMIT = 100 << 20  # bytes; ggcr's limit too (the OCI spec asks registries for 4 MiB)
 MAX_RETRY_WAIT = 30.0  # longest Retry-After we wait out before reporting the rate limit
 RETRIES = 3
 
@@ -330,8 +331,12 @@ class RegistryClient:
             f"/v2/{repository}/manifests/{reference}",
             headers={"Accept": ", ".join(accept)},
             what=f"manifest {repository}:{reference}" if ":" not in reference else "",
+            stream=True,
         )
-        data = response.content
+        try:
+            data = self._read_manifest(response, f"{repository}:{reference}")
+        finally:
+            response.close()
         digest = sha256_digest(data)
         expected = reference if reference.startswith("sha256:") else None
         expected = expected or response.headers.get("docker-content-digest")
@@ -341,6 +346,22 @@ class RegistryClient:
             )
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         return Manifest(data, media_type, digest)
+
+    def _read_manifest(self, response: httpx.Response, what: str) -> bytes:
+        """The body, refused once it is over MANIFEST_LIMIT: a manifest is held in memory."""
+        declared = int(response.headers.get("content-length") or 0)
+        data = bytearray()
+        if declared <= MANIFEST_LIMIT:
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > MANIFEST_LIMIT:
+                    break
+        if max(declared, len(data)) > MANIFEST_LIMIT:
+            raise RegistryError(
+                f"the manifest {what} from {self.host} is larger than {MANIFEST_LIMIT} bytes",
+                hint="a manifest that large is not an image's; check the reference",
+            )
+        return bytes(data)
 
     def head_manifest(self, repository: str, reference: str) -> str | None:
         """The manifest's digest, or None when it does not exist."""
