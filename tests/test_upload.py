@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from jupyter_regauth.registry.upload import (
 )
 from jupyter_regauth.testing.registry import LocalRegistry
 
-from .conftest import PKI, Registry
+from .conftest import PKI, Registry, new_password
 from .tls_server import Request, response, scripted, tls_server
 
 
@@ -180,3 +181,23 @@ def test_credentials_stay_with_the_registry_host(pki: PKI, tmp_path: Path) -> No
             with RegistryClient(host, credentials=creds, trust=trust) as client:
                 assert push_bytes(client, "team/a", data).state == "uploaded"
     assert seen == {"PUT": None}
+
+
+def test_a_mount_from_a_repository_one_cannot_read_becomes_an_upload(
+    token_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """distribution refuses a mount without pull access on its source (401 insufficient_scope)
+    instead of opening a plain upload; the blob is then sent, as docker and containerd do."""
+    path, digest = _blob(tmp_path, 1000)
+    with _client(token_registry) as client:
+        push_blob(client, "private/src", digest, file_opener(str(path)))
+    issuer = token_registry.extra["issuer"]
+    password = new_password()
+    monkeypatch.setitem(issuer.users, "pusher", (password, {"team/*": ["pull", "push"]}))  # type: ignore[attr-defined]
+    pusher = replace(token_registry, username="pusher", password=password)
+    with _client(pusher) as client:
+        pushed = push_blob(
+            client, "team/dst", digest, file_opener(str(path)), mount_from=["private/src"]
+        )
+        assert pushed.state == "uploaded"
+        assert _pulled(client, "team/dst", digest) == path.read_bytes()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from .client import RegistryClient
-from .errors import DigestMismatch, RegistryError, RegistryUnreachable
+from .errors import DigestMismatch, Forbidden, RegistryError, RegistryUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,13 @@ def try_mount(
 ) -> UploadSession | None:
     """Ask for a cross-repository mount: None when it worked, else the plain upload the
     registry opened instead (for a blob the source does not have, or no pull access there)."""
-    response = _open(client, repository, {"mount": digest, "from": source})
+    try:
+        response = _open(client, repository, {"mount": digest, "from": source})
+    except Forbidden:
+        # No pull access on the source: distribution then refuses the request as a whole
+        # (401 insufficient_scope) rather than opening a plain upload. Send the blob instead.
+        log.debug("cannot mount %s from %s into %s: uploading it", digest, source, repository)
+        return start_upload(client, repository)
     return None if response.status_code == 201 else _session(client, repository, response)
 
 
