@@ -14,6 +14,7 @@ import pytest
 from jupyter_regauth.credentials.types import Credentials
 from jupyter_regauth.registry import DigestMismatch, RegistryClient, TrustConfig
 from jupyter_regauth.registry.upload import (
+    UploadSession,
     file_opener,
     push_blob,
     push_bytes,
@@ -201,3 +202,17 @@ def test_a_mount_from_a_repository_one_cannot_read_becomes_an_upload(
         )
         assert pushed.state == "uploaded"
         assert _pulled(client, "team/dst", digest) == path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("held", "offset"), [("0-99", 100), ("bytes=0-99", 100), ("0-0", None), ("", None)]
+)
+def test_upload_status_range(pki: PKI, tmp_path: Path, held: str, offset: int | None) -> None:
+    """The spec's ``Range: 0-<end>``, and the ``bytes=`` form some registries send."""
+
+    def registry(request: Request) -> bytes:
+        return response("204 No Content", {"Range": held} if held else {})
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            assert UploadSession(client, "team/a", "/v2/team/a/blobs/uploads/1").offset() == offset

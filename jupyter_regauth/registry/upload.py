@@ -46,12 +46,14 @@ class UploadSession:
         return str(httpx.URL(self.client.base_url).join(location))
 
     def offset(self) -> int | None:
-        """How many bytes the registry holds: the end of its ``Range: 0-N`` plus one, or None
-        when it cannot tell. distribution answers ``0-0`` both for one byte and for none (the
-        common case after a restart), so ``0-0`` and a missing or odd header are unknown."""
+        """How many bytes the registry holds: the end of its ``Range: 0-N`` (or ``bytes=0-N``)
+        plus one, or None when it cannot tell. distribution answers ``0-0`` both for one byte
+        and for none (the common case after a restart), so ``0-0`` and a missing or odd header
+        are unknown."""
         response = self.client.send("GET", self._url(self.location), what="upload status")
         self.location = response.headers.get("location", self.location)
-        start, _, end = response.headers.get("range", "").partition("-")
+        held = response.headers.get("range", "").removeprefix("bytes=")
+        start, _, end = held.partition("-")
         if start != "0" or not end.isdigit() or end == "0":
             return None
         return int(end) + 1
