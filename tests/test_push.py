@@ -13,6 +13,7 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import zstandard
 
@@ -270,6 +271,39 @@ def test_push_resumes_after_the_registry_restarts(
             size = sum(len(c) for c in chunks)
         assert size == layer["size"]
         assert result.digest == client.head_manifest("team/big", "v1")
+
+
+def test_a_layer_found_by_a_head_without_length_keeps_its_size(
+    pki: PKI, tmp_path: Path, docker_config: Path
+) -> None:
+    """A layer pushed before is found with a HEAD; a registry (or a proxy) may answer it with no
+    Content-Length. The manifest still records the blob's real size, remembered from its push."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(os.urandom(1 << 20))
+    server = LocalRegistry(tmp_path / "registry", ca=pki.ca)
+
+    def drop_length(response: httpx.Response) -> None:
+        if response.request.method == "HEAD" and "/blobs/" in response.request.url.path:
+            del response.headers["content-length"]
+
+    with server, RegistryClient(server.host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+        first = BuildSpec.from_dict({"layers": [{"src": str(model), "dest": "/model"}]})
+        push_build(first, parse(f"{server.host}/team/sized:v1"), client)
+        client._http.event_hooks["response"].append(drop_length)
+        second = BuildSpec.from_dict(
+            {"layers": [{"src": str(model), "dest": "/model"}], "env": {"CHANGED": "1"}}
+        )
+        result = push_build(second, parse(f"{server.host}/team/sized:v2"), client)
+        assert result.uploaded == 1  # the config; the layer was found
+        sizes = [
+            [
+                layer["size"]
+                for layer in json.loads(client.get_manifest("team/sized", tag).data)["layers"]
+            ]
+            for tag in ("v1", "v2")
+        ]
+    assert sizes[0] == sizes[1] and sizes[0][0] > 1 << 20
 
 
 def test_bad_input_is_explained(

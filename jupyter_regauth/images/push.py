@@ -329,9 +329,11 @@ def _push_new_layer(
             # The repository it is in now is the likeliest to keep it: mount from here next.
             remember(key, replace(known, pushed_to=here))
             state: State = "exists" if found.state == "exists" else "mounted"
-            emit(progress, ProgressEvent("layer", name, state, found.size, found.size))
+            # The size this blob was pushed with: a registry's HEAD may lack Content-Length.
+            size = known.size or found.size
+            emit(progress, ProgressEvent("layer", name, state, size, size))
             return LayerInfo(
-                known.digest, known.diff_id, found.size, known.uncompressed_size, known.media_type
+                known.digest, known.diff_id, size, known.uncompressed_size, known.media_type
             )
         opened = found
     result, info = upload_layer(
