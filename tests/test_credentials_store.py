@@ -245,6 +245,26 @@ def test_erase_removes_only_that_host(docker_dir: Path) -> None:
     assert config.erase("never.example") is False
 
 
+def test_erase_removes_every_spelling_get_finds(docker_dir: Path) -> None:
+    path = write_config(
+        docker_dir,
+        {
+            "auths": {
+                "https://registry:5000/v2/": {"auth": b64("old:docker")},
+                "index.docker.io": {"auth": b64("hub:alias")},
+                "registry:5001": {"auth": b64("other:port")},
+            }
+        },
+    )
+    config = DockerConfig()
+    assert config.get("registry:5000") == Credentials("old", "docker")
+    assert config.erase("registry:5000") is True
+    assert config.get("registry:5000") is None
+    assert config.erase("docker.io") is True
+    assert config.get("docker.io") is None
+    assert json.loads(path.read_text())["auths"] == {"registry:5001": {"auth": b64("other:port")}}
+
+
 def test_erase_without_a_file_creates_nothing(docker_dir: Path) -> None:
     assert DockerConfig().erase("r.example") is False
     assert not docker_dir.exists()

@@ -100,13 +100,13 @@ class DockerConfig:
     def erase(self, host: str) -> bool:
         """Remove ``host``'s credentials as ``docker logout`` does; False if there were none.
 
-        The helper (if one applies) erases its entry; from ``auths`` the canonical key and the
-        legacy spellings docker/cli also tries (``host``, ``http://host``, ``https://host``) go.
-        ``credHelpers`` and every other key stay as they are.
+        The helper (if one applies) erases its entry; from ``auths`` every key ``get`` finds for
+        the host goes: the canonical key and any legacy spelling (``https://host/v2/``, a Hub
+        alias). docker/cli tries only ``host``, ``http://host`` and ``https://host``, so another
+        spelling outlives its logout and is still used. ``credHelpers`` and other keys stay.
         """
         key = auth_key(_require_host(host))
         plain = normalize_host(host)
-        keys = {key, plain, f"http://{plain}", f"https://{plain}"}
         erased = False
 
         def change(data: JSONObject) -> bool:
@@ -115,7 +115,7 @@ class DockerConfig:
             helper = _helper_for(self.path, data, key)
             if helper is not None:
                 erased = helper.erase(key)
-            present = [k for k in auths if k in keys]
+            present = [k for k in auths if normalize_host(k) == plain]
             for k in present:
                 # A placeholder left by a helper store is not a credential of its own.
                 erased = erased or not decode_entry(auths[k], path=self.path, key=k).anonymous
