@@ -265,6 +265,19 @@ def test_erase_removes_every_spelling_get_finds(docker_dir: Path) -> None:
     assert json.loads(path.read_text())["auths"] == {"registry:5001": {"auth": b64("other:port")}}
 
 
+def test_erase_removes_an_entry_that_does_not_decode(docker_dir: Path) -> None:
+    path = write_config(
+        docker_dir,
+        {"auths": {"r.example": {"auth": "not base64!"}, "https://r.example": "junk"}},
+    )
+    config = DockerConfig()
+    with pytest.raises(ConfigFileError, match="not valid base64"):
+        config.get("r.example")
+    assert config.erase("r.example") is True
+    assert json.loads(path.read_text()) == {"auths": {}}
+    assert config.get("r.example") is None
+
+
 def test_erase_without_a_file_creates_nothing(docker_dir: Path) -> None:
     assert DockerConfig().erase("r.example") is False
     assert not docker_dir.exists()

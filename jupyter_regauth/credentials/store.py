@@ -117,8 +117,7 @@ class DockerConfig:
                 erased = helper.erase(key)
             present = [k for k in auths if normalize_host(k) == plain]
             for k in present:
-                # A placeholder left by a helper store is not a credential of its own.
-                erased = erased or not decode_entry(auths[k], path=self.path, key=k).anonymous
+                erased = _held_credentials(self.path, k, auths[k]) or erased
                 del auths[k]
             return bool(present)
 
@@ -191,6 +190,15 @@ def _env_auths() -> dict[str, Any]:
 def _credentials_in(path: Path, key: str, entry: object) -> Credentials | None:
     creds = decode_entry(entry, path=path, key=key)
     return None if creds.anonymous else creds
+
+
+def _held_credentials(path: Path, key: str, entry: object) -> bool:
+    """Whether an entry logout removes held credentials: a placeholder left by a helper store
+    did not, one that does not decode did (logout is how the user gets rid of it)."""
+    try:
+        return _credentials_in(path, key, entry) is not None
+    except ConfigFileError:
+        return True
 
 
 def _require_host(host: str) -> str:
