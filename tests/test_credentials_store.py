@@ -23,6 +23,7 @@ from jupyter_regauth.credentials import (
     credentials_for,
     normalize_host,
 )
+from jupyter_regauth.credentials.authfile import default_auth_files
 from jupyter_regauth.errors import ConfigError
 from tests.credentials_helpers.fixtures import docker_dir, new_password
 
@@ -437,7 +438,7 @@ def test_registry_auth_file_lookups(
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
     write_config(docker_dir, {"auths": {"both.example": {"auth": b64("docker:new")}}})
     config = DockerConfig()
-    assert config.auth_file == auth_file
+    assert config.auth_files == [auth_file]
     assert config.get("quay.example") == Credentials("host", "level")
     assert config.get("quay.example/team/app") == Credentials("repo", "level")
     assert config.get("quay.example/team/other") == Credentials("team", "level")
@@ -464,6 +465,44 @@ def test_xdg_runtime_auth_file_is_the_default(
     )
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     assert DockerConfig().get("podman.example") == Credentials("pod", "man")
+
+
+def test_config_home_auth_file_is_read_after_the_primary(
+    docker_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for directory, entries in (
+        ("run", {"both.example": {"auth": b64("primary:file")}}),
+        (
+            "config",
+            {"both.example": {"auth": b64("config:home")}, "c.example": {"auth": b64("c:h")}},
+        ),
+    ):
+        (tmp_path / directory / "containers").mkdir(parents=True)
+        (tmp_path / directory / "containers" / "auth.json").write_text(
+            json.dumps({"auths": entries})
+        )
+    config = DockerConfig()
+    assert config.get("both.example") == Credentials("primary", "file")
+    assert config.get("c.example") == Credentials("c", "h")
+    assert config.hosts() == ["both.example", "c.example"]
+    # An explicit REGISTRY_AUTH_FILE is the only auth file, as in podman and skopeo.
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "run" / "containers" / "auth.json"))
+    assert DockerConfig().get("c.example") is None
+
+
+def test_default_auth_files_follow_containers_auth_json() -> None:
+    home = Path.home()
+    assert default_auth_files({}) == [
+        Path(f"/run/containers/{os.getuid()}/auth.json"),
+        home / ".config" / "containers" / "auth.json",
+    ]
+    assert default_auth_files({"XDG_RUNTIME_DIR": "/r", "XDG_CONFIG_HOME": "/c"}) == [
+        Path("/r/containers/auth.json"),
+        Path("/c/containers/auth.json"),
+    ]
+    assert default_auth_files({"REGISTRY_AUTH_FILE": "/a.json", "XDG_RUNTIME_DIR": "/r"}) == [
+        Path("/a.json")
+    ]
 
 
 def test_malformed_auth_file_is_a_clear_error(
