@@ -177,6 +177,10 @@ def test_missing_and_empty_files_mean_no_credentials(docker_dir: Path) -> None:
     docker_dir.mkdir()
     (docker_dir / "config.json").write_text("  \n")
     assert DockerConfig().get("r.example") is None
+    (docker_dir / "config.json").write_text("null\n")  # docker reads it as an empty config
+    assert DockerConfig().get("r.example") is None
+    DockerConfig().store("r.example", Credentials("u", "p"))
+    assert DockerConfig().get("r.example") == Credentials("u", "p")
 
 
 def test_every_other_key_survives_a_write(docker_dir: Path) -> None:
@@ -324,7 +328,8 @@ def test_malformed_file_is_left_untouched_and_located(docker_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("[1, 2]", "not an object"),
+        ("[1, 2]", "holds a JSON array, not an object"),
+        ('"auths"', "holds a JSON string, not an object"),
         ('{"auths": []}', '"auths" is not a JSON object'),
         ('{"credsStore": 1}', '"credsStore" is not a string'),
         ('{"credHelpers": {"r.example": 1}}', '"credHelpers" is not an object of strings'),

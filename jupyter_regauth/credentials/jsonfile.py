@@ -19,10 +19,11 @@ from .errors import ConfigFileError
 JSONObject = dict[str, Any]
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def read_object(path: Path) -> JSONObject:
-    """The JSON object in ``path``; ``{}`` when the file is missing or empty (as docker)."""
+    """The JSON object in ``path``; ``{}`` when the file is missing, empty or null (as docker)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -60,10 +61,12 @@ def parse_object(path: Path, raw: bytes) -> JSONObject:
             line=exc.lineno,
             column=exc.colno,
         ) from None
+    if data is None:
+        return {}  # docker/cli decodes a "null" file as an empty config, too
     if not isinstance(data, dict):
         raise ConfigFileError(
             path,
-            f"holds a JSON {type(data).__name__}, not an object",
+            f"holds a JSON {_JSON_TYPES[type(data)]}, not an object",
             hint='it must be a JSON object such as {"auths": {}}; it was left untouched',
         )
     return data
