@@ -85,6 +85,18 @@ def test_login_wrong_password_writes_nothing(basic_registry: Registry, docker_co
     assert not (Path.home() / ".config/containers/certs.d").exists()
 
 
+def test_login_into_a_malformed_config_writes_nothing(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text('{"auths": {')
+    code, _, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 1
+    assert "config.json: is not valid JSON" in err
+    assert (docker_config / "config.json").read_text() == '{"auths": {'
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+
+
 def test_login_unknown_ca_shows_fingerprint(basic_registry: Registry, docker_config: Path) -> None:
     code, _, err = login(basic_registry)
     leaf = fetch_chain(basic_registry.host)[0]

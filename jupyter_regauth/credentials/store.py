@@ -96,6 +96,13 @@ class DockerConfig:
 
         update(self.path, change)
 
+    def check(self, host: str) -> None:
+        """Raise now what ``store`` would raise for the file as it is (malformed JSON, a bad
+        ``credsStore``), so a login fails before it has written anything else."""
+        data = read_object(self.path)
+        _auths(self.path, data, create=False)
+        _helper_for(self.path, data, auth_key(_require_host(host)))
+
     def erase(self, host: str) -> bool:
         """Remove ``host``'s credentials as ``docker logout`` does; False if there were none.
 
