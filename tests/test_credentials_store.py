@@ -49,6 +49,7 @@ def write_config(directory: Path, data: object) -> Path:
         ("http://registry.example.com", "registry.example.com"),
         ("registry.example.com/team/app", "registry.example.com"),
         ("https://user@registry:443/path?q=1", "registry:443"),
+        ("HTTPS://Registry.Example.COM:5000/v2/", "registry.example.com:5000"),
         ("https://[::1]:5000/v2/", "[::1]:5000"),
         ("https://[fe80::1]/", "fe80::1"),
         ("https://index.docker.io/v1/", "docker.io"),
