@@ -33,7 +33,7 @@ def normalize_host(host: str) -> str:
     ``docker.io`` (docker's rules, lower-cased). Validated as ``host[:port]`` (an IPv6 address in
     brackets, which a bare one gets back): anything else is a ``ConfigError`` naming the problem.
     """
-    text = credential_hosts.normalize_host(host).lower()
+    text = credential_hosts.normalize_host(host)
     hint = "give host or host:port, e.g. registry:5000"
     if not text or any(c.isspace() for c in text):
         raise ConfigError(f"{host!r} is not a registry host", hint=hint)

@@ -300,6 +300,7 @@ class RegAuth:
             raise ConfigError("a username is needed to log in", hint="give the username too")
         if not password:
             raise ConfigError("a password or token is needed to log in")
+        self.docker_config.check(host)
         profile = self.profile(host)
         trust = profile.trust(roots=self._roots())
         if ca_pem is not None:

@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from jupyter_regauth.credentials import Credentials
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
+from jupyter_regauth.service import RegAuth
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import config_json, regauth
@@ -85,6 +87,18 @@ def test_login_wrong_password_writes_nothing(basic_registry: Registry, docker_co
     assert not (Path.home() / ".config/containers/certs.d").exists()
 
 
+def test_login_into_a_malformed_config_writes_nothing(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text('{"auths": {')
+    code, _, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 1
+    assert "config.json: is not valid JSON" in err
+    assert (docker_config / "config.json").read_text() == '{"auths": {'
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+
+
 def test_login_unknown_ca_shows_fingerprint(basic_registry: Registry, docker_config: Path) -> None:
     code, _, err = login(basic_registry)
     leaf = fetch_chain(basic_registry.host)[0]
@@ -125,6 +139,18 @@ def test_logout(basic_registry: Registry, docker_config: Path) -> None:
     assert data == {"auths": {"other:1": {"auth": "eDp5"}}, "x": 1}
     [row] = [r for r in regauth("ls", "--json").json() if r["host"] == basic_registry.host]
     assert row["authenticated"] is None and row["username"] is None
+
+
+def test_logout_of_a_host_docker_keyed_in_capitals(docker_config: Path) -> None:
+    """`docker login Registry.Example.com` keeps the capitals; we list the host lower-cased."""
+    docker_config.mkdir(parents=True)
+    (docker_config / "config.json").write_text(
+        '{"auths": {"Registry.Example.com": {"auth": "eDp5"}}}'
+    )
+    assert RegAuth().docker_config.get("registry.example.com") == Credentials("x", "y")
+    run = regauth("logout", "Registry.Example.com")
+    assert run.code == 0 and "Removing login credentials" in run.stdout
+    assert config_json(docker_config) == {"auths": {}}
 
 
 def test_token_login_stores_identity_token(token_registry: Registry, docker_config: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -81,3 +82,15 @@ def test_we_read_what_skopeo_login_writes(
     assert config.get(basic_registry.host) == expected
     assert config.get(f"{basic_registry.host}/team/app") == expected
     assert basic_registry.host in config.hosts()
+
+
+def test_skopeo_and_we_read_the_same_default_auth_files(docker_dir: Path, tmp_path: Path) -> None:
+    for directory, user in (("config", "home-user"), ("run", "")):
+        (tmp_path / directory / "containers").mkdir(parents=True)
+        entries = {"r.example": {"auth": base64.b64encode(f"{user}:pw".encode()).decode()}}
+        (tmp_path / directory / "containers" / "auth.json").write_text(
+            json.dumps({"auths": entries if user else {}})
+        )
+    result = run("skopeo", "login", "--get-login", "r.example")
+    assert (result.returncode, result.stdout.strip()) == (0, "home-user"), result.stderr
+    assert DockerConfig().get("r.example") == Credentials("home-user", "pw")

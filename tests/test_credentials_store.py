@@ -23,6 +23,7 @@ from jupyter_regauth.credentials import (
     credentials_for,
     normalize_host,
 )
+from jupyter_regauth.credentials.authfile import default_auth_files
 from jupyter_regauth.errors import ConfigError
 from tests.credentials_helpers.fixtures import docker_dir, new_password
 
@@ -48,6 +49,7 @@ def write_config(directory: Path, data: object) -> Path:
         ("http://registry.example.com", "registry.example.com"),
         ("registry.example.com/team/app", "registry.example.com"),
         ("https://user@registry:443/path?q=1", "registry:443"),
+        ("HTTPS://Registry.Example.COM:5000/v2/", "registry.example.com:5000"),
         ("https://[::1]:5000/v2/", "[::1]:5000"),
         ("https://[fe80::1]/", "fe80::1"),
         ("https://index.docker.io/v1/", "docker.io"),
@@ -176,6 +178,10 @@ def test_missing_and_empty_files_mean_no_credentials(docker_dir: Path) -> None:
     docker_dir.mkdir()
     (docker_dir / "config.json").write_text("  \n")
     assert DockerConfig().get("r.example") is None
+    (docker_dir / "config.json").write_text("null\n")  # docker reads it as an empty config
+    assert DockerConfig().get("r.example") is None
+    DockerConfig().store("r.example", Credentials("u", "p"))
+    assert DockerConfig().get("r.example") == Credentials("u", "p")
 
 
 def test_every_other_key_survives_a_write(docker_dir: Path) -> None:
@@ -245,6 +251,39 @@ def test_erase_removes_only_that_host(docker_dir: Path) -> None:
     assert config.erase("never.example") is False
 
 
+def test_erase_removes_every_spelling_get_finds(docker_dir: Path) -> None:
+    path = write_config(
+        docker_dir,
+        {
+            "auths": {
+                "https://registry:5000/v2/": {"auth": b64("old:docker")},
+                "index.docker.io": {"auth": b64("hub:alias")},
+                "registry:5001": {"auth": b64("other:port")},
+            }
+        },
+    )
+    config = DockerConfig()
+    assert config.get("registry:5000") == Credentials("old", "docker")
+    assert config.erase("registry:5000") is True
+    assert config.get("registry:5000") is None
+    assert config.erase("docker.io") is True
+    assert config.get("docker.io") is None
+    assert json.loads(path.read_text())["auths"] == {"registry:5001": {"auth": b64("other:port")}}
+
+
+def test_erase_removes_an_entry_that_does_not_decode(docker_dir: Path) -> None:
+    path = write_config(
+        docker_dir,
+        {"auths": {"r.example": {"auth": "not base64!"}, "https://r.example": "junk"}},
+    )
+    config = DockerConfig()
+    with pytest.raises(ConfigFileError, match="not valid base64"):
+        config.get("r.example")
+    assert config.erase("r.example") is True
+    assert json.loads(path.read_text()) == {"auths": {}}
+    assert config.get("r.example") is None
+
+
 def test_erase_without_a_file_creates_nothing(docker_dir: Path) -> None:
     assert DockerConfig().erase("r.example") is False
     assert not docker_dir.exists()
@@ -290,8 +329,12 @@ def test_malformed_file_is_left_untouched_and_located(docker_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("[1, 2]", "not an object"),
+        ("[1, 2]", "holds a JSON array, not an object"),
+        ('"auths"', "holds a JSON string, not an object"),
         ('{"auths": []}', '"auths" is not a JSON object'),
+        ('{"auths": {}, "x": NaN}', "NaN is not a JSON value"),
+        ('{"auths": {}, "x": [-Infinity]}', "-Infinity is not a JSON value"),
+        ('{"auths": {}, "x": 1e400}', "a number is too large"),
         ('{"credsStore": 1}', '"credsStore" is not a string'),
         ('{"credHelpers": {"r.example": 1}}', '"credHelpers" is not an object of strings'),
     ],
@@ -404,7 +447,7 @@ def test_registry_auth_file_lookups(
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
     write_config(docker_dir, {"auths": {"both.example": {"auth": b64("docker:new")}}})
     config = DockerConfig()
-    assert config.auth_file == auth_file
+    assert config.auth_files == [auth_file]
     assert config.get("quay.example") == Credentials("host", "level")
     assert config.get("quay.example/team/app") == Credentials("repo", "level")
     assert config.get("quay.example/team/other") == Credentials("team", "level")
@@ -431,6 +474,44 @@ def test_xdg_runtime_auth_file_is_the_default(
     )
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     assert DockerConfig().get("podman.example") == Credentials("pod", "man")
+
+
+def test_config_home_auth_file_is_read_after_the_primary(
+    docker_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for directory, entries in (
+        ("run", {"both.example": {"auth": b64("primary:file")}}),
+        (
+            "config",
+            {"both.example": {"auth": b64("config:home")}, "c.example": {"auth": b64("c:h")}},
+        ),
+    ):
+        (tmp_path / directory / "containers").mkdir(parents=True)
+        (tmp_path / directory / "containers" / "auth.json").write_text(
+            json.dumps({"auths": entries})
+        )
+    config = DockerConfig()
+    assert config.get("both.example") == Credentials("primary", "file")
+    assert config.get("c.example") == Credentials("c", "h")
+    assert config.hosts() == ["both.example", "c.example"]
+    # An explicit REGISTRY_AUTH_FILE is the only auth file, as in podman and skopeo.
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "run" / "containers" / "auth.json"))
+    assert DockerConfig().get("c.example") is None
+
+
+def test_default_auth_files_follow_containers_auth_json() -> None:
+    home = Path.home()
+    assert default_auth_files({}) == [
+        Path(f"/run/containers/{os.getuid()}/auth.json"),
+        home / ".config" / "containers" / "auth.json",
+    ]
+    assert default_auth_files({"XDG_RUNTIME_DIR": "/r", "XDG_CONFIG_HOME": "/c"}) == [
+        Path("/r/containers/auth.json"),
+        Path("/c/containers/auth.json"),
+    ]
+    assert default_auth_files({"REGISTRY_AUTH_FILE": "/a.json", "XDG_RUNTIME_DIR": "/r"}) == [
+        Path("/a.json")
+    ]
 
 
 def test_malformed_auth_file_is_a_clear_error(

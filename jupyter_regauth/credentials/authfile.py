@@ -1,4 +1,4 @@
-"""Lookups in a containers-auth.json(5) file (podman, skopeo, buildah): ``REGISTRY_AUTH_FILE``.
+"""Lookups in containers-auth.json(5) files (podman, skopeo, buildah): ``REGISTRY_AUTH_FILE``.
 
 Keys are a host (``quay.io``) or a host with a namespace or repository (``quay.io/team/app``);
 the most specific key matching the repository wins. Legacy keys with a scheme are reduced to their
@@ -30,14 +30,20 @@ class Match:
         return "/" in self.key
 
 
-def default_auth_file(environ: Mapping[str, str] | None = None) -> Path | None:
-    """``$REGISTRY_AUTH_FILE``, else ``$XDG_RUNTIME_DIR/containers/auth.json`` (its default)."""
+def default_auth_files(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The auth files podman and skopeo read, in their order (containers-auth.json(5)).
+
+    ``$REGISTRY_AUTH_FILE`` alone when set (an explicit file replaces the defaults); else the
+    primary file, ``$XDG_RUNTIME_DIR/containers/auth.json`` (``/run/containers/<uid>/auth.json``
+    without ``XDG_RUNTIME_DIR``), then ``$XDG_CONFIG_HOME/containers/auth.json``.
+    """
     env = os.environ if environ is None else environ
     if env.get("REGISTRY_AUTH_FILE"):
-        return Path(env["REGISTRY_AUTH_FILE"])
-    if env.get("XDG_RUNTIME_DIR"):
-        return Path(env["XDG_RUNTIME_DIR"], "containers", "auth.json")
-    return None
+        return [Path(env["REGISTRY_AUTH_FILE"])]
+    runtime = env.get("XDG_RUNTIME_DIR")
+    primary = Path(runtime, "containers") if runtime else Path("/run/containers", str(os.getuid()))
+    config_home = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [primary / "auth.json", Path(config_home, "containers", "auth.json")]
 
 
 def normalize_key(key: str) -> str:

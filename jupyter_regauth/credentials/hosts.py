@@ -35,8 +35,10 @@ def convert_to_hostname(key: str) -> str:
 
 
 def normalize_host(key: str) -> str:
-    """The registry host a key or URL is about; every Docker Hub alias becomes ``docker.io``."""
-    host = convert_to_hostname(key.strip())
+    """The registry host a key or URL is about, lower-cased (host names are case-insensitive, and
+    every host the core hands us is lower-cased, while ``docker login Host`` keeps the capitals);
+    every Docker Hub alias becomes ``docker.io``."""
+    host = convert_to_hostname(key.strip()).lower()
     return DOCKER_HUB_HOST if host in _HUB_ALIASES else host
 
 

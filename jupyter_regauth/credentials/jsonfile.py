@@ -9,9 +9,10 @@ the new file, never half of one. A file that does not parse is never overwritten
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..fileio import atomic_write, locked
 from .errors import ConfigFileError
@@ -19,10 +20,11 @@ from .errors import ConfigFileError
 JSONObject = dict[str, Any]
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def read_object(path: Path) -> JSONObject:
-    """The JSON object in ``path``; ``{}`` when the file is missing or empty (as docker)."""
+    """The JSON object in ``path``; ``{}`` when the file is missing, empty or null (as docker)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -50,7 +52,7 @@ def parse_object(path: Path, raw: bytes) -> JSONObject:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except json.JSONDecodeError as exc:
         # exc.msg never quotes the document, so no secret from the file can leak through it.
         raise ConfigFileError(
@@ -60,13 +62,33 @@ def parse_object(path: Path, raw: bytes) -> JSONObject:
             line=exc.lineno,
             column=exc.colno,
         ) from None
+    except ValueError as exc:  # from the hooks below, or a huge integer; neither quotes the file
+        raise ConfigFileError(
+            path,
+            f"is not valid JSON: {exc}",
+            hint="fix that value (or move the file away); it was left untouched",
+        ) from None
+    if data is None:
+        return {}  # docker/cli decodes a "null" file as an empty config, too
     if not isinstance(data, dict):
         raise ConfigFileError(
             path,
-            f"holds a JSON {type(data).__name__}, not an object",
+            f"holds a JSON {_JSON_TYPES[type(data)]}, not an object",
             hint='it must be a JSON object such as {"auths": {}}; it was left untouched',
         )
     return data
+
+
+def _not_json(name: str) -> NoReturn:
+    # Python reads NaN and Infinity, which docker does not, and would write them back.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # written back as Infinity, which no JSON reader accepts
+        raise ValueError("a number is too large to be written back")
+    return value
 
 
 def ensure_dir(directory: Path) -> None:

@@ -7,7 +7,8 @@ Lookup order for a host (docker/cli's ``GetAuthConfig`` first, then the containe
    ``auths`` is then only a placeholder).
 3. ``auths``: the exact key, else the first key whose host part is the host (legacy keys such as
    ``https://registry:5000/v2/``).
-4. The containers auth file: ``REGISTRY_AUTH_FILE``, else ``$XDG_RUNTIME_DIR/containers/auth.json``.
+4. The containers auth files: ``REGISTRY_AUTH_FILE``, else ``$XDG_RUNTIME_DIR/containers/auth.json``
+   then ``$XDG_CONFIG_HOME/containers/auth.json``; the first file holding credentials answers.
 
 containers-auth.json(5) lets a key name a namespace or repository and says the most specific
 key wins; docker has no such keys. So an auth-file entry for ``host/namespace`` that matches the
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CredentialHelperError
-from .authfile import default_auth_file
+from .authfile import Match, default_auth_files
 from .authfile import hosts as auth_file_hosts
 from .authfile import lookup as auth_file_lookup
 from .entries import check_storable, decode_entry, encode_entry
@@ -48,14 +49,14 @@ class DockerConfig:
     """Credentials in ``<directory>/config.json``, its credential helpers and the auth file.
 
     Nothing is cached: every call reads the files again, so changes by docker, podman or another
-    process are seen at once. ``auth_file`` defaults to the containers auth file the environment
-    names (``REGISTRY_AUTH_FILE``, else ``$XDG_RUNTIME_DIR/containers/auth.json``).
+    process are seen at once. ``auth_file`` replaces the containers auth files the environment
+    names (``authfile.default_auth_files``) with that one file.
     """
 
     def __init__(self, directory: Path | None = None, *, auth_file: Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_directory()
         self.path = self.directory / CONFIG_FILENAME
-        self.auth_file = Path(auth_file) if auth_file is not None else default_auth_file()
+        self.auth_files = [Path(auth_file)] if auth_file is not None else default_auth_files()
 
     def __repr__(self) -> str:
         return f"DockerConfig({str(self.directory)!r})"
@@ -64,11 +65,9 @@ class DockerConfig:
         """Credentials for ``host`` (or ``host/repository`` for namespaced auth-file entries)."""
         host = _require_host(host)
         key = auth_key(host)
-        from_auth_file = None
-        if self.auth_file is not None and not _same_file(self.auth_file, self.path):
-            from_auth_file = auth_file_lookup(self.auth_file, host)
-            if from_auth_file and from_auth_file.namespaced:
-                return from_auth_file.credentials
+        from_auth_file = self._from_auth_files(host)
+        if from_auth_file and from_auth_file.namespaced:
+            return from_auth_file.credentials
         found = self._from_env(key) or self._from_docker(key)
         if found is None and from_auth_file is not None:
             return from_auth_file.credentials
@@ -97,16 +96,23 @@ class DockerConfig:
 
         update(self.path, change)
 
+    def check(self, host: str) -> None:
+        """Raise now what ``store`` would raise for the file as it is (malformed JSON, a bad
+        ``credsStore``), so a login fails before it has written anything else."""
+        data = read_object(self.path)
+        _auths(self.path, data, create=False)
+        _helper_for(self.path, data, auth_key(_require_host(host)))
+
     def erase(self, host: str) -> bool:
         """Remove ``host``'s credentials as ``docker logout`` does; False if there were none.
 
-        The helper (if one applies) erases its entry; from ``auths`` the canonical key and the
-        legacy spellings docker/cli also tries (``host``, ``http://host``, ``https://host``) go.
-        ``credHelpers`` and every other key stay as they are.
+        The helper (if one applies) erases its entry; from ``auths`` every key ``get`` finds for
+        the host goes: the canonical key and any legacy spelling (``https://host/v2/``, a Hub
+        alias). docker/cli tries only ``host``, ``http://host`` and ``https://host``, so another
+        spelling outlives its logout and is still used. ``credHelpers`` and other keys stay.
         """
         key = auth_key(_require_host(host))
         plain = normalize_host(host)
-        keys = {key, plain, f"http://{plain}", f"https://{plain}"}
         erased = False
 
         def change(data: JSONObject) -> bool:
@@ -115,10 +121,9 @@ class DockerConfig:
             helper = _helper_for(self.path, data, key)
             if helper is not None:
                 erased = helper.erase(key)
-            present = [k for k in auths if k in keys]
+            present = [k for k in auths if normalize_host(k) == plain]
             for k in present:
-                # A placeholder left by a helper store is not a credential of its own.
-                erased = erased or not decode_entry(auths[k], path=self.path, key=k).anonymous
+                erased = _held_credentials(self.path, k, auths[k]) or erased
                 del auths[k]
             return bool(present)
 
@@ -142,9 +147,21 @@ class DockerConfig:
                     found.append(key)
             except CredentialHelperError as exc:  # as docker: one broken helper hides no other
                 log.warning("skipping %s: %s", key, exc)
-        if self.auth_file is not None and not _same_file(self.auth_file, self.path):
-            found += auth_file_hosts(self.auth_file)
+        for auth_file in self._other_auth_files():
+            found += auth_file_hosts(auth_file)
         return sorted({normalize_host(h) for h in found})
+
+    def _other_auth_files(self) -> list[Path]:
+        """The auth files that are not this config.json (Kaptain points both at one file)."""
+        return [f for f in self.auth_files if not _same_file(f, self.path)]
+
+    def _from_auth_files(self, name: str) -> Match | None:
+        """As containers/image: the first file with an entry for ``name`` answers."""
+        for auth_file in self._other_auth_files():
+            found = auth_file_lookup(auth_file, name)
+            if found is not None:
+                return found
+        return None
 
     def _from_docker(self, key: str) -> Credentials | None:
         data = read_object(self.path)
@@ -191,6 +208,15 @@ def _env_auths() -> dict[str, Any]:
 def _credentials_in(path: Path, key: str, entry: object) -> Credentials | None:
     creds = decode_entry(entry, path=path, key=key)
     return None if creds.anonymous else creds
+
+
+def _held_credentials(path: Path, key: str, entry: object) -> bool:
+    """Whether an entry logout removes held credentials: a placeholder left by a helper store
+    did not, one that does not decode did (logout is how the user gets rid of it)."""
+    try:
+        return _credentials_in(path, key, entry) is not None
+    except ConfigFileError:
+        return True
 
 
 def _require_host(host: str) -> str:

@@ -21,10 +21,13 @@ HELPER_SOURCE = Path(__file__).with_name("testhelper.py")
 
 @pytest.fixture
 def docker_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``$DOCKER_CONFIG`` in a fresh temporary directory; no other credential source set."""
+    """``$DOCKER_CONFIG`` in a fresh temporary directory; no other credential source set (the
+    default containers auth files are under ``tmp_path/run`` and ``tmp_path/config``)."""
     directory = tmp_path / "docker"
     monkeypatch.setenv("DOCKER_CONFIG", str(directory))
-    for name in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "DOCKER_AUTH_CONFIG"):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("REGISTRY_AUTH_FILE", "DOCKER_AUTH_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     return directory
 
