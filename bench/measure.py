@@ -28,6 +28,7 @@ class Run:
     seconds: float
     peak_rss_mib: float
     stdout: str
+    stderr: str = ""
 
 
 def run(
@@ -58,7 +59,7 @@ def run(
         raise ToolFailed(
             f"{Path(str(argv[0])).name} exited with {proc.returncode}:\n" + "\n".join(tail)
         )
-    return Run(seconds, int(peak_kib) / 1024, stdout)
+    return Run(seconds, int(peak_kib) / 1024, stdout, proc.stderr.decode(errors="replace"))
 
 
 def shell(script: str, *, env: Mapping[str, str] | None = None) -> Run:
