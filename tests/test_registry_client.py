@@ -24,6 +24,7 @@ from jupyter_regauth.registry import (
     RateLimited,
     RegistryClient,
     RegistryError,
+    RegistryUnreachable,
     TrustConfig,
     UnknownCA,
     parse_challenges,
@@ -403,3 +404,23 @@ def test_a_manifest_over_the_limit_is_refused(
             for tag in ("sized", "chunked"):
                 with pytest.raises(RegistryError, match="larger than"):
                     client.get_manifest("team/a", tag)
+
+
+def test_a_body_cut_short_is_a_registry_error(pki: PKI, tmp_path: Path) -> None:
+    """A connection that breaks while a manifest or a blob is read is RegistryUnreachable (which
+    an upload resumes from), not an error of the HTTP library escaping every front end."""
+    data = b"0123456789"
+    digest = "sha256:" + hashlib.sha256(data * 100).hexdigest()
+
+    def registry(request: Request) -> bytes:
+        kind = "application/json" if "/manifests/" in request.path else "application/octet-stream"
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: 1000\r\n"
+        return (head + "Connection: close\r\n\r\n").encode() + data  # then the server hangs up
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            with pytest.raises(RegistryUnreachable, match=host):
+                client.get_manifest("team/a", "v1")
+            with pytest.raises(RegistryUnreachable, match=host):
+                with client.open_blob("team/a", digest) as chunks:
+                    b"".join(chunks)

@@ -185,16 +185,9 @@ class RegistryClient:
         GET and HEAD requests are retried on 429 (honouring ``Retry-After``) and on 5xx."""
         what = what or f"{method} {path}"
         for attempt in range(RETRIES):
-            try:
+            with self._network_errors():
                 request = self._http.build_request(method, path, **kwargs)
                 response = self._http.send(request, stream=stream)
-            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                raise self._transport_error(exc) from None
-            except httpx.TimeoutException as exc:
-                raise RegistryUnreachable(
-                    f"{self.host} did not answer in time ({type(exc).__name__})",
-                    hint="check the network path to the registry, or retry later",
-                ) from None
             retryable = method in ("GET", "HEAD") and attempt + 1 < RETRIES
             if response.status_code == 429:
                 wait = _retry_after(response)
@@ -212,6 +205,19 @@ class RegistryClient:
                 self._raise_for(response, what)
             return response
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def _network_errors(self) -> Iterator[None]:
+        """httpx's network failures, sending or reading a streamed body, as our errors."""
+        try:
+            yield
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise self._transport_error(exc) from None
+        except httpx.TimeoutException as exc:
+            raise RegistryUnreachable(
+                f"{self.host} did not answer in time ({type(exc).__name__})",
+                hint="check the network path to the registry, or retry later",
+            ) from None
 
     def _transport_error(self, exc: httpx.HTTPError) -> RegistryError:
         tls = _ssl_error(exc)
@@ -352,10 +358,11 @@ class RegistryClient:
         declared = int(response.headers.get("content-length") or 0)
         data = bytearray()
         if declared <= MANIFEST_LIMIT:
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > MANIFEST_LIMIT:
-                    break
+            with self._network_errors():
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MANIFEST_LIMIT:
+                        break
         if max(declared, len(data)) > MANIFEST_LIMIT:
             raise RegistryError(
                 f"the manifest {what} from {self.host} is larger than {MANIFEST_LIMIT} bytes",
@@ -410,9 +417,10 @@ class RegistryClient:
 
         def chunks() -> Iterator[bytes]:
             hasher = hashlib.new(algorithm)
-            for chunk in response.iter_bytes(1 << 20):
-                hasher.update(chunk)
-                yield chunk
+            with self._network_errors():  # a cut stream can be resumed from where it broke
+                for chunk in response.iter_bytes(1 << 20):
+                    hasher.update(chunk)
+                    yield chunk
             if hasher.hexdigest() != expected:
                 raise DigestMismatch(f"blob from {self.host} does not hash to {digest}")
 
