@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from jupyter_regauth.credentials import DockerConfig
 from jupyter_regauth.images import media
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.manifest import (
@@ -16,10 +20,13 @@ from jupyter_regauth.images.manifest import (
     new_image_manifest,
     new_index,
 )
+from jupyter_regauth.images.progress import ProgressEvent
+from jupyter_regauth.profiles import ProfileStore
 from jupyter_regauth.service import RegAuth
+from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import regauth
-from .conftest import Registry
+from .conftest import PKI, Registry
 from .test_push import blob_writes, log_size, logged_in, skopeo
 
 __all__ = ["logged_in"]
@@ -216,3 +223,41 @@ def test_copy_from_an_oci_layout(
     assert again.code == 0 and again.json()["blobs"] == {"exists": 4}
     missing = regauth("copy", f"oci:{layout.root}:nope", target)
     assert missing.code == 1 and "nope" in missing.stderr
+
+
+def test_a_copy_resumes_when_the_source_drops_mid_blob(
+    pki: PKI, tmp_path: Path, docker_config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The source registry restarts while a layer streams from it: the copy takes the blob again
+    from the source and goes on where the target's upload stopped, to the same digests."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(os.urandom(24 << 20))
+    source = LocalRegistry(tmp_path / "source", ca=pki.ca)
+    target = LocalRegistry(tmp_path / "target", ca=pki.ca)
+    restarted: list[ProgressEvent] = []
+
+    def progress(event: ProgressEvent) -> None:
+        if event.state == "uploading" and event.bytes_done >= 8 << 20 and not restarted:
+            restarted.append(event)
+            # Killed, not stopped: a graceful stop lets the response in flight finish.
+            assert source.process is not None
+            source.process.kill()
+            source.process.wait()
+            source.stop()
+            source.start()
+
+    with source, target:
+        profiles = ProfileStore(
+            registries=[{"host": r.host, "ca_file": str(pki.ca_file)} for r in (source, target)]
+        )
+        service = RegAuth(profiles=profiles, docker_config=DockerConfig(docker_config))
+        pushed = service.push_directory(model, f"{source.host}/team/big:v1")
+        copied = service.copy(
+            f"{source.host}/team/big:v1", f"{target.host}/team/big:v1", progress=progress
+        )
+        assert restarted, "the source was restarted mid-blob"
+        assert "resuming upload to team/big" in caplog.text
+        assert copied.digest == pushed.digest
+        assert service.inspect(f"{target.host}/team/big:v1")["digest"] == pushed.digest
+        # The target verified the layer's digest when its upload completed.

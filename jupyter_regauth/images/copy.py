@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,7 +20,7 @@ from ..registry.upload import push_blob
 from .errors import ImageError
 from .layout import OCILayout
 from .manifest import Descriptor, Document, Platform, check_platform, select_platform
-from .progress import ProgressCallback, ProgressEvent, State, emit
+from .progress import ProgressCallback, ProgressEvent, State, bytes_sent, emit
 from .push import DEFAULT_JOBS
 
 
@@ -78,8 +78,11 @@ class LayoutCopySource:
 
 
 class Target(Protocol):
-    def put_blob(self, desc: Descriptor, source: CopySource) -> str:
-        """Make the target hold the blob; returns "exists", "mounted" or "uploaded"."""
+    def put_blob(
+        self, desc: Descriptor, source: CopySource, sent: Callable[[int], None] | None
+    ) -> str:
+        """Make the target hold the blob, telling ``sent`` of the bytes as they go; returns
+        "exists", "mounted" or "uploaded"."""
         ...
 
     def put_manifest(self, doc: Document, tag: str | None, *, top: bool) -> None:
@@ -93,13 +96,16 @@ class RegistryTarget:
         self.client = client
         self.repository = repository
 
-    def put_blob(self, desc: Descriptor, source: CopySource) -> str:
+    def put_blob(
+        self, desc: Descriptor, source: CopySource, sent: Callable[[int], None] | None
+    ) -> str:
         result = push_blob(
             self.client,
             self.repository,
             desc.digest,
             lambda offset: source.iter_blob(desc.digest, offset),
             mount_from=source.mountable_from(self.client),
+            progress=sent,
         )
         return result.state
 
@@ -111,10 +117,12 @@ class LayoutTarget:
     def __init__(self, layout: OCILayout) -> None:
         self.layout = layout
 
-    def put_blob(self, desc: Descriptor, source: CopySource) -> str:
+    def put_blob(
+        self, desc: Descriptor, source: CopySource, sent: Callable[[int], None] | None
+    ) -> str:
         if self.layout.has_blob(desc.digest):
             return "exists"
-        self.layout.write_blob(source.iter_blob(desc.digest), desc.digest)
+        self.layout.write_blob(_counted(source.iter_blob(desc.digest), sent), desc.digest)
         return "uploaded"
 
     def put_manifest(self, doc: Document, tag: str | None, *, top: bool) -> None:
@@ -124,6 +132,13 @@ class LayoutTarget:
             self.layout.put_manifest(doc, tag)
         else:
             self.layout.write_blob(doc.raw, doc.digest)
+
+
+def _counted(chunks: Iterable[bytes], sent: Callable[[int], None] | None) -> Iterator[bytes]:
+    for chunk in chunks:
+        if sent is not None:
+            sent(len(chunk))
+        yield chunk
 
 
 def copy_image(
@@ -153,7 +168,7 @@ def copy_image(
     seen: set[str] = set()
 
     def blob(desc: Descriptor) -> None:
-        state = target.put_blob(desc, source)
+        state = target.put_blob(desc, source, bytes_sent(progress, "blob", desc.digest, desc.size))
         with lock:
             counts[state] = counts.get(state, 0) + 1
         shown: State = "done" if state == "uploaded" else state  # type: ignore[assignment]

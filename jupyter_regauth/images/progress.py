@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -43,3 +44,22 @@ def emit(callback: ProgressCallback | None, event: ProgressEvent) -> None:
 def layer_name(index: int) -> str:
     """The id under which the progress of a build spec's layer ``index`` is reported."""
     return f"layer {index + 1}"
+
+
+def bytes_sent(
+    progress: ProgressCallback | None, kind: Kind, ident: str, total: int | None
+) -> Callable[[int], None] | None:
+    """An upload's byte counter (called with the bytes just sent) turned into ``uploading``
+    events every 8 MiB or so; through it a raising callback (a cancelled job) stops the upload."""
+    if progress is None:
+        return None
+    done = last = 0
+
+    def report(n: int) -> None:
+        nonlocal done, last
+        done += n
+        if done - last >= 8 << 20:
+            last = done
+            progress(ProgressEvent(kind, ident, "uploading", done, total))
+
+    return report

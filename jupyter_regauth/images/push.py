@@ -34,7 +34,7 @@ from .cache import KnownLayer, layer_diff_ids, layer_key, lookup, remember
 from .compression import LayerCompressor, layer_compressor
 from .layer import Entry, LayerInfo, LayerStream, plan
 from .manifest import Descriptor, Document
-from .progress import ProgressCallback, ProgressEvent, State, emit, layer_name
+from .progress import ProgressCallback, ProgressEvent, State, bytes_sent, emit, layer_name
 from .pydeps import with_python
 from .remote import RegistrySource
 from .source import BlobSource, LayoutSource
@@ -263,7 +263,7 @@ def _push_base_blob(
         desc.digest,
         opener,
         mount_from=mount_from,
-        progress=_sent(progress, "blob", desc.digest, desc.size),
+        progress=bytes_sent(progress, "blob", desc.digest, desc.size),
     )
     tally.add(result)
     state = {"uploaded": "done"}.get(result.state, result.state)
@@ -379,22 +379,3 @@ def _push_small(
     result = push_bytes(client, repo, data)
     tally.add(result)
     emit(progress, ProgressEvent("config", result.digest, "done", len(data), len(data), what))
-
-
-def _sent(
-    progress: ProgressCallback | None, kind: str, ident: str, total: int | None
-) -> Callable[[int], None] | None:
-    """An upload byte counter turned into progress events (every 8 MiB or so)."""
-    if progress is None:
-        return None
-    done = 0
-    last = 0
-
-    def report(n: int) -> None:
-        nonlocal done, last
-        done += n
-        if done - last >= 8 << 20:
-            last = done
-            progress(ProgressEvent(kind, ident, "uploading", done, total))  # type: ignore[arg-type]
-
-    return report
