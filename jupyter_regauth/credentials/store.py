@@ -112,7 +112,6 @@ class DockerConfig:
         spelling outlives its logout and is still used. ``credHelpers`` and other keys stay.
         """
         key = auth_key(_require_host(host))
-        plain = normalize_host(host)
         erased = False
 
         def change(data: JSONObject) -> bool:
@@ -121,7 +120,7 @@ class DockerConfig:
             helper = _helper_for(self.path, data, key)
             if helper is not None:
                 erased = helper.erase(key)
-            present = [k for k in auths if normalize_host(k) == plain]
+            present = _keys_for(auths, key)
             for k in present:
                 erased = _held_credentials(self.path, k, auths[k]) or erased
                 del auths[k]
@@ -169,13 +168,8 @@ class DockerConfig:
         helper = _helper_for(self.path, data, key)
         if helper is not None:
             return helper.get(key)
-        if key in auths:
-            return _credentials_in(self.path, key, auths[key])
-        host = normalize_host(key)
-        for other, entry in auths.items():
-            if normalize_host(other) == host:
-                return _credentials_in(self.path, other, entry)
-        return None
+        keys = _keys_for(auths, key)
+        return _credentials_in(self.path, keys[0], auths[keys[0]]) if keys else None
 
     def _from_env(self, key: str) -> Credentials | None:
         host = normalize_host(key)
@@ -208,6 +202,14 @@ def _env_auths() -> dict[str, Any]:
 def _credentials_in(path: Path, key: str, entry: object) -> Credentials | None:
     creds = decode_entry(entry, path=path, key=key)
     return None if creds.anonymous else creds
+
+
+def _keys_for(auths: JSONObject, key: str) -> list[str]:
+    """The ``auths`` keys for the host of ``key``: ``key`` itself first, then the spellings
+    whose host part is that host (legacy keys such as ``https://registry:5000/v2/``)."""
+    host = normalize_host(key)
+    others = [k for k in auths if k != key and normalize_host(k) == host]
+    return [key, *others] if key in auths else others
 
 
 def _held_credentials(path: Path, key: str, entry: object) -> bool:
