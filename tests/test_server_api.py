@@ -272,35 +272,21 @@ async def test_renaming_a_user_registry_keeps_what_was_not_sent(
     jp_fetch: Fetch, token_registry: Registry, pki: PKI, homes: dict[str, Path], tmp_path: Path
 ) -> None:
     host = token_registry.host
-    homes["user_file"].write_text(
-        json.dumps(
-            [
-                {
-                    "host": host,
-                    "display_name": "Mine",
-                    "ca_pem": pki.ca_file.read_text(),
-                    "client_cert": str(tmp_path / "c.pem"),
-                    "client_key": str(tmp_path / "k.pem"),
-                    "insecure": True,
-                    "username": "carol",
-                }
-            ]
-        )
-    )
-    body = {"host": host, "display_name": "Renamed"}
-    renamed = await checked(jp_fetch, "POST", "registries", body=body, expect=201)
-    assert (renamed["name"], renamed["insecure"]) == ("Renamed", True)
-    [saved] = json.loads(homes["user_file"].read_text())["registries"]
-    assert saved == {
+    entry = {
         "host": host,
-        "display_name": "Renamed",
+        "display_name": "Mine",
         "ca_pem": pki.ca_file.read_text(),
         "client_cert": str(tmp_path / "c.pem"),
         "client_key": str(tmp_path / "k.pem"),
         "insecure": True,
         "username": "carol",
-        "auth": "auto",
     }
+    homes["user_file"].write_text(json.dumps([entry]))
+    body = {"host": host, "display_name": "Renamed"}
+    renamed = await checked(jp_fetch, "POST", "registries", body=body, expect=201)
+    assert (renamed["name"], renamed["insecure"]) == ("Renamed", True)
+    [saved] = json.loads(homes["user_file"].read_text())["registries"]
+    assert saved == {**entry, "display_name": "Renamed", "auth": "auto"}
     body = {"host": host, "insecure": False, "ca_pem": ""}
     await checked(jp_fetch, "POST", "registries", body=body, expect=201)
     [saved] = json.loads(homes["user_file"].read_text())["registries"]
