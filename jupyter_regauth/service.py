@@ -437,11 +437,14 @@ class RegAuth:
         self, spec: BuildSpec, reference: str, *, progress: ProgressCallback | None = None
     ) -> PushResult:
         """Build ``spec`` and push it to ``reference`` without writing a layout."""
-        from .images.push import Walks, push_build
+        from .images.walks import Walks
 
         target = push_target(reference)
-        # The layers' files are walked while the client connects and asks the registry.
+        # The layers' files are walked while the rest of the image code loads, the client
+        # connects and the registry is asked.
         with Walks(spec.layers) as walks, ExitStack() as stack:
+            from .images.push import push_build
+
             client = stack.enter_context(self.client(target.domain))
             base = self._base_source(stack, spec, client)
             return push_build(spec, target, client, base=base, progress=progress, walks=walks)

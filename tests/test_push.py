@@ -399,28 +399,6 @@ def test_a_file_name_that_is_not_utf8_is_pushed_as_its_bytes(
     assert "model/caf\udce9.txt" in names  # tarfile reads the byte back as a surrogate
 
 
-def test_walks_started_early_give_the_plan_and_their_errors_when_asked(tmp_path: Path) -> None:
-    from jupyter_regauth.images.errors import ImageError
-    from jupyter_regauth.images.layer import plan
-    from jupyter_regauth.images.push import Walks
-    from jupyter_regauth.images.spec import LayerSpec
-
-    (tmp_path / "m" / "sub").mkdir(parents=True)
-    (tmp_path / "m" / "sub" / "w.bin").write_bytes(b"w" * 100)
-    model = LayerSpec(str(tmp_path / "m"), "/model")
-    missing = LayerSpec(str(tmp_path / "nowhere"), "/x")
-    later = LayerSpec(str(tmp_path / "m"), "/other", ("sub/*.tmp",))
-    with Walks([model, missing]) as walks:
-        assert walks.entries(model) == plan([model.source()])
-        with pytest.raises(ImageError, match="Cannot read layer source"):
-            walks.entries(missing)
-        assert [e.path for e in walks.entries(later)] == [  # not started: walked when asked
-            "other",
-            "other/sub",
-            "other/sub/w.bin",
-        ]
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_new_layers_upload_one_per_deflate_thread_at_a_time(
     pki: PKI, tmp_path: Path, threads: int, docker_config: Path

@@ -30,15 +30,16 @@ from ..registry.upload import (
     skip,
 )
 from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
-from .cache import KnownLayer, layer_diff_ids, layer_key, lookup, remember
+from .cache import KnownLayer, layer_key, lookup, remember
 from .compression import LayerCompressor, layer_compressor
-from .layer import Entry, LayerInfo, LayerStream, plan
+from .layer import LayerInfo, LayerStream
 from .manifest import Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, State, bytes_sent, emit, layer_name
 from .pydeps import with_python
 from .remote import RegistrySource
 from .source import BlobSource, LayoutSource
 from .spec import BuildSpec, LayerSpec
+from .walks import Walks
 
 DEFAULT_JOBS = 4
 
@@ -76,29 +77,6 @@ class _Tally:
 
 def digest_reference(target: Reference, digest: str) -> str:
     return f"{target.repository}@{digest}"
-
-
-class Walks:
-    """Walks of layers' files, started early on a thread of their own so that they overlap
-    connecting to the registry (a model of a few thousand files takes tens of milliseconds to
-    stat); a layer whose walk was not started is walked when asked for."""
-
-    def __init__(self, layers: Iterable[LayerSpec] = ()) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="walk")
-        self._walks = [(lay, self._pool.submit(plan, [lay.source()])) for lay in layers]
-
-    def entries(self, lay: LayerSpec) -> list[Entry]:
-        walk = next((w for started, w in self._walks if started == lay), None)
-        return plan([lay.source()]) if walk is None else walk.result()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> Walks:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def push_build(
@@ -229,7 +207,7 @@ def _unchanged(
     old = labels.get(CONTENT_DIGEST_LABEL)
     if not old:
         return None
-    diff_ids = layer_diff_ids((walks.entries(lay) for lay in spec.layers), progress)
+    diff_ids = walks.diff_ids(spec.layers, progress)
     if content_digest(spec, base_manifest, diff_ids, created) != old:
         return None
     return manifest
