@@ -147,7 +147,7 @@ def _walk(source: LayerSource) -> Iterator[Entry]:
     if stat.S_ISDIR(st.st_mode):
         if prefix:
             yield Entry(prefix, tarfile.DIRTYPE)
-        yield from _walk_dir(src, prefix, "", excludes)
+        yield from _walk_dir(src, prefix, excludes)
         return
     if source.dest.endswith("/") or not prefix:
         prefix = posixpath.join(prefix, src.name) if prefix else src.name
@@ -155,25 +155,31 @@ def _walk(source: LayerSource) -> Iterator[Entry]:
         yield _entry(str(src), prefix, st)
 
 
-def _walk_dir(root: Path, prefix: str, rel: str, excludes: Excludes) -> Iterator[Entry]:
-    try:
-        children = sorted(os.scandir(root / rel if rel else root), key=lambda d: d.name)
-    except OSError as exc:
-        raise ImageError(
-            f"Cannot list {root / rel}: {exc.strerror}", hint="check permissions"
-        ) from None
-    for child in children:
-        child_rel = f"{rel}/{child.name}" if rel else child.name
-        st = child.stat(follow_symlinks=False)
-        is_dir = stat.S_ISDIR(st.st_mode)
-        excluded = excludes.excluded(child_rel)
-        if excluded and not (is_dir and excludes.has_negations):
-            continue
-        path = f"{prefix}/{child_rel}" if prefix else child_rel
-        if not excluded:
-            yield _entry(child.path, path, st)
-        if is_dir:
-            yield from _walk_dir(root, prefix, child_rel, excludes)
+def _walk_dir(root: Path, prefix: str, excludes: Excludes) -> Iterator[Entry]:
+    """Every entry under ``root``, a directory before its contents, in no set order otherwise
+    (:func:`plan` sorts them): a loop over one list of pending directories, as a recursion of
+    generators would pass each entry up through every level above it."""
+    pending = [(os.fspath(root), "")]
+    while pending:
+        fs_dir, rel = pending.pop()
+        try:
+            with os.scandir(fs_dir) as listing:
+                children = list(listing)
+        except OSError as exc:
+            raise ImageError(
+                f"Cannot list {fs_dir}: {exc.strerror}", hint="check permissions"
+            ) from None
+        for child in children:
+            child_rel = f"{rel}/{child.name}" if rel else child.name
+            st = child.stat(follow_symlinks=False)
+            is_dir = stat.S_ISDIR(st.st_mode)
+            excluded = excludes.excluded(child_rel)
+            if excluded and not (is_dir and excludes.has_negations):
+                continue
+            if not excluded:
+                yield _entry(child.path, f"{prefix}/{child_rel}" if prefix else child_rel, st)
+            if is_dir:
+                pending.append((child.path, child_rel))
 
 
 def _entry(fs_path: str, path: str, st: os.stat_result) -> Entry:
