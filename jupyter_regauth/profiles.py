@@ -52,6 +52,8 @@ def normalize_host(host: str) -> str:
 
 @dataclass(frozen=True)
 class RegistryProfile:
+    """A registry users can pick: its address, how to trust it and how to log in to it."""
+
     host: str
     display_name: str = ""
     description: str = ""

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RegistryStatus:
+    """A registry as ``regauth ls`` and the panel show it: reachable, trusted, logged in."""
+
     host: str
     name: str
     source: str  # "admin", "user" or "config" (credentials in config.json, no profile)
@@ -67,6 +69,8 @@ class RegistryStatus:
 
 @dataclass
 class CertificateInfo:
+    """The facts of a certificate a person checks before trusting it."""
+
     subject: str
     issuer: str
     fingerprint: str
@@ -106,6 +110,8 @@ class TrustOffer:
 
 @dataclass
 class LoginResult:
+    """What a login stored, and where."""
+
     host: str
     username: str
     stored_as: str  # "password" or "identity token"

@@ -21,6 +21,8 @@ from .types import Credentials
 
 @dataclass(frozen=True)
 class Match:
+    """The credentials an auth file holds for a registry, and the key they are under."""
+
     key: str
     credentials: Credentials
 

@@ -47,6 +47,8 @@ EMPTY_DESCRIPTOR: JSON = {
 
 @dataclass(frozen=True)
 class PulledFile:
+    """A file of a pulled artifact, where it was written, and whether it was unpacked."""
+
     title: str
     path: str
     digest: str

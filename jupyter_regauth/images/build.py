@@ -49,6 +49,8 @@ OCI_LABEL = "org.opencontainers.image."
 
 @dataclass(frozen=True)
 class BuiltImage:
+    """An image built into an OCI layout: its manifest, config and the layers the build added."""
+
     manifest_digest: str
     manifest: bytes
     media_type: str
@@ -95,6 +97,8 @@ class BaseImage:
 
 @dataclass(frozen=True)
 class Assembled:
+    """A build's config and manifest, and the content digest its config carries."""
+
     config: Document
     manifest: Document
     content_digest: str

@@ -26,6 +26,8 @@ from .push import DEFAULT_JOBS
 
 @dataclass
 class CopyResult:
+    """What a copy wrote, by digest, and how many blobs were sent, mounted or found."""
+
     source: str
     reference: str  # where it went, by digest (or the layout path and ref name)
     digest: str

@@ -18,6 +18,8 @@ from .errors import ImageError
 
 @dataclass(frozen=True)
 class _Pattern:
+    """One compiled exclude pattern; a negated one (``!``) re-includes what it matches."""
+
     regex: re.Pattern[str]
     negate: bool
 

@@ -51,6 +51,8 @@ class LayerSource:
 
 @dataclass(frozen=True)
 class LayerInfo:
+    """A layer blob as made: its digest and diff_id, sizes and media type."""
+
     digest: str  # sha256 of the compressed blob
     diff_id: str  # sha256 of the uncompressed tar
     size: int  # compressed bytes

@@ -42,6 +42,8 @@ def check_digest(digest: str) -> str:
 
 @dataclass(frozen=True)
 class Platform:
+    """An image's platform, as in an index or a config: os, architecture and variant."""
+
     os: str = "linux"
     architecture: str = "amd64"
     variant: str | None = None
@@ -106,6 +108,8 @@ def _compatible_variants(arch: str, variant: str | None) -> list[str | None]:
 
 @dataclass(frozen=True)
 class Descriptor:
+    """An OCI content descriptor: what a manifest or an index says of a blob it refers to."""
+
     media_type: str
     digest: str
     size: int

@@ -24,6 +24,8 @@ Kind = Literal["layer", "blob", "config", "manifest", "image", "step"]
 
 @dataclass(frozen=True)
 class ProgressEvent:
+    """One step of an image operation, for a progress bar: what, which, and how far along."""
+
     kind: Kind
     id: str  # a digest once known, else a stable name such as "layer 1"
     state: State

@@ -46,6 +46,8 @@ DEFAULT_JOBS = 4
 
 @dataclass(frozen=True)
 class PushResult:
+    """Where a push left the image (by digest), and what its blobs needed."""
+
     reference: str  # host/repository@sha256:...
     digest: str
     media_type: str

@@ -19,6 +19,8 @@ from .source import layout_base
 
 @dataclass(frozen=True)
 class LayerSpec:
+    """A layer of a build spec: ``src`` placed at ``dest``, without what ``exclude`` matches."""
+
     src: str
     dest: str = "/"
     exclude: tuple[str, ...] = ()
@@ -62,6 +64,8 @@ class PythonSpec:
 
 @dataclass(frozen=True)
 class BuildSpec:
+    """What to build: the base, the layers to add and the config changes (see ``from_dict``)."""
+
     base: str | None = None  # None/"scratch", "oci:PATH[:REF]", or a registry reference
     platform: Platform = field(default_factory=Platform)
     tag: str = "latest"  # the ref name in the output layout

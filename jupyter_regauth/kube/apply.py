@@ -38,6 +38,8 @@ COMBINE_ATTEMPTS = 5
 
 @dataclass
 class ObjectStatus:
+    """How one Kubernetes object compares with what it should be, and what was done to it."""
+
     kind: str
     name: str
     exists: bool
@@ -51,6 +53,8 @@ class ObjectStatus:
 
 @dataclass
 class KubeReport:
+    """The state of a registry's Kubernetes objects in one namespace."""
+
     host: str
     namespace: str
     objects: list[ObjectStatus] = field(default_factory=list)
@@ -545,6 +549,8 @@ def _check_kubelet_can_use(spec: RegistrySpec) -> None:
 
 @dataclass
 class RolloutReport:
+    """An apply across the namespaces a selector picks: a report or an error for each."""
+
     selector: str
     reports: list[KubeReport] = field(default_factory=list)
     errors: dict[str, dict[str, object]] = field(default_factory=dict)  # namespace -> error

@@ -30,6 +30,8 @@ _IMAGE_DIGEST = re.compile(r'"containerimage\.digest"\s*:\s*"(sha256:[0-9a-f]{64
 
 @dataclass(frozen=True)
 class BuildRequest:
+    """An in-cluster build: the context artifact to build from and the image to push."""
+
     image: str  # where to push, host/repository:tag
     context: str  # the context artifact, host/repository@sha256:...
     context_dir: str  # the directory's name inside the artifact

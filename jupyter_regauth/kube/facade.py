@@ -128,6 +128,8 @@ def spawner_profile(service: RegAuth, host: str, home: str = DEFAULT_HOME) -> di
 
 @dataclass
 class BuildJobResult:
+    """A finished in-cluster build Job and the manifest of the image it pushed."""
+
     namespace: str
     job: str
     context: str  # the context artifact, by digest

@@ -29,6 +29,8 @@ DEFAULT_TOKEN_LIFETIME = 60  # distribution's spec: assume 60 s when expires_in 
 
 @dataclass(frozen=True)
 class Token:
+    """A bearer token and when it expires; its value is kept out of its repr."""
+
     value: str
     expires_at: float  # wall clock, seconds since the epoch
     refresh_token: str | None = None

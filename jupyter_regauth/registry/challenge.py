@@ -13,6 +13,8 @@ _TOKEN68 = re.compile(r"\s*([A-Za-z0-9\-._~+/]+=*)\s*(?:,|$)")
 
 @dataclass(frozen=True)
 class Challenge:
+    """One challenge of a ``WWW-Authenticate`` header: the scheme and its parameters."""
+
     scheme: str  # lower-cased: "basic", "bearer"
     params: dict[str, str] = field(default_factory=dict)
 

@@ -51,6 +51,8 @@ RETRIES = 3
 
 @dataclass(frozen=True)
 class Ping:
+    """What ``GET /v2/`` told of a registry: its status and the auth scheme it asks for."""
+
     status: int
     auth_scheme: str | None  # "basic", "bearer" or None when the registry needs no auth
     api_version: str | None
@@ -58,6 +60,8 @@ class Ping:
 
 @dataclass(frozen=True)
 class Manifest:
+    """A manifest as the registry served it: the bytes, their media type and digest."""
+
     data: bytes
     media_type: str
     digest: str

@@ -28,6 +28,8 @@ Progress = Callable[[int], None]  # called with the number of bytes just sent
 
 @dataclass
 class UploadResult:
+    """How a blob got into a repository: found, mounted or uploaded, and in how many tries."""
+
     digest: str
     size: int
     state: str  # "exists", "mounted" or "uploaded"
