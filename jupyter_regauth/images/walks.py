@@ -99,7 +99,7 @@ class _Child:
             os.close(read_end)
             os.close(write_end)
             return None
-        if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+        if pid == 0:  # the child
             _answer_and_exit(read_end, write_end, layers)
         os.close(write_end)
         return cls(pid, read_end, layers)
@@ -136,9 +136,7 @@ class _Child:
             os.waitpid(pid, 0)
 
 
-def _answer_and_exit(
-    read_end: int, write_end: int, layers: list[LayerSpec]
-) -> None:  # pragma: no cover - runs in the child
+def _answer_and_exit(read_end: int, write_end: int, layers: list[LayerSpec]) -> None:
     """Walk, answer and leave at once: ``os._exit`` skips the parent's exit handlers and
     buffered output, which are the parent's to run and flush."""
     code = 1
