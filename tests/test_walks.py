@@ -102,6 +102,16 @@ def test_closing_ends_a_child_that_was_not_asked(docker_config: Path, tmp_path: 
     assert children() == before
 
 
+def test_asking_for_entries_ends_the_child(docker_config: Path, tmp_path: Path) -> None:
+    """The entries are needed when the image is to be built: the child's answer no longer is."""
+    lay = model(tmp_path)
+    before = children()
+    with Walks([lay], fork=True) as walks:
+        assert children() - before
+        assert walks.entries(lay) == plan([lay.source()])
+        assert children() == before
+
+
 def test_only_a_process_with_one_thread_forks(docker_config: Path, tmp_path: Path) -> None:
     """A thread could hold a lock the child would need; with one running, walks use a thread."""
     release = threading.Event()

@@ -50,6 +50,8 @@ class Walks:
         self._walks = [(lay, self._pool.submit(plan, [lay.source()])) for lay in walked]
 
     def entries(self, lay: LayerSpec) -> list[Entry]:
+        if self._child is not None:  # its answer no longer matters: free its core
+            self._child.stop()
         walk = next((w for started, w in self._walks if started == lay), None)
         return plan([lay.source()]) if walk is None else walk.result()
 
