@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from . import __version__
+from .command_hints import command_hint
 from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
@@ -577,7 +578,8 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     console = console or Console(sys.stdin, sys.stdout, sys.stderr, sys.stdin.isatty())
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if getattr(args, "digest_file", None) is not None:
             check_digest_file(args.digest_file)
@@ -588,8 +590,9 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
             console.stderr.write(json.dumps({"error": exc.to_dict()}) + "\n")
         else:
             console.stderr.write(f"Error: {exc.message}\n")
-            if exc.hint:
-                console.stderr.write(f"Hint: {exc.hint}\n")
+            hint = command_hint(exc.to_dict(), parser.prog)
+            if hint:
+                console.stderr.write(f"Hint: {hint}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         console.stderr.write("interrupted\n")

@@ -289,8 +289,8 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
         if code in _VERIFY_UNKNOWN_CA:
             return UnknownCA(
                 f"the certificate of {host} is signed by an unknown authority",
-                hint=f"if the fingerprint is right, trust it: regauth trust {host}, "
-                "or log in with --ca-file PEM",
+                hint="check the fingerprint with the registry's administrator and trust its CA, "
+                "or give the registry's CA certificate",
                 **details,
             )
         return TLSError(f"TLS verification of {host} failed: {error.verify_message}", **details)
@@ -307,7 +307,7 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
             f"{host} requires a client certificate",
             host=host,
             sent=False,
-            hint="give one with --client-cert and --client-key, or put client.cert and "
+            hint="give a client certificate and its key, or put client.cert and "
             f"client.key in certs.d/{host}/",
         )
     return TLSError(f"TLS with {host} failed: {reason or error}", host=host)
