@@ -37,9 +37,53 @@ def _client_certificate(error: Error, prog: str) -> str | None:
     )
 
 
+def _kubelet_needs_password(error: Error, prog: str) -> str:
+    return (
+        f"log in again with `{prog} login {_host(error)} --store-password`, which keeps the "
+        "password, or with a robot account or password the token service does not exchange "
+        "for a refresh token"
+    )
+
+
+def _namespace_not_found(error: Error, prog: str) -> str:
+    return "check -n/--namespace, or create the namespace first"
+
+
+def _kube_forbidden(error: Error, prog: str) -> str:
+    return f"{error['hint']}; `{prog} kube rbac` prints the Role jupyter-regauth needs"
+
+
+def _kubeconfig_not_found(error: Error, prog: str) -> str:
+    return f"run inside the cluster, or pass --kubeconfig FILE / set KUBECONFIG ({error['cause']})"
+
+
+def _layout_conflict(error: Error, prog: str) -> str:
+    flag = "with" if error.get("kaptain_names") else "without"
+    return (
+        "use the same layout for every registry of a namespace: run again "
+        f"{flag} --kaptain-names and with --home {error['home']}, "
+        f"or first `{prog} kube remove HOST` each of those registries"
+    )
+
+
+def _foreign_secret(error: Error, prog: str) -> str | None:
+    if not error.get("kaptain_names"):
+        return None  # deleting it is the only way, and the core's hint says how
+    return (
+        f"delete it (`kubectl -n {error['namespace']} delete secret {error['name']}`) "
+        "or drop --kaptain-names"
+    )
+
+
 HINTS: dict[str, Callable[[Error, str], str | None]] = {
     "unknown_ca": _unknown_ca,
     "client_certificate_required": _client_certificate,
+    "kubelet_needs_password": _kubelet_needs_password,
+    "namespace_not_found": _namespace_not_found,
+    "kube_forbidden": _kube_forbidden,
+    "kubeconfig_not_found": _kubeconfig_not_found,
+    "kube_layout_conflict": _layout_conflict,
+    "foreign_secret": _foreign_secret,
 }
 
 
