@@ -410,6 +410,12 @@ def _with_progress(
     return result
 
 
+class DigestFileError(ConfigError):
+    """The work is done, but the ``--digest-file`` could not be written."""
+
+    code = "digest_file_error"
+
+
 def check_digest_file(path: Path) -> None:
     """Before anything is pushed: a ``--digest-file`` that could not be written is an error now,
     not after the work is done."""
@@ -426,9 +432,9 @@ def write_digest_file(path: Path | None, digests: Sequence[str], done: str) -> N
     try:
         path.write_text("".join(d + "\n" for d in digests))
     except OSError as exc:
-        raise ConfigError(
+        raise DigestFileError(
             f"{done}, but the digest could not be written to {path}: {exc.strerror}",
-            hint="the registry has the image; write the digest again with regauth inspect",
+            hint="the registry has the image; inspecting it shows the digest again",
         ) from None
 
 

@@ -75,6 +75,17 @@ def _foreign_secret(error: Error, prog: str) -> str | None:
     )
 
 
+def _not_an_artifact(error: Error, prog: str) -> str:
+    pull = f"`{prog} pull {error.get('reference') or 'REFERENCE'} --oci-layout DIR`"
+    if error.get("index"):
+        return f"pull one of its manifests by digest, or the image with {pull}"
+    return f"pull images with {pull}"
+
+
+def _digest_file(error: Error, prog: str) -> str:
+    return f"the registry has the image; `{prog} inspect REFERENCE` shows its digest"
+
+
 HINTS: dict[str, Callable[[Error, str], str | None]] = {
     "unknown_ca": _unknown_ca,
     "client_certificate_required": _client_certificate,
@@ -84,6 +95,8 @@ HINTS: dict[str, Callable[[Error, str], str | None]] = {
     "kubeconfig_not_found": _kubeconfig_not_found,
     "kube_layout_conflict": _layout_conflict,
     "foreign_secret": _foreign_secret,
+    "not_an_artifact": _not_an_artifact,
+    "digest_file_error": _digest_file,
 }
 
 

@@ -10,13 +10,15 @@ import io
 import re
 import shlex
 import ssl
+from pathlib import Path
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from jupyter_regauth.cli import build_parser
+from jupyter_regauth.cli import build_parser, write_digest_file
 from jupyter_regauth.command_hints import HINTS, command_hint
 from jupyter_regauth.errors import RegAuthError
+from jupyter_regauth.images.errors import NotAnArtifact
 from jupyter_regauth.kube.client import connect, failure
 from jupyter_regauth.kube.errors import (
     ForeignSecret,
@@ -54,6 +56,14 @@ def _no_kubeconfig() -> RegAuthError:
     raise AssertionError("connected without a kubeconfig")
 
 
+def _digest_not_written() -> RegAuthError:
+    try:
+        write_digest_file(Path("/dev/full"), ["sha256:" + "0" * 64], "Pushed")
+    except RegAuthError as error:
+        return error
+    raise AssertionError("/dev/full took the digest")
+
+
 # One error, as the core raises it, of each code that has a command-line form, and whether
 # that form is its own (False: the core's hint says all there is to say).
 SAMPLES: list[tuple[RegAuthError, bool]] = [
@@ -68,6 +78,9 @@ SAMPLES: list[tuple[RegAuthError, bool]] = [
     (LayoutConflict("mixed", namespace="a", hosts=["r.a"], kaptain_names=False, home="/h"), True),
     (ForeignSecret("team-a", "docker-secret", kaptain_names=True), True),
     (ForeignSecret("team-a", "regauth-docker-secret", kaptain_names=False), False),
+    (NotAnArtifact(f"{HOST}/team/model:v1", index=True), True),
+    (NotAnArtifact(f"{HOST}/team/model:v1", index=False), True),
+    (_digest_not_written(), True),
 ]
 PARSERS = {"regauth": build_parser(), "%regauth": RegAuthMagics(None).parser()}
 OPTION = re.compile(r"(?<![\w-])(--?[a-z][\w-]*)")

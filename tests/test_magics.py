@@ -286,6 +286,13 @@ def test_push_copy_and_build_cell(
     assert digest_file.read_text() == zstd.digest + "\n"
     layers = RegAuth().inspect(f"{host}/team/built:zstd")["manifest"]["layers"]
     assert layers[0]["mediaType"].endswith("tar+zstd"), "the magic's argument wins"
+    # Pushed, but the digest file cannot take it: the hint names the magic, not the shell's.
+    message = ip.error(
+        f"%%regauth build {host}/team/built:full --digest-file /dev/full\n"
+        "files:\n  - {src: model, dest: /srv}\n"
+    )
+    assert "but the digest could not be written to /dev/full" in message
+    assert "`%regauth inspect REFERENCE`" in message and "`regauth" not in message
 
     message = ip.error(f"%%regauth build {host}/team/bad\nlayers: [x]\nbogus: 1\n")
     assert "Unknown build spec key(s): bogus" in message
