@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from . import __version__
+from .command_hints import command_hint
 from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
@@ -409,6 +410,12 @@ def _with_progress(
     return result
 
 
+class DigestFileError(ConfigError):
+    """The work is done, but the ``--digest-file`` could not be written."""
+
+    code = "digest_file_error"
+
+
 def check_digest_file(path: Path) -> None:
     """Before anything is pushed: a ``--digest-file`` that could not be written is an error now,
     not after the work is done."""
@@ -425,9 +432,9 @@ def write_digest_file(path: Path | None, digests: Sequence[str], done: str) -> N
     try:
         path.write_text("".join(d + "\n" for d in digests))
     except OSError as exc:
-        raise ConfigError(
+        raise DigestFileError(
             f"{done}, but the digest could not be written to {path}: {exc.strerror}",
-            hint="the registry has the image; write the digest again with regauth inspect",
+            hint="the registry has the image; inspecting it shows the digest again",
         ) from None
 
 
@@ -577,7 +584,8 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     console = console or Console(sys.stdin, sys.stdout, sys.stderr, sys.stdin.isatty())
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if getattr(args, "digest_file", None) is not None:
             check_digest_file(args.digest_file)
@@ -588,8 +596,9 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
             console.stderr.write(json.dumps({"error": exc.to_dict()}) + "\n")
         else:
             console.stderr.write(f"Error: {exc.message}\n")
-            if exc.hint:
-                console.stderr.write(f"Hint: {exc.hint}\n")
+            hint = command_hint(exc.to_dict(), parser.prog)
+            if hint:
+                console.stderr.write(f"Hint: {hint}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         console.stderr.write("interrupted\n")

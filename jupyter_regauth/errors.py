@@ -3,9 +3,15 @@
 Each error carries a human message, an optional ``hint`` (what to do about it), a stable ``code``
 for the REST API and the CLI's ``--json`` output, and the HTTP ``status`` where one applies.
 Messages never contain secrets: callers pass host names, paths and usernames, nothing more.
+
+Hints are worded for every front end ("trust its CA", not a command line): a front end that
+has its own form of a fix (a command, a button) words it from the ``code`` and the error's
+``fields``, which ``to_dict`` carries so that the REST API's clients can do the same.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class RegAuthError(Exception):
@@ -13,6 +19,9 @@ class RegAuthError(Exception):
 
     code = "regauth_error"
     exit_code = 1
+    #: Attributes ``to_dict`` reports besides code, message, hint and status: what a front end
+    #: needs to word its own form of the fix (hosts, names, flags; never a secret).
+    fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
@@ -29,6 +38,7 @@ class RegAuthError(Exception):
             data["hint"] = self.hint
         if self.status is not None:
             data["status"] = self.status
+        data.update((name, getattr(self, name)) for name in self.fields)
         return data
 
 

@@ -37,6 +37,7 @@ from .cli import (
     make_service,
     write_digest_file,
 )
+from .command_hints import command_hint
 from .errors import ConfigError, RegAuthError
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .profiles import normalize_host
@@ -106,7 +107,8 @@ class RegAuthMagics(Magics):
             self.qualify(parser, args)
             return self.run(args, cell)
         except RegAuthError as exc:
-            raise UsageError(exc.message + (f"\nHint: {exc.hint}" if exc.hint else "")) from None
+            hint = command_hint(exc.to_dict(), PROG)
+            raise UsageError(exc.message + (f"\nHint: {hint}" if hint else "")) from None
 
     # -- parsing -------------------------------------------------------------------------------
 

@@ -238,7 +238,7 @@ class RegAuth:
         host = normalize_host(host)
         chain = fetch_chain(registry_api_host(host))
         if not chain:
-            raise TLSError(f"{host} presented no certificate")
+            raise TLSError(f"{host} presented no certificate", host=host)
         ca = ca_to_trust(chain)
         already = False
         try:

@@ -138,3 +138,17 @@ def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Pa
     same_tree(src, out)
     manifest = json.loads(oras(basic_registry, "manifest", "fetch", theirs, cwd=tmp_path))
     assert pulled.json()["artifact_type"] == manifest["artifactType"]
+
+
+def test_an_image_is_not_pulled_as_files(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/image:v1"
+    assert regauth("push", str(src), ref, "-q").code == 0
+    pulled = regauth("pull", ref, str(tmp_path / "out"))
+    assert pulled.code == 1 and "it is not a file artifact" in pulled.stderr
+    # The command line names its own option; the core's hint says it in words.
+    assert f"Hint: pull images with `regauth pull {ref} --oci-layout DIR`" in pulled.stderr
+    error = regauth("pull", ref, str(tmp_path / "out"), "--json").stderr
+    assert json.loads(error)["error"]["hint"] == "pull images into an OCI layout"

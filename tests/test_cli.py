@@ -105,6 +105,8 @@ def test_login_unknown_ca_shows_fingerprint(basic_registry: Registry, docker_con
     assert code == 1
     assert "signed by an unknown authority" in err
     assert fingerprint(leaf) in err
+    host = basic_registry.host
+    assert f"`regauth trust {host}`" in err and f"`regauth login {host} --ca-file PEM`" in err
     assert not (docker_config / "config.json").exists()
 
 
@@ -168,6 +170,7 @@ def test_token_login_stores_identity_token(token_registry: Registry, docker_conf
 def test_mtls_login(mtls_registry: Registry, docker_config: Path) -> None:
     code, _, err = login(mtls_registry, "--ca-file", str(mtls_registry.ca_file))
     assert code == 1 and "requires a client certificate" in err
+    assert f"`regauth login {mtls_registry.host} --client-cert CERT --client-key KEY`" in err
     code, _, err = login(
         mtls_registry,
         "--ca-file",

@@ -173,6 +173,18 @@ def test_wrong_password_is_a_clear_error_and_stores_nothing(
     assert not (Path.home() / ".config/containers/certs.d").exists()
 
 
+def test_unknown_ca_names_the_magics_own_commands(
+    ip: Session, basic_registry: Registry, docker_config: Path, typed_password: list[str]
+) -> None:
+    typed_password.append(basic_registry.password)
+    host = basic_registry.host
+    message = ip.error(f"%regauth login {host} --username {basic_registry.username}")
+    assert "signed by an unknown authority" in message
+    assert f"`%regauth trust {host}`" in message
+    assert f"`%regauth login {host} --ca-file PEM`" in message
+    assert "`regauth" not in message  # not the shell command: the user is in a notebook
+
+
 def test_password_is_never_an_argument(ip: Session, basic_registry: Registry) -> None:
     message = ip.error(login_line(basic_registry) + " --password-stdin")
     assert "--password-stdin does not work in a notebook" in message
@@ -274,6 +286,13 @@ def test_push_copy_and_build_cell(
     assert digest_file.read_text() == zstd.digest + "\n"
     layers = RegAuth().inspect(f"{host}/team/built:zstd")["manifest"]["layers"]
     assert layers[0]["mediaType"].endswith("tar+zstd"), "the magic's argument wins"
+    # Pushed, but the digest file cannot take it: the hint names the magic, not the shell's.
+    message = ip.error(
+        f"%%regauth build {host}/team/built:full --digest-file /dev/full\n"
+        "files:\n  - {src: model, dest: /srv}\n"
+    )
+    assert "but the digest could not be written to /dev/full" in message
+    assert "`%regauth inspect REFERENCE`" in message and "`regauth" not in message
 
     message = ip.error(f"%%regauth build {host}/team/bad\nlayers: [x]\nbogus: 1\n")
     assert "Unknown build spec key(s): bogus" in message

@@ -25,7 +25,7 @@ from ..reference import Reference
 from ..registry.client import RegistryClient
 from ..registry.upload import file_opener, push_blob, push_bytes
 from . import media
-from .errors import ImageError
+from .errors import ImageError, NotAnArtifact
 from .layer import LayerSource, LayerStream
 from .manifest import JSON, Document
 from .progress import ProgressCallback, ProgressEvent, emit
@@ -171,16 +171,10 @@ def pull_artifact(
     got = client.get_manifest(ref.path, ref.identifier)
     doc = Document.parse(got.data, got.media_type or None)
     if doc.is_index:
-        raise ImageError(
-            f"{ref} is an index, not an artifact",
-            hint="pull one of its manifests by digest, or use --oci-layout for images",
-        )
+        raise NotAnArtifact(str(ref), index=True)
     titled = [d for d in doc.layers() if d.annotations.get(TITLE)]
     if not titled:
-        raise ImageError(
-            f"{ref} has no titled files: it is not a file artifact",
-            hint="pull images with --oci-layout DIR",
-        )
+        raise NotAnArtifact(str(ref), index=False)
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise ImageError(

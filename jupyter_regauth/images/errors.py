@@ -21,3 +21,21 @@ class BuildSpecError(ImageError):
     """A build spec is malformed."""
 
     code = "build_spec_error"
+
+
+class NotAnArtifact(ImageError):
+    """``reference`` is an image, or an image index (``index``), not an artifact of files."""
+
+    code = "not_an_artifact"
+    fields = ("reference", "index")
+
+    def __init__(self, reference: str, *, index: bool) -> None:
+        if index:
+            message = f"{reference} is an index, not an artifact"
+            hint = "pull one of its manifests by digest, or pull the image into an OCI layout"
+        else:
+            message = f"{reference} has no titled files: it is not a file artifact"
+            hint = "pull images into an OCI layout"
+        super().__init__(message, hint=hint)
+        self.reference = reference
+        self.index = index

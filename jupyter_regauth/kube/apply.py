@@ -18,9 +18,16 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from ..errors import ConfigError, RegAuthError
+from ..errors import RegAuthError
 from . import objects as o
-from .client import KubeError, call, failure, missing_ok
+from .client import call, failure, missing_ok
+from .errors import (
+    ForeignSecret,
+    KubeError,
+    KubeletNeedsPassword,
+    LayoutConflict,
+    NamespaceNotFound,
+)
 from .objects import Combined, Manifest, RegistrySpec
 from .serviceaccount import (
     DEFAULT_ACCOUNTS,
@@ -309,11 +316,8 @@ class Applier:
             core.read_namespace(self.namespace)
         except ApiException as error:
             if error.status == 404:
-                raise KubeError(
-                    f"namespace {self.namespace} does not exist",
-                    hint="check -n/--namespace, or create the namespace first",
-                    status=404,
-                    reason="NotFound",
+                raise NamespaceNotFound(
+                    f"namespace {self.namespace} does not exist", self.namespace
                 ) from None
             if error.status != 403:  # not allowed to look: the writes will tell
                 raise failure("get", "namespaces", "", error) from None
@@ -338,13 +342,14 @@ class Applier:
         if not others:
             return
         (docker, home), hosts = sorted(others.items())[0]
-        flag = "with --kaptain-names" if docker == o.KAPTAIN.docker else "without --kaptain-names"
-        raise ConfigError(
+        raise LayoutConflict(
             f"the PodDefaults of {', '.join(sorted(hosts))} in namespace {self.namespace} mount "
             f"the combined Secret {docker} with home {home}, not {self.combined.docker} with "
             f"home {self.home}",
-            hint=f"use the same layout for every registry of a namespace: run again {flag} "
-            f"and --home {home}, or `regauth kube remove` those registries first",
+            namespace=self.namespace,
+            hosts=sorted(hosts),
+            kaptain_names=docker == o.KAPTAIN.docker,
+            home=home,
         )
 
     def _check_combined_names(self) -> None:
@@ -355,14 +360,8 @@ class Applier:
             if live is not None and not _managed_by_us(live):
                 raise self._foreign(name)
 
-    def _foreign(self, name: str) -> ConfigError:
-        hint = f"delete it (kubectl -n {self.namespace} delete secret {name})"
-        if self.combined == o.KAPTAIN:
-            hint += " or drop --kaptain-names"
-        return ConfigError(
-            f"Secret {name} exists in {self.namespace} and is not managed by jupyter-regauth",
-            hint=hint,
-        )
+    def _foreign(self, name: str) -> ForeignSecret:
+        return ForeignSecret(self.namespace, name, kaptain_names=self.combined == o.KAPTAIN)
 
     def _note_pod_defaults(self, report: KubeReport) -> None:
         if not self.pod_defaults_served:
@@ -539,12 +538,7 @@ def _check_kubelet_can_use(spec: RegistrySpec) -> None:
     if creds.password or not (creds.identity_token or creds.registry_token):
         return
     token = "an identity token" if creds.identity_token else "a registry token"
-    raise ConfigError(
-        f"the login stored for {spec.host} is {token}, which the kubelet cannot use to pull images",
-        hint=f"log in again with `regauth login {spec.host} --store-password`, which keeps the "
-        "password, or with a robot account or password the token service does not exchange "
-        "for a refresh token",
-    )
+    raise KubeletNeedsPassword(spec.host, token)
 
 
 @dataclass
@@ -592,7 +586,7 @@ def rollout(
             return {
                 "code": "unexpected_error",
                 "message": f"unexpected {type(error).__name__} in namespace {namespace}",
-                "hint": f"run the action alone with -n {namespace} to see it",
+                "hint": f"run the action alone in namespace {namespace} to see it",
             }
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -15,24 +15,12 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
-from ..errors import RegAuthError
 from .detect import SERVICE_ACCOUNT_DIR
+from .errors import KubeconfigNotFound, KubeForbidden, NamespaceNotFound
+from .errors import KubeError as KubeError  # where callers have always imported it from
 
 PROFILE_LABEL = ("app.kubernetes.io/part-of", "kubeflow-profile")
 T = TypeVar("T")
-
-
-class KubeError(RegAuthError):
-    """The Kubernetes API refused or could not be reached. ``reason`` is the API's own word for
-    it where it sent one (``AlreadyExists``, ``Conflict``, ``NotFound``, ...)."""
-
-    code = "kube_error"
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, status: int | None = None, reason: str = ""
-    ) -> None:
-        super().__init__(message, hint=hint, status=status)
-        self.reason = reason
 
 
 @dataclass
@@ -70,11 +58,7 @@ def connect(
             contexts, _ = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
             active = next((c for c in contexts if c["name"] == context), active)
     except (ConfigException, OSError) as error:
-        raise KubeError(
-            "no Kubernetes configuration was found",
-            hint="run inside the cluster, or pass --kubeconfig / set KUBECONFIG "
-            f"({type(error).__name__})",
-        ) from None
+        raise KubeconfigNotFound(type(error).__name__) from None
     kube_namespace = str((active or {}).get("context", {}).get("namespace") or "")
     return Cluster(api, detect_namespace(namespace, kube_namespace, service_account_dir, env))
 
@@ -138,12 +122,8 @@ def _status_body(error: ApiException) -> dict[str, Any]:
 
 
 def _not_found(resource: str, namespace: str, body: dict[str, Any]) -> tuple[str, str]:
-    """What a 404 means: the namespace, the object, or the whole API is missing."""
-    details = body.get("details") or {}
-    if details.get("kind") == "namespaces":
-        return "namespace not found", (
-            f"namespace {namespace} does not exist; check -n/--namespace or create it first"
-        )
+    """What a 404 other than a missing namespace means: the object, or the whole API, is
+    missing."""
     if body:
         return "not found", f"the {resource} object is gone; run the command again"
     served = f"the {resource} API is not served by this cluster"
@@ -164,11 +144,16 @@ def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTP
     status = error.status or 500
     body = _status_body(error)
     reason = str(body.get("reason") or "")
-    what = "forbidden" if status == 403 else f"{status} {error.reason}"
+    prefix = f"cannot {verb} {resource} {where}"
+    if status == 403:
+        return KubeForbidden(
+            f"{prefix}: forbidden", verb=verb, resource=resource, where=where, reason=reason
+        )
+    if status == 404 and (body.get("details") or {}).get("kind") == "namespaces":
+        return NamespaceNotFound(f"{prefix}: 404 namespace not found", namespace)
+    what = f"{status} {error.reason}"
     hints = {
         401: "the kubeconfig's credentials were not accepted; refresh them",
-        403: f"ask a cluster admin to grant '{verb}' on {resource} {where}; "
-        "`regauth kube rbac` prints the Role jupyter-regauth needs",
         409: "someone else changed the object at the same time; try again",
         422: "the API server rejected the object; see its validation message in the server log",
     }
@@ -178,7 +163,6 @@ def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTP
         what = f"404 {missing}"
     elif status == 409 and reason == "AlreadyExists":
         hint = f"an object of that name exists already in {namespace or 'the cluster'}"
-    prefix = f"cannot {verb} {resource} {where}"
     return KubeError(f"{prefix}: {what}", hint=hint, status=status, reason=reason)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..errors import DigestMismatch, RegAuthError
 
 __all__ = ["DigestMismatch"]  # one error for content that does not match its digest
@@ -18,15 +20,18 @@ class RegistryUnreachable(RegistryError):
 
 
 class TLSError(RegistryError):
-    """The TLS handshake failed. ``fingerprint`` (SHA-256 of the server certificate, colon-hex) and
-    ``subject`` describe what the server presented, so a user can check it out of band."""
+    """The TLS handshake with ``host`` failed. ``fingerprint`` (SHA-256 of the server certificate,
+    colon-hex) and ``subject`` describe what the server presented, so a user can check it out of
+    band."""
 
     code = "tls_error"
+    fields: ClassVar[tuple[str, ...]] = ("host", "fingerprint", "subject", "issuer")
 
     def __init__(
         self,
         message: str,
         *,
+        host: str | None = None,
         hint: str | None = None,
         fingerprint: str | None = None,
         subject: str | None = None,
@@ -36,14 +41,10 @@ class TLSError(RegistryError):
         if details:
             message = f"{message} (server certificate {', '.join(details)})"
         super().__init__(message, hint=hint)
+        self.host = host
         self.fingerprint = fingerprint
         self.subject = subject
         self.issuer = issuer
-
-    def to_dict(self) -> dict[str, object]:
-        data = super().to_dict()
-        data.update(fingerprint=self.fingerprint, subject=self.subject, issuer=self.issuer)
-        return data
 
 
 class UnknownCA(TLSError):
@@ -59,7 +60,15 @@ class CertificateExpired(TLSError):
 
 
 class ClientCertificateRequired(TLSError):
+    """The registry wants a client certificate: none was sent (``sent`` False), or it refused
+    the one that was."""
+
     code = "client_certificate_required"
+    fields = (*TLSError.fields, "sent")
+
+    def __init__(self, message: str, *, host: str, sent: bool, hint: str) -> None:
+        super().__init__(message, host=host, hint=hint)
+        self.sent = sent
 
 
 class AuthenticationFailed(RegistryError):

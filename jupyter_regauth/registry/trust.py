@@ -220,7 +220,7 @@ def fetch_chain(host: str, timeout: float = 10.0) -> list[x509.Certificate]:
                 if left <= 0 or not select.select([sock], [sock], [], left)[0:2]:
                     raise RegistryUnreachable(f"TLS handshake with {host} timed out") from None
             except SSL.Error as exc:
-                raise TLSError(f"TLS handshake with {host} failed: {exc}") from exc
+                raise TLSError(f"TLS handshake with {host} failed: {exc}", host=host) from exc
         chain = conn.get_peer_cert_chain(as_cryptography=True) or []
         conn.shutdown()
     return list(chain)
@@ -267,6 +267,7 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
             "fingerprint": fingerprint(leaf) if leaf else None,
             "subject": leaf.subject.rfc4514_string() if leaf else None,
             "issuer": leaf.issuer.rfc4514_string() if leaf else None,
+            "host": host,
         }
         code = error.verify_code
         if code in _VERIFY_EXPIRED:
@@ -288,8 +289,8 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
         if code in _VERIFY_UNKNOWN_CA:
             return UnknownCA(
                 f"the certificate of {host} is signed by an unknown authority",
-                hint=f"if the fingerprint is right, trust it: regauth trust {host}, "
-                "or log in with --ca-file PEM",
+                hint="check the fingerprint with the registry's administrator and trust its CA, "
+                "or give the registry's CA certificate",
                 **details,
             )
         return TLSError(f"TLS verification of {host} failed: {error.verify_message}", **details)
@@ -298,14 +299,18 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
         if has_client_cert:
             return ClientCertificateRequired(
                 f"{host} rejected the client certificate ({reason.lower()})",
+                host=host,
+                sent=True,
                 hint="check that the client certificate is issued by a CA the registry trusts",
             )
         return ClientCertificateRequired(
             f"{host} requires a client certificate",
-            hint="give one with --client-cert and --client-key, or put client.cert and "
+            host=host,
+            sent=False,
+            hint="give a client certificate and its key, or put client.cert and "
             f"client.key in certs.d/{host}/",
         )
-    return TLSError(f"TLS with {host} failed: {reason or error}")
+    return TLSError(f"TLS with {host} failed: {reason or error}", host=host)
 
 
 def store_trust(

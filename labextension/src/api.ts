@@ -14,6 +14,8 @@ export class ApiError extends Error {
   readonly code: string;
   readonly hint: string;
   readonly status: number;
+  /** The registry the error is about, where the server names it. */
+  readonly host: string | null;
   /** TLS errors: the certificate the server presented. */
   readonly fingerprint: string | null;
 
@@ -23,6 +25,7 @@ export class ApiError extends Error {
     this.code = body.code;
     this.hint = body.hint ?? '';
     this.status = status;
+    this.host = body.host ?? null;
     this.fingerprint = body.fingerprint ?? null;
   }
 }
@@ -46,6 +49,7 @@ async function toError(response: Response): Promise<ApiError> {
       message:
         body.message ?? (response.statusText || `HTTP ${response.status}`),
       hint: body.hint ?? '',
+      host: body.host ?? null,
       fingerprint: body.fingerprint ?? null
     },
     response.status

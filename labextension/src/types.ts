@@ -8,6 +8,8 @@ export interface IErrorBody {
   message: string;
   hint?: string;
   status?: number;
+  /** TLS errors and `kubelet_needs_password`: the registry the error is about. */
+  host?: string | null;
   /** TLS errors: the server certificate's SHA-256, subject and issuer. */
   fingerprint?: string | null;
   subject?: string | null;

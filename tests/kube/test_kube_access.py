@@ -105,8 +105,10 @@ def test_user_without_rights_is_told_the_verb_and_resource(
     service = logged_in(basic_registry)
     with pytest.raises(KubeError) as refused:
         service.kube_apply(basic_registry.host, kube_namespace, kubeconfig=nobody)
-    assert refused.value.status == 403
+    assert refused.value.status == 403 and refused.value.code == "kube_forbidden"
     assert refused.value.message.startswith(f"cannot get secrets in namespace {kube_namespace}")
+    assert "grant 'get' on secrets" in (refused.value.hint or "")
+    assert "kube rbac" not in (refused.value.hint or "")  # the command is the CLI's to name
 
 
 def test_in_cluster_service_account(

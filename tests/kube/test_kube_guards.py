@@ -14,12 +14,19 @@ import pytest
 from kubernetes import client as kubernetes_client
 from kubernetes.client.exceptions import ApiException
 
+from jupyter_regauth.command_hints import command_hint
 from jupyter_regauth.credentials.entries import decode_entry
 from jupyter_regauth.credentials.types import Credentials
 from jupyter_regauth.errors import ConfigError
 from jupyter_regauth.kube import rbac
 from jupyter_regauth.kube.apply import Applier, rollout
-from jupyter_regauth.kube.client import KubeError, failure
+from jupyter_regauth.kube.client import failure
+from jupyter_regauth.kube.errors import (
+    ForeignSecret,
+    KubeletNeedsPassword,
+    LayoutConflict,
+    NamespaceNotFound,
+)
 from jupyter_regauth.kube.objects import KAPTAIN, Names, RegistrySpec
 
 from ..cli_helpers import regauth
@@ -40,16 +47,25 @@ def admin(kube_cluster: KubeCluster, **extra: Any) -> dict[str, Any]:
     return {"kubeconfig": str(kube_cluster.admin_kubeconfig), **extra}
 
 
+def admin_option(kube_cluster: KubeCluster) -> tuple[str, str]:
+    """The same, as the command line's option."""
+    return ("--kubeconfig", str(kube_cluster.admin_kubeconfig))
+
+
 def test_identity_token_login_is_refused_before_writing(
     kube_cluster: KubeCluster, kube_namespace: str, token_registry: Registry, docker_config: Path
 ) -> None:
     service = logged_in(token_registry)  # the token service swapped the password for a token
     host = token_registry.host
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(KubeletNeedsPassword) as refused:
         service.kube_apply(host, kube_namespace, **admin(kube_cluster))
     assert host in refused.value.message and "identity token" in refused.value.message
     assert "kubelet" in refused.value.message
-    assert f"regauth login {host} --store-password" in (refused.value.hint or "")
+    assert refused.value.hint and "keeping the password" in refused.value.hint
+    assert "regauth" not in refused.value.hint and "--" not in refused.value.hint
+    # The command line names its own way to keep the password.
+    cli = regauth("kube", "apply", host, "-n", kube_namespace, *admin_option(kube_cluster))
+    assert cli.code == 1 and f"`regauth login {host} --store-password`" in cli.stderr
     with kube_cluster.api_client() as api:
         assert managed_objects(api, kube_namespace) == []
 
@@ -77,14 +93,21 @@ def test_foreign_kaptain_secret_is_refused_before_writing(
     foreign: Any = {"metadata": {"name": "docker-secret"}, "stringData": {"config.json": "{}"}}
     with kube_cluster.api_client() as api:
         client.CoreV1Api(api).create_namespaced_secret(kube_namespace, foreign)
-        with pytest.raises(ConfigError) as refused:
+        with pytest.raises(ForeignSecret) as refused:
             service.kube_apply(
                 basic_registry.host, kube_namespace, **admin(kube_cluster, kaptain_names=True)
             )
         assert refused.value.message == (
             f"Secret docker-secret exists in {kube_namespace} and is not managed by jupyter-regauth"
         )
-        assert "drop --kaptain-names" in (refused.value.hint or "")
+        hint = refused.value.hint or ""
+        assert f"`kubectl -n {kube_namespace} delete secret docker-secret`" in hint
+        assert "use the default names" in hint and "--kaptain-names" not in hint
+        cli = regauth(
+            "kube", "apply", basic_registry.host, "-n", kube_namespace, "--kaptain-names",
+            *admin_option(kube_cluster),
+        )  # fmt: skip
+        assert cli.code == 1 and "or drop --kaptain-names" in cli.stderr
         assert managed_objects(api, kube_namespace) == []
 
 
@@ -116,10 +139,17 @@ def test_a_second_layout_in_one_namespace_is_refused(
         options: dict[str, Any] = {"home": second.get("home", "/home/jovyan")}
         if second.get("kaptain_names"):
             options["combined"] = KAPTAIN
-        with pytest.raises(ConfigError) as refused:
+        with pytest.raises(LayoutConflict) as refused:
             Applier(api, kube_namespace, **options).apply(spec("b.registry.test"))
         assert "a.registry.test" in refused.value.message
         assert "regauth-docker-secret" in refused.value.message
+        # What the command line needs to name the options that match the others' layout.
+        error = refused.value.to_dict()
+        assert (error["hosts"], error["kaptain_names"]) == (["a.registry.test"], False)
+        assert error["home"] == "/home/jovyan" and "--" not in (refused.value.hint or "")
+        assert "without --kaptain-names and with --home /home/jovyan" in (
+            command_hint(error, "regauth") or ""
+        )
         # Nothing of b was written, and a's combined Secret is still there for its pods.
         assert managed_objects(api, kube_namespace) == before
         _, combined = secret_data(api, kube_namespace, "regauth-docker-secret")
@@ -136,10 +166,16 @@ def test_missing_namespace_is_named(
     kube_cluster: KubeCluster, basic_registry: Registry, docker_config: Path
 ) -> None:
     service = logged_in(basic_registry)
-    with pytest.raises(KubeError) as missing:
+    with pytest.raises(NamespaceNotFound) as missing:
         service.kube_apply(basic_registry.host, "no-such-ns", **admin(kube_cluster))
     assert missing.value.message == "namespace no-such-ns does not exist"
-    assert "PodDefault" not in (missing.value.hint or "")
+    assert missing.value.hint == "check the namespace's name, or create the namespace first"
+    assert missing.value.to_dict()["namespace"] == "no-such-ns"
+    cli = regauth(
+        "kube", "apply", basic_registry.host, "-n", "no-such-ns", *admin_option(kube_cluster)
+    )
+    assert cli.code == 1
+    assert "Hint: check -n/--namespace, or create the namespace first" in cli.stderr
     # A user who may write Secrets everywhere but not read namespaces: the write's 404 says it.
     user = f"no-ns-reader-{secrets.token_hex(3)}"
     role: Any = {"metadata": {"name": user}, "rules": rbac.RULES}
@@ -155,13 +191,11 @@ def test_missing_namespace_is_named(
     try:
         wait_allowed(kube_cluster, "no-such-ns", user)
         kubeconfig = str(kube_cluster.kubeconfig(user))
-        with pytest.raises(KubeError) as refused:
+        with pytest.raises(NamespaceNotFound) as refused:
             service.kube_apply(basic_registry.host, "no-such-ns", kubeconfig=kubeconfig)
         assert refused.value.status == 404
-        assert "namespace not found" in refused.value.message
-        assert refused.value.hint == (
-            "namespace no-such-ns does not exist; check -n/--namespace or create it first"
-        )
+        assert "in namespace no-such-ns: 404 namespace not found" in refused.value.message
+        assert refused.value.hint == "check the namespace's name, or create the namespace first"
     finally:
         with kube_cluster.api_client() as api:
             cluster_rbac = client.RbacAuthorizationV1Api(api)

@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { ApiError } from '../api';
+import { panelHint } from '../hints';
 import { RegAuthModel } from '../model';
 import { IErrorBody } from '../types';
 
@@ -26,12 +27,13 @@ export function ErrorView(props: {
   if (!error) {
     return null;
   }
+  const hint = panelHint(error, trans);
   return (
     <div className="jp-RegAuth-error" role="alert">
       <div className="jp-RegAuth-errorMessage">{error.message}</div>
-      {error.hint ? (
+      {hint ? (
         <div className="jp-RegAuth-errorHint">
-          {trans.__('What to do: %1', error.hint)}
+          {trans.__('What to do: %1', hint)}
         </div>
       ) : null}
       {error.fingerprint ? (

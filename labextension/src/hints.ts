@@ -1,0 +1,32 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+
+import { IErrorBody } from './types';
+
+type Hint = (error: IErrorBody, trans: TranslationBundle) => string | null;
+
+/**
+ * The panel's own form of a fix, where it has a control for it, keyed by the
+ * error's stable code. The server's hints are worded for every front end; the
+ * ones not here are shown as they are.
+ */
+const HINTS: Record<string, Hint> = {
+  unknown_ca: (error, trans) =>
+    error.host
+      ? trans.__(
+          'Check the fingerprint with the registry\'s administrator and trust its CA: enter %1 under "Add a registry" and press "Check certificate", or give its CA certificate there.',
+          error.host
+        )
+      : null,
+  kubelet_needs_password: (error, trans) =>
+    error.host
+      ? trans.__(
+          'Log out of %1, then log in again with "Also configure Kubernetes" checked: that keeps the password, which the cluster needs.',
+          error.host
+        )
+      : null
+};
+
+/** What to do about an error, in the panel's words where it has its own. */
+export function panelHint(error: IErrorBody, trans: TranslationBundle): string {
+  return HINTS[error.code]?.(error, trans) ?? error.hint ?? '';
+}
