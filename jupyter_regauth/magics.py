@@ -153,11 +153,6 @@ class RegAuthMagics(Magics):
             return self.use(args)
         if cell is not None:
             return self.build_cell(make_service(_defaults(args)), args, cell)
-        if args.verb == "kube" and "kube" not in COMMANDS:
-            raise RegAuthError(
-                "Kubernetes support is not available in this installation",
-                hint="the registry login works without it; install a version with `regauth kube`",
-            )
         if args.verb == "login" and args.password_stdin:
             raise ConfigError(
                 "--password-stdin does not work in a notebook: it has no standard input to pipe",
