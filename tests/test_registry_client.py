@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import http.server
+import itertools
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -424,3 +426,36 @@ def test_a_body_cut_short_is_a_registry_error(pki: PKI, tmp_path: Path) -> None:
             with pytest.raises(RegistryUnreachable, match=host):
                 with client.open_blob("team/a", digest) as chunks:
                     b"".join(chunks)
+
+
+def test_a_token_renewed_after_a_refusal_serves_the_next_request(pki: PKI, tmp_path: Path) -> None:
+    """The token fetched after a 401 replaces the refused one for the request's own scopes too,
+    also where the challenge spells them otherwise (distribution lists push,pull in either
+    order): the next request is not sent the refused token again."""
+    issued = itertools.count()
+    refused: list[str | None] = []
+    realm: list[str] = []
+
+    def registry(request: Request) -> bytes:
+        if request.path.startswith("/token"):
+            body = json.dumps({"token": f"t{next(issued)}", "expires_in": 300}).encode()
+            return response("200 OK", {"Content-Type": "application/json"}, body)
+        if request.headers.get("authorization") in (None, "Bearer t1"):  # t1 lapsed early
+            refused.append(request.headers.get("authorization"))
+            scope = ',scope="repository:team/a:push,pull"' if "/v2/team/" in request.path else ""
+            challenge = f'Bearer realm="{realm[0]}",service="reg"{scope}'
+            return response("401 Unauthorized", {"WWW-Authenticate": challenge})
+        return response("201 Created", {"Docker-Content-Digest": digest})
+
+    manifest = b'{"schemaVersion": 2}'
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        realm.append(f"https://{host}/token")
+        creds = Credentials(username="alice", password="throwaway")
+        trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+        with RegistryClient(host, credentials=creds, trust=trust) as client:
+            client.ping()
+            for _ in range(2):
+                client.put_manifest("team/a", "v1", manifest, "application/json")
+    assert refused == [None, "Bearer t1"]
+    assert next(issued) == 3  # t0 for the ping, t1 refused, t2 for both PUTs

@@ -106,7 +106,10 @@ class RegistryAuth(httpx.Auth):
         with self._lock:
             return max((t.expires_at for t in self._tokens.values()), default=None)
 
-    def _header(self, scopes: list[str], *, fresh: bool = False) -> str | None:
+    def _header(self, scopes: list[str], *, refused: list[str] | None = None) -> str | None:
+        """The Authorization for a request needing ``scopes``. ``refused``: the scopes of a
+        request the registry refused its token: a new one is fetched for ``scopes`` (those and
+        what the challenge asked for) and replaces the refused one for ``refused`` too."""
         challenge = self._challenge
         creds = self.credentials
         if challenge is None:
@@ -117,12 +120,15 @@ class RegistryAuth(httpx.Auth):
             return None
         if creds.registry_token:
             return f"Bearer {creds.registry_token}"
-        key = (challenge.realm or "", challenge.service or "", *sorted(scopes))
+        prefix = (challenge.realm or "", challenge.service or "")
+        key = (*prefix, *sorted(scopes))
         with self._lock:
             token = self._tokens.get(key)
-            if token is None or fresh or not token.valid():
+            if token is None or refused is not None or not token.valid():
                 token = self.fetch_token(challenge, scopes)
                 self._tokens[key] = token
+                if refused is not None:  # else the next such request is sent it again
+                    self._tokens[(*prefix, *sorted(refused))] = token
         return f"Bearer {token.value}"
 
     def fetch_token(
@@ -221,8 +227,8 @@ class RegistryAuth(httpx.Auth):
             # tokens are this registry's, so nothing is sent there and its 401 teaches nothing.
             yield request
             return
-        scopes = scopes_for(request.method, request.url.path, request.url.query.decode())
-        header = self._header(scopes)
+        asked = scopes_for(request.method, request.url.path, request.url.query.decode())
+        header = self._header(asked)
         if header:
             request.headers["Authorization"] = header
         response = yield request
@@ -231,13 +237,14 @@ class RegistryAuth(httpx.Auth):
         challenge = self.learn(response)
         if challenge is None or (challenge.scheme == "basic" and self.credentials.anonymous):
             return
+        scopes = asked
         if challenge.scheme == "bearer" and challenge.scope:
-            scopes = sorted(set(scopes) | set(challenge.scope.split(" ")))
+            scopes = sorted(set(asked) | set(challenge.scope.split()))
         if header and challenge.params.get("error") == "insufficient_scope":
             return  # a fresh token would grant no more; the client reports it
         if not isinstance(request.stream, httpx.ByteStream):
             return  # a streamed body cannot be sent twice; callers ping first
-        retry = self._header(scopes, fresh=True)
+        retry = self._header(scopes, refused=asked)
         if retry:
             request.headers["Authorization"] = retry
             yield request
