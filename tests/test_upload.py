@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +21,10 @@ from jupyter_regauth.registry.upload import (
     push_bytes,
     push_stream,
     skip,
+    start_upload,
 )
 from jupyter_regauth.testing.registry import LocalRegistry
+from jupyter_regauth.testing.token_issuer import TokenIssuer
 
 from .conftest import PKI, Registry, new_password
 from .tls_server import Request, response, scripted, tls_server
@@ -202,6 +205,58 @@ def test_a_mount_from_a_repository_one_cannot_read_becomes_an_upload(
         )
         assert pushed.state == "uploaded"
         assert _pulled(client, "team/dst", digest) == path.read_bytes()
+
+
+REGISTRY_LEEWAY = 60  # seconds distribution still takes a token after its exp (clock skew)
+
+
+def _first_push_token_lapses(
+    issuer: TokenIssuer, monkeypatch: pytest.MonkeyPatch, accepted_for: int
+) -> list[str]:
+    """Make the registry refuse the first push token ``accepted_for`` seconds after it is issued,
+    while the token service says it lives for ``issuer.lifetime`` (as when their clocks
+    disagree). Returns the scopes of that token once it has been issued."""
+    respond = issuer.respond
+    lapsing: list[str] = []
+
+    def first_lapses(subject: str | None, scopes: list[str], *, offline: bool) -> dict[str, object]:
+        body = respond(subject, scopes, offline=offline)
+        if not lapsing and any(s.endswith(":pull,push") for s in scopes):
+            lapsing.extend(scopes)
+            with monkeypatch.context() as short:
+                short.setattr(issuer, "lifetime", accepted_for - REGISTRY_LEEWAY)
+                token = issuer.sign(subject or "", issuer.grant(subject, scopes))
+            issuer.on_secret(token)
+            body.update(token=token, access_token=token)
+        return body
+
+    monkeypatch.setattr(issuer, "respond", first_lapses)
+    return lapsing
+
+
+def test_a_token_refused_to_a_streamed_upload_is_renewed_and_the_upload_resumed(
+    token_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamed PATCH refused its token (lapsed sooner than the token service said) gets a new
+    token and goes on from what the registry holds, as after a dropped connection: its consumed
+    stream is not sent again."""
+    issuer = token_registry.extra["issuer"]
+    assert isinstance(issuer, TokenIssuer)
+    lapsing = _first_push_token_lapses(issuer, monkeypatch, accepted_for=3)
+    path, digest = _blob(tmp_path, 3 << 20)
+    with _client(token_registry) as client:
+        session = start_upload(client, "team/lapsing")  # taken with the lapsing token
+        push = "repository:team/lapsing:pull,push"
+        assert push in lapsing
+        before = len(issuer.requests)
+        time.sleep(4)
+        result = push_stream(
+            client, "team/lapsing", file_opener(str(path)), lambda: digest, session=session
+        )
+        assert (result.state, result.attempts, result.size) == ("uploaded", 2, 3 << 20)
+        asked = [r.get("query", {}).get("scope", []) for r in issuer.requests[before:]]  # type: ignore[attr-defined]
+        assert sum(push in scopes for scopes in asked) == 1  # the one renewal
+        assert _pulled(client, "team/lapsing", digest) == path.read_bytes()
 
 
 @pytest.mark.parametrize(

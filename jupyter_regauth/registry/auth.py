@@ -4,7 +4,8 @@ The token flow follows distribution's "Token Authentication Specification": on a
 ``Bearer`` challenge, ask the realm for a token for the request's scope (GET with Basic auth or
 anonymously; OAuth2 POST with a refresh token when we hold an identity token), cache it per scope
 until it expires, and retry. Once a registry's challenge is known, tokens are fetched before a
-request is sent, so streamed uploads never need replaying.
+request is sent; a streamed request refused its token anyway (one that lapsed early) is not
+replayed: the token is renewed and ``Reauthenticated`` tells the caller to send it again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httpx
 
 from ..credentials.types import Credentials
 from .challenge import Challenge, parse_challenges
-from .errors import AuthenticationFailed, Forbidden, RegistryError
+from .errors import AuthenticationFailed, Forbidden, Reauthenticated, RegistryError
 
 CLIENT_ID = "jupyter-regauth"
 EXPIRY_MARGIN = 10.0  # seconds before expiry at which a cached token is no longer used
@@ -92,6 +93,7 @@ class RegistryAuth(httpx.Auth):
     ) -> None:
         self.credentials = credentials or Credentials()
         self._origin = _origin(httpx.URL(base_url))
+        self._host = httpx.URL(base_url).netloc.decode()
         self._token_client = token_client
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], Token] = {}
@@ -242,9 +244,16 @@ class RegistryAuth(httpx.Auth):
             scopes = sorted(set(asked) | set(challenge.scope.split()))
         if header and challenge.params.get("error") == "insufficient_scope":
             return  # a fresh token would grant no more; the client reports it
-        if not isinstance(request.stream, httpx.ByteStream):
-            return  # a streamed body cannot be sent twice; callers ping first
         retry = self._header(scopes, refused=asked)
-        if retry:
-            request.headers["Authorization"] = retry
-            yield request
+        if not retry or retry == header:
+            return  # nothing new to send (refused credentials): the client reports the 401
+        if not isinstance(request.stream, httpx.ByteStream):
+            # The body was streamed and is spent: the new token waits in the cache.
+            raise Reauthenticated(
+                f"{self._host} refused the token for {request.method} {request.url.path}, "
+                "whose streamed body cannot be sent twice; a new token was fetched",
+                hint="send the request again",
+                status=401,
+            )
+        request.headers["Authorization"] = retry
+        yield request

@@ -3,7 +3,8 @@
 A blob the repository already has is not sent (HEAD); one another repository of the registry has
 is mounted; otherwise it is streamed in one PATCH (chunked transfer encoding, so a layer can be
 compressed while it is sent and its digest known only at the end) and closed with
-``PUT ?digest=``. An interrupted PATCH is resumed from the offset the registry reports.
+``PUT ?digest=``. A PATCH interrupted, or refused a token that lapsed early, is resumed from
+the offset the registry reports.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from dataclasses import dataclass
 import httpx
 
 from .client import RegistryClient
-from .errors import DigestMismatch, Forbidden, RegistryError, RegistryUnreachable
+from .errors import (
+    DigestMismatch,
+    Forbidden,
+    Reauthenticated,
+    RegistryError,
+    RegistryUnreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +284,12 @@ def _send(
             if counted.failed is not None:
                 raise counted.failed
             return session, offset, counted, attempts
-        except RegistryUnreachable:
+        except (RegistryUnreachable, Reauthenticated) as exc:
+            # Cut off, or refused a token since renewed: the bytes sent are spent either way.
             if attempts > retries:
                 raise
-            time.sleep(0.5 * attempts)
+            if isinstance(exc, RegistryUnreachable):
+                time.sleep(0.5 * attempts)
             offset, session = _resume(client, session.repository, session)
             log.info(
                 "resuming upload to %s at byte %d (attempt %d)",
