@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -17,6 +18,7 @@ from jupyter_regauth.registry import DigestMismatch, RegistryClient, TrustConfig
 from jupyter_regauth.registry.upload import (
     UploadSession,
     file_opener,
+    find_or_mount,
     push_blob,
     push_bytes,
     push_stream,
@@ -271,3 +273,36 @@ def test_upload_status_range(pki: PKI, tmp_path: Path, held: str, offset: int | 
     with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
         with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
             assert UploadSession(client, "team/a", "/v2/team/a/blobs/uploads/1").offset() == offset
+
+
+def test_relative_upload_locations_are_resolved_against_their_request(
+    pki: PKI, tmp_path: Path
+) -> None:
+    """A Location without a leading '/' is relative to the URL of the request it answers
+    (RFC 3986), as docker and ggcr resolve it: a mount's answer, a PATCH's and a status's."""
+    data = b"layer bytes"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    uploads = "/v2/team/a/blobs/uploads/"
+    answers = {  # each request the client must send, and the registry's answer to it
+        ("POST", f"{uploads}?mount={quote(digest)}&from=team%2Fb"): ("202 Accepted", "1?_state=a"),
+        ("PATCH", f"{uploads}1?_state=a"): ("202 Accepted", "2?_state=b"),
+        ("GET", f"{uploads}2?_state=b"): ("204 No Content", "../uploads/3?_state=c"),
+        ("PUT", f"{uploads}3?_state=c&digest={quote(digest)}"): ("201 Created", ""),
+    }
+    seen: list[tuple[str, str]] = []
+
+    def registry(request: Request) -> bytes:
+        seen.append((request.method, request.path))
+        if request.method == "HEAD":
+            return response("404 Not Found")
+        status, location = answers.get((request.method, request.path), ("404 Not Found", ""))
+        return response(status, {"Location": location, "Range": "0-10"} if location else {})
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            session = find_or_mount(client, "team/a", digest, ["team/b"])
+            assert isinstance(session, UploadSession)
+            session.patch([data])
+            assert session.offset() == len(data)
+            session.complete(digest)
+    assert seen[1:] == list(answers)
