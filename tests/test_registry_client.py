@@ -34,6 +34,7 @@ from jupyter_regauth.registry import (
 )
 from jupyter_regauth.registry import client as client_module
 from jupyter_regauth.registry.trust import SSLContexts, ca_to_trust, fetch_chain, fingerprint
+from jupyter_regauth.registry.upload import push_bytes
 from jupyter_regauth.testing.pki import issue
 from jupyter_regauth.testing.registry import LocalRegistry
 
@@ -459,3 +460,51 @@ def test_a_token_renewed_after_a_refusal_serves_the_next_request(pki: PKI, tmp_p
                 client.put_manifest("team/a", "v1", manifest, "application/json")
     assert refused == [None, "Bearer t1"]
     assert next(issued) == 3  # t0 for the ping, t1 refused, t2 for both PUTs
+
+
+def test_relative_next_links_are_resolved_against_their_request(pki: PKI, tmp_path: Path) -> None:
+    """A Link without a leading '/' (a query alone, or a relative path) goes on with the list it
+    was sent with (RFC 3986), as ggcr follows it."""
+    pages = {
+        "/v2/team/a/tags/list?n=1": ("a", "?n=1&last=a"),
+        "/v2/team/a/tags/list?n=1&last=a": ("b", "list?n=1&last=b"),
+        "/v2/team/a/tags/list?n=1&last=b": ("c", ""),
+    }
+
+    def registry(request: Request) -> bytes:
+        if request.path not in pages:
+            return response("404 Not Found")
+        tag, link = pages[request.path]
+        headers = {"Content-Type": "application/json"}
+        if link:
+            headers["Link"] = f'<{link}>; rel="next"'
+        return response("200 OK", headers, json.dumps({"tags": [tag]}).encode())
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            assert client.tags("team/a", page_size=1) == ["a", "b", "c"]
+
+
+def test_the_catalog_is_paged_through_the_links_of_the_registry(basic_registry: Registry) -> None:
+    """distribution's own next links (an absolute path with the query) page through the list."""
+    config = b"{}"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    creds = {"username": "alice", "password": basic_registry.password}
+    with client_for(basic_registry, **creds) as client:
+        for repository in ("team/paged-a", "team/paged-b"):
+            push_bytes(client, repository, config)
+            client.put_manifest(repository, "v1", manifest, json.loads(manifest)["mediaType"])
+        paged = client.catalog(page_size=1)
+        assert paged == client.catalog(page_size=None)
+        assert {"team/paged-a", "team/paged-b"} <= set(paged)

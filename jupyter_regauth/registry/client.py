@@ -327,7 +327,7 @@ class RegistryClient:
             response = self.send("GET", url, params=params)
             items.extend(response.json().get(key) or [])
             link = response.links.get("next", {}).get("url")
-            url, params = link, None
+            url, params = resolve(response, link) if link else None, None
         return items
 
     def catalog(self, page_size: int | None = 100) -> list[str]:
