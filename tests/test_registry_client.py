@@ -8,7 +8,9 @@ import http.server
 import itertools
 import json
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -508,3 +510,99 @@ def test_the_catalog_is_paged_through_the_links_of_the_registry(basic_registry: 
         paged = client.catalog(page_size=1)
         assert paged == client.catalog(page_size=None)
         assert {"team/paged-a", "team/paged-b"} <= set(paged)
+
+
+@contextmanager
+def bearer_registry(
+    pki: PKI, tmp_path: Path, token_answer: bytes, challenge: str = 'realm="{realm}",service="reg"'
+) -> Iterator[tuple[str, list[Request]]]:
+    """A scripted registry that takes "Bearer t", challenging with ``challenge`` (``{realm}``:
+    the address of /token on the same server, which answers ``token_answer``). Yields its host
+    and the token requests it was sent."""
+    asked: list[Request] = []
+    realm: list[str] = []
+
+    def registry(request: Request) -> bytes:
+        if request.path.startswith("/token"):
+            asked.append(request)
+            return response("200 OK", {"Content-Type": "application/json"}, token_answer)
+        if request.headers.get("authorization") != "Bearer t":
+            header = "Bearer " + challenge.format(realm=realm[0])
+            return response("401 Unauthorized", {"WWW-Authenticate": header})
+        return response("200 OK", {"Content-Type": "application/json"}, b"{}")
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        realm.append(f"https://{host}/token")
+        yield host, asked
+
+
+def _rfc3339(seconds_ago: float, form: str) -> str:
+    issued = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds_ago)
+    return issued.strftime(form).replace("NANOS", f"{issued.microsecond:06d}123")
+
+
+# (the token service's answer, how long the token then lives by the client's count)
+TOKEN_ANSWERS = [
+    # expires_in counts from issued_at, in each of RFC 3339's spellings (Go sends nanoseconds)
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "200 s ago %Y-%m-%dT%H:%M:%SZ"},
+        100,
+        id="issued-before",
+    ),
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "200 s ago %Y-%m-%dT%H:%M:%S.NANOSZ"},
+        100,
+        id="issued-before-nanoseconds",
+    ),
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "200 s ago %Y-%m-%dT%H:%M:%S+00:00"},
+        100,
+        id="issued-before-offset",
+    ),
+    # an issued_at that says nothing by our clock: Go's zero time, a time yet to come, nonsense
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "0001-01-01T00:00:00Z"}, 300, id="zero"
+    ),
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "-30 s ago %Y-%m-%dT%H:%M:%SZ"},
+        300,
+        id="issued-later",
+    ),
+    pytest.param({"token": "t", "expires_in": 300, "issued_at": "soon"}, 300, id="not-a-time"),
+    # OAuth2's access_token alone; no expires_in, or one that is no lifetime: 60 s, as the spec
+    pytest.param({"access_token": "t"}, 60, id="access-token"),
+    pytest.param({"token": "t", "expires_in": 0}, 60, id="zero-lifetime"),
+    pytest.param({"token": "t", "expires_in": -5}, 60, id="negative-lifetime"),
+    pytest.param({"token": "t", "expires_in": "Infinity"}, 60, id="infinite-lifetime"),
+]
+
+
+@pytest.mark.parametrize(("answer", "lifetime"), TOKEN_ANSWERS)
+def test_a_token_lives_as_long_as_the_token_service_said(
+    pki: PKI, tmp_path: Path, answer: dict[str, object], lifetime: int
+) -> None:
+    """distribution's token spec: expires_in counts from issued_at where it is given (a service
+    may hand out a token it issued before), else from now, and is 60 s where it is absent."""
+    body = dict(answer)
+    issued = str(body.get("issued_at", ""))
+    if " s ago " in issued:
+        ago, _, form = issued.partition(" s ago ")
+        body["issued_at"] = _rfc3339(float(ago), form)
+    text = json.dumps(body).replace('"Infinity"', "Infinity").encode()
+    with bearer_registry(pki, tmp_path, text) as (host, _):
+        trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+        with RegistryClient(host, trust=trust) as client:
+            assert client.ping(authenticate=True).status == 200
+            expiry = client.auth.token_expiry()
+    assert expiry is not None and abs(expiry - time.time() - lifetime) < 5
+
+
+@pytest.mark.parametrize("answer", [b'{"access_token": null}', b'{"token": ""}', b"[]"])
+def test_a_token_answer_without_a_token_is_an_error(
+    pki: PKI, tmp_path: Path, answer: bytes
+) -> None:
+    with bearer_registry(pki, tmp_path, answer) as (host, _):
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            with pytest.raises(RegistryError, match="sent no token") as info:
+                client.ping(authenticate=True)
+    assert info.value.hint

@@ -11,10 +11,14 @@ replayed: the token is renewed and ``Reauthenticated`` tells the caller to send 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import httpx
@@ -26,6 +30,9 @@ from .errors import AuthenticationFailed, Forbidden, Reauthenticated, RegistryEr
 CLIENT_ID = "jupyter-regauth"
 EXPIRY_MARGIN = 10.0  # seconds before expiry at which a cached token is no longer used
 DEFAULT_TOKEN_LIFETIME = 60  # distribution's spec: assume 60 s when expires_in is absent
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,44 @@ def scopes_for(method: str, path: str, query: str = "") -> list[str]:
     if source and source[0] != name:
         scopes.append(f"repository:{source[0]}:pull")
     return scopes
+
+
+def _timestamp(value: object) -> float | None:
+    """An RFC 3339 time as seconds since the epoch, or None. Go writes nanoseconds, and a "Z",
+    which Python 3.10's ``fromisoformat`` does not read."""
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    date, clock, fraction, zone = match.groups()
+    try:
+        parsed = dt.datetime.fromisoformat(f"{date}T{clock}{'+00:00' if zone in 'Zz' else zone}")
+    except ValueError:  # a 13th month, say
+        return None
+    return parsed.timestamp() + float(f"0.{fraction or 0}")
+
+
+def _seconds(value: object) -> float | None:
+    """A positive, finite number of seconds (a JSON number, or a string of one), else None."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and 0 < value < math.inf:
+        return float(value)
+    return None
+
+
+def _life_left(body: dict[str, Any], now: float) -> float:
+    """How long a token has left, from a token response (distribution's token spec):
+    ``expires_in`` seconds (60 where it is absent) from ``issued_at`` where that is given,
+    else from now."""
+    lifetime = _seconds(body.get("expires_in")) or DEFAULT_TOKEN_LIFETIME
+    issued = _timestamp(body.get("issued_at"))
+    age = now - issued if issued is not None else 0.0
+    # An issued_at later than now, or before the token's whole life (Go's zero time, clocks
+    # apart by more than that), says nothing by our clock: the token is as good as new.
+    return lifetime - age if 0 < age < lifetime else lifetime
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -198,20 +243,22 @@ class RegistryAuth(httpx.Auth):
             )
         try:
             body = response.json()
-            value = body.get("token") or body["access_token"]
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise RegistryError(f"the token service {realm} sent no token") from exc
-        try:
-            lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
-        except (TypeError, ValueError):  # not a number: as if it were absent
-            lifetime = DEFAULT_TOKEN_LIFETIME
+            value = body.get("access_token") or body.get("token")  # docker's and ggcr's order
+        except (ValueError, AttributeError):
+            value = None
+        if not value or not isinstance(value, str):
+            raise RegistryError(
+                f"the token service {realm} sent no token",
+                hint="the registry's token service is misconfigured: tell the registry admin",
+            )
         refresh = body.get("refresh_token")
         if refresh:
             self.refresh_token = refresh
+        now = time.time()
+        left = _life_left(body, now)
         # A token that lives only seconds is still reused for half its life, not fetched anew
         # for every request.
-        margin = min(EXPIRY_MARGIN, lifetime / 2)
-        return Token(value, time.time() + lifetime, refresh, margin)
+        return Token(value, now + left, refresh, min(EXPIRY_MARGIN, left / 2))
 
     def learn(self, response: httpx.Response) -> Challenge | None:
         """Remember the challenge of a 401 (Bearer preferred over Basic, as docker does)."""
