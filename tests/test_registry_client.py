@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -606,3 +607,37 @@ def test_a_token_answer_without_a_token_is_an_error(
             with pytest.raises(RegistryError, match="sent no token") as info:
                 client.ping(authenticate=True)
     assert info.value.hint
+
+
+# (the challenge, the query the token realm is then sent, as docker sends it)
+CHALLENGES = [
+    pytest.param('realm="{realm}",service=""', {}, id="empty-service"),
+    pytest.param(
+        'realm="{realm}?service=reg&x=1"', {"service": ["reg"], "x": ["1"]}, id="realm-query"
+    ),
+    pytest.param(
+        'realm="{realm}?x=1",service="reg",scope="repository:team/b:pull  repository:team/c:pull"',
+        {
+            "x": ["1"],
+            "service": ["reg"],
+            "scope": ["repository:team/b:pull", "repository:team/c:pull"],
+        },
+        id="scope-list",
+    ),
+    pytest.param(r'realm="{realm}",service="r\"e\\g"', {"service": ['r"e\\g']}, id="escapes"),
+]
+
+
+@pytest.mark.parametrize(("challenge", "query"), CHALLENGES)
+def test_the_token_realm_is_sent_what_docker_sends(
+    pki: PKI, tmp_path: Path, challenge: str, query: dict[str, list[str]]
+) -> None:
+    """docker keeps the realm's own query, adds service only where the challenge names one,
+    and a scope for each the request needs and the challenge asked for."""
+    with bearer_registry(pki, tmp_path, b'{"token": "t"}', challenge) as (host, asked):
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            client.head_manifest("team/a", "v1")
+    [request] = asked
+    sent = parse_qs(request.path.partition("?")[2], keep_blank_values=True)
+    scopes = sorted(["repository:team/a:pull", *query.get("scope", [])])
+    assert sent == {**query, "scope": scopes}

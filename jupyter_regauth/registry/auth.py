@@ -211,7 +211,11 @@ class RegistryAuth(httpx.Auth):
                     },
                 )
             else:
-                params: list[tuple[str, str | int | float | bool | None]] = [("service", service)]
+                # As docker: the realm's own query is kept (httpx would replace it), and an
+                # empty service is left out rather than sent as "service=".
+                params: list[tuple[str, str | int | float | bool | None]] = []
+                params += httpx.URL(realm).params.multi_items()
+                params += [("service", service)] if service else []
                 params += [("scope", s) for s in scopes]
                 headers = {}
                 if creds.username:
