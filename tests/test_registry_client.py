@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import http.server
+import itertools
+import json
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -32,6 +37,7 @@ from jupyter_regauth.registry import (
 )
 from jupyter_regauth.registry import client as client_module
 from jupyter_regauth.registry.trust import SSLContexts, ca_to_trust, fetch_chain, fingerprint
+from jupyter_regauth.registry.upload import push_bytes
 from jupyter_regauth.testing.pki import issue
 from jupyter_regauth.testing.registry import LocalRegistry
 
@@ -427,3 +433,214 @@ def test_a_body_cut_short_is_a_registry_error(pki: PKI, tmp_path: Path) -> None:
             with pytest.raises(RegistryUnreachable, match=host):
                 with client.open_blob("team/a", digest) as chunks:
                     b"".join(chunks)
+
+
+def test_a_token_renewed_after_a_refusal_serves_the_next_request(pki: PKI, tmp_path: Path) -> None:
+    """The token fetched after a 401 replaces the refused one for the request's own scopes too,
+    also where the challenge spells them otherwise (distribution lists push,pull in either
+    order): the next request is not sent the refused token again."""
+    issued = itertools.count()
+    refused: list[str | None] = []
+    realm: list[str] = []
+
+    def registry(request: Request) -> bytes:
+        if request.path.startswith("/token"):
+            body = json.dumps({"token": f"t{next(issued)}", "expires_in": 300}).encode()
+            return response("200 OK", {"Content-Type": "application/json"}, body)
+        if request.headers.get("authorization") in (None, "Bearer t1"):  # t1 lapsed early
+            refused.append(request.headers.get("authorization"))
+            scope = ',scope="repository:team/a:push,pull"' if "/v2/team/" in request.path else ""
+            challenge = f'Bearer realm="{realm[0]}",service="reg"{scope}'
+            return response("401 Unauthorized", {"WWW-Authenticate": challenge})
+        return response("201 Created", {"Docker-Content-Digest": digest})
+
+    manifest = b'{"schemaVersion": 2}'
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        realm.append(f"https://{host}/token")
+        creds = Credentials(username="alice", password="throwaway")
+        trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+        with RegistryClient(host, credentials=creds, trust=trust) as client:
+            client.ping()
+            for _ in range(2):
+                client.put_manifest("team/a", "v1", manifest, "application/json")
+    assert refused == [None, "Bearer t1"]
+    assert next(issued) == 3  # t0 for the ping, t1 refused, t2 for both PUTs
+
+
+def test_relative_next_links_are_resolved_against_their_request(pki: PKI, tmp_path: Path) -> None:
+    """A Link without a leading '/' (a query alone, or a relative path) goes on with the list it
+    was sent with (RFC 3986), as ggcr follows it."""
+    pages = {
+        "/v2/team/a/tags/list?n=1": ("a", "?n=1&last=a"),
+        "/v2/team/a/tags/list?n=1&last=a": ("b", "list?n=1&last=b"),
+        "/v2/team/a/tags/list?n=1&last=b": ("c", ""),
+    }
+
+    def registry(request: Request) -> bytes:
+        if request.path not in pages:
+            return response("404 Not Found")
+        tag, link = pages[request.path]
+        headers = {"Content-Type": "application/json"}
+        if link:
+            headers["Link"] = f'<{link}>; rel="next"'
+        return response("200 OK", headers, json.dumps({"tags": [tag]}).encode())
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            assert client.tags("team/a", page_size=1) == ["a", "b", "c"]
+
+
+def test_the_catalog_is_paged_through_the_links_of_the_registry(basic_registry: Registry) -> None:
+    """distribution's own next links (an absolute path with the query) page through the list."""
+    config = b"{}"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    creds = {"username": "alice", "password": basic_registry.password}
+    with client_for(basic_registry, **creds) as client:
+        for repository in ("team/paged-a", "team/paged-b"):
+            push_bytes(client, repository, config)
+            client.put_manifest(repository, "v1", manifest, json.loads(manifest)["mediaType"])
+        paged = client.catalog(page_size=1)
+        assert paged == client.catalog(page_size=None)
+        assert {"team/paged-a", "team/paged-b"} <= set(paged)
+
+
+@contextmanager
+def bearer_registry(
+    pki: PKI, tmp_path: Path, token_answer: bytes, challenge: str = 'realm="{realm}",service="reg"'
+) -> Iterator[tuple[str, list[Request]]]:
+    """A scripted registry that takes "Bearer t", challenging with ``challenge`` (``{realm}``:
+    the address of /token on the same server, which answers ``token_answer``). Yields its host
+    and the token requests it was sent."""
+    asked: list[Request] = []
+    realm: list[str] = []
+
+    def registry(request: Request) -> bytes:
+        if request.path.startswith("/token"):
+            asked.append(request)
+            return response("200 OK", {"Content-Type": "application/json"}, token_answer)
+        if request.headers.get("authorization") != "Bearer t":
+            header = "Bearer " + challenge.format(realm=realm[0])
+            return response("401 Unauthorized", {"WWW-Authenticate": header})
+        return response("200 OK", {"Content-Type": "application/json"}, b"{}")
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        realm.append(f"https://{host}/token")
+        yield host, asked
+
+
+def _rfc3339(seconds_ago: float, form: str) -> str:
+    issued = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds_ago)
+    return issued.strftime(form).replace("NANOS", f"{issued.microsecond:06d}123")
+
+
+# (the token service's answer, how long the token then lives by the client's count)
+TOKEN_ANSWERS = [
+    # expires_in counts from issued_at, in each of RFC 3339's spellings (Go sends nanoseconds)
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "200 s ago %Y-%m-%dT%H:%M:%SZ"},
+        100,
+        id="issued-before",
+    ),
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "200 s ago %Y-%m-%dT%H:%M:%S.NANOSZ"},
+        100,
+        id="issued-before-nanoseconds",
+    ),
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "200 s ago %Y-%m-%dT%H:%M:%S+00:00"},
+        100,
+        id="issued-before-offset",
+    ),
+    # an issued_at that says nothing by our clock: Go's zero time, a time yet to come, nonsense
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "0001-01-01T00:00:00Z"}, 300, id="zero"
+    ),
+    pytest.param(
+        {"token": "t", "expires_in": 300, "issued_at": "-30 s ago %Y-%m-%dT%H:%M:%SZ"},
+        300,
+        id="issued-later",
+    ),
+    pytest.param({"token": "t", "expires_in": 300, "issued_at": "soon"}, 300, id="not-a-time"),
+    # OAuth2's access_token alone; no expires_in, or one that is no lifetime: 60 s, as the spec
+    pytest.param({"access_token": "t"}, 60, id="access-token"),
+    pytest.param({"token": "t", "expires_in": 0}, 60, id="zero-lifetime"),
+    pytest.param({"token": "t", "expires_in": -5}, 60, id="negative-lifetime"),
+    pytest.param({"token": "t", "expires_in": "Infinity"}, 60, id="infinite-lifetime"),
+]
+
+
+@pytest.mark.parametrize(("answer", "lifetime"), TOKEN_ANSWERS)
+def test_a_token_lives_as_long_as_the_token_service_said(
+    pki: PKI, tmp_path: Path, answer: dict[str, object], lifetime: int
+) -> None:
+    """distribution's token spec: expires_in counts from issued_at where it is given (a service
+    may hand out a token it issued before), else from now, and is 60 s where it is absent."""
+    body = dict(answer)
+    issued = str(body.get("issued_at", ""))
+    if " s ago " in issued:
+        ago, _, form = issued.partition(" s ago ")
+        body["issued_at"] = _rfc3339(float(ago), form)
+    text = json.dumps(body).replace('"Infinity"', "Infinity").encode()
+    with bearer_registry(pki, tmp_path, text) as (host, _):
+        trust = TrustConfig(ca_pem=pki.ca.cert_pem)
+        with RegistryClient(host, trust=trust) as client:
+            assert client.ping(authenticate=True).status == 200
+            expiry = client.auth.token_expiry()
+    assert expiry is not None and abs(expiry - time.time() - lifetime) < 5
+
+
+@pytest.mark.parametrize("answer", [b'{"access_token": null}', b'{"token": ""}', b"[]"])
+def test_a_token_answer_without_a_token_is_an_error(
+    pki: PKI, tmp_path: Path, answer: bytes
+) -> None:
+    with bearer_registry(pki, tmp_path, answer) as (host, _):
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            with pytest.raises(RegistryError, match="sent no token") as info:
+                client.ping(authenticate=True)
+    assert info.value.hint
+
+
+# (the challenge, the query the token realm is then sent, as docker sends it)
+CHALLENGES = [
+    pytest.param('realm="{realm}",service=""', {}, id="empty-service"),
+    pytest.param(
+        'realm="{realm}?service=reg&x=1"', {"service": ["reg"], "x": ["1"]}, id="realm-query"
+    ),
+    pytest.param(
+        'realm="{realm}?x=1",service="reg",scope="repository:team/b:pull  repository:team/c:pull"',
+        {
+            "x": ["1"],
+            "service": ["reg"],
+            "scope": ["repository:team/b:pull", "repository:team/c:pull"],
+        },
+        id="scope-list",
+    ),
+    pytest.param(r'realm="{realm}",service="r\"e\\g"', {"service": ['r"e\\g']}, id="escapes"),
+]
+
+
+@pytest.mark.parametrize(("challenge", "query"), CHALLENGES)
+def test_the_token_realm_is_sent_what_docker_sends(
+    pki: PKI, tmp_path: Path, challenge: str, query: dict[str, list[str]]
+) -> None:
+    """docker keeps the realm's own query, adds service only where the challenge names one,
+    and a scope for each the request needs and the challenge asked for."""
+    with bearer_registry(pki, tmp_path, b'{"token": "t"}', challenge) as (host, asked):
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            client.head_manifest("team/a", "v1")
+    [request] = asked
+    sent = parse_qs(request.path.partition("?")[2], keep_blank_values=True)
+    scopes = sorted(["repository:team/a:pull", *query.get("scope", [])])
+    assert sent == {**query, "scope": scopes}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -16,12 +18,15 @@ from jupyter_regauth.registry import DigestMismatch, RegistryClient, TrustConfig
 from jupyter_regauth.registry.upload import (
     UploadSession,
     file_opener,
+    find_or_mount,
     push_blob,
     push_bytes,
     push_stream,
     skip,
+    start_upload,
 )
 from jupyter_regauth.testing.registry import LocalRegistry
+from jupyter_regauth.testing.token_issuer import TokenIssuer
 
 from .conftest import PKI, Registry, new_password
 from .tls_server import Request, response, scripted, tls_server
@@ -204,6 +209,58 @@ def test_a_mount_from_a_repository_one_cannot_read_becomes_an_upload(
         assert _pulled(client, "team/dst", digest) == path.read_bytes()
 
 
+REGISTRY_LEEWAY = 60  # seconds distribution still takes a token after its exp (clock skew)
+
+
+def _first_push_token_lapses(
+    issuer: TokenIssuer, monkeypatch: pytest.MonkeyPatch, accepted_for: int
+) -> list[str]:
+    """Make the registry refuse the first push token ``accepted_for`` seconds after it is issued,
+    while the token service says it lives for ``issuer.lifetime`` (as when their clocks
+    disagree). Returns the scopes of that token once it has been issued."""
+    respond = issuer.respond
+    lapsing: list[str] = []
+
+    def first_lapses(subject: str | None, scopes: list[str], *, offline: bool) -> dict[str, object]:
+        body = respond(subject, scopes, offline=offline)
+        if not lapsing and any(s.endswith(":pull,push") for s in scopes):
+            lapsing.extend(scopes)
+            with monkeypatch.context() as short:
+                short.setattr(issuer, "lifetime", accepted_for - REGISTRY_LEEWAY)
+                token = issuer.sign(subject or "", issuer.grant(subject, scopes))
+            issuer.on_secret(token)
+            body.update(token=token, access_token=token)
+        return body
+
+    monkeypatch.setattr(issuer, "respond", first_lapses)
+    return lapsing
+
+
+def test_a_token_refused_to_a_streamed_upload_is_renewed_and_the_upload_resumed(
+    token_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamed PATCH refused its token (lapsed sooner than the token service said) gets a new
+    token and goes on from what the registry holds, as after a dropped connection: its consumed
+    stream is not sent again."""
+    issuer = token_registry.extra["issuer"]
+    assert isinstance(issuer, TokenIssuer)
+    lapsing = _first_push_token_lapses(issuer, monkeypatch, accepted_for=3)
+    path, digest = _blob(tmp_path, 3 << 20)
+    with _client(token_registry) as client:
+        session = start_upload(client, "team/lapsing")  # taken with the lapsing token
+        push = "repository:team/lapsing:pull,push"
+        assert push in lapsing
+        before = len(issuer.requests)
+        time.sleep(4)
+        result = push_stream(
+            client, "team/lapsing", file_opener(str(path)), lambda: digest, session=session
+        )
+        assert (result.state, result.attempts, result.size) == ("uploaded", 2, 3 << 20)
+        asked = [r.get("query", {}).get("scope", []) for r in issuer.requests[before:]]  # type: ignore[attr-defined]
+        assert sum(push in scopes for scopes in asked) == 1  # the one renewal
+        assert _pulled(client, "team/lapsing", digest) == path.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("held", "offset"), [("0-99", 100), ("bytes=0-99", 100), ("0-0", None), ("", None)]
 )
@@ -216,3 +273,36 @@ def test_upload_status_range(pki: PKI, tmp_path: Path, held: str, offset: int | 
     with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
         with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
             assert UploadSession(client, "team/a", "/v2/team/a/blobs/uploads/1").offset() == offset
+
+
+def test_relative_upload_locations_are_resolved_against_their_request(
+    pki: PKI, tmp_path: Path
+) -> None:
+    """A Location without a leading '/' is relative to the URL of the request it answers
+    (RFC 3986), as docker and ggcr resolve it: a mount's answer, a PATCH's and a status's."""
+    data = b"layer bytes"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    uploads = "/v2/team/a/blobs/uploads/"
+    answers = {  # each request the client must send, and the registry's answer to it
+        ("POST", f"{uploads}?mount={quote(digest)}&from=team%2Fb"): ("202 Accepted", "1?_state=a"),
+        ("PATCH", f"{uploads}1?_state=a"): ("202 Accepted", "2?_state=b"),
+        ("GET", f"{uploads}2?_state=b"): ("204 No Content", "../uploads/3?_state=c"),
+        ("PUT", f"{uploads}3?_state=c&digest={quote(digest)}"): ("201 Created", ""),
+    }
+    seen: list[tuple[str, str]] = []
+
+    def registry(request: Request) -> bytes:
+        seen.append((request.method, request.path))
+        if request.method == "HEAD":
+            return response("404 Not Found")
+        status, location = answers.get((request.method, request.path), ("404 Not Found", ""))
+        return response(status, {"Location": location, "Range": "0-10"} if location else {})
+
+    with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
+        with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+            session = find_or_mount(client, "team/a", digest, ["team/b"])
+            assert isinstance(session, UploadSession)
+            session.patch([data])
+            assert session.offset() == len(data)
+            session.complete(digest)
+    assert seen[1:] == list(answers)

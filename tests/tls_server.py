@@ -84,9 +84,32 @@ def response(status: str, headers: dict[str, str] | None = None, body: bytes = b
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def _more(tls: ssl.SSLSocket) -> bytes:
+    piece = tls.recv(65536)
+    if not piece:
+        raise ConnectionError("the client closed the connection within a chunked body")
+    return piece
+
+
+def _chunked(tls: ssl.SSLSocket, data: bytes) -> bytes:
+    """The body of a chunked request, ``data`` being what was read of it already."""
+    body = b""
+    while True:
+        while b"\r\n" not in data:
+            data += _more(tls)
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        while len(data) < size + 2:  # the chunk and its CRLF (or, after the last, the end)
+            data += _more(tls)
+        if not size:
+            return body
+        body, data = body + data[:size], data[size + 2 :]
+
+
 def scripted(answer: Callable[[Request], bytes]) -> Callable[[ssl.SSLSocket], None]:
-    """A connection handler that parses one request (a Content-Length body included) and sends
-    what ``answer`` makes of it: a stand-in for registries that act as distribution does not."""
+    """A connection handler that parses one request (its body included, sized or chunked) and
+    sends what ``answer`` makes of it: a stand-in for registries that act as distribution does
+    not."""
 
     def handle(tls: ssl.SSLSocket) -> None:
         data = read_request(tls)
@@ -96,6 +119,8 @@ def scripted(answer: Callable[[Request], bytes]) -> Callable[[ssl.SSLSocket], No
         first, *fields = head.decode("latin-1").split("\r\n")
         method, path, _ = first.split(" ", 2)
         headers = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = _chunked(tls, body)
         while len(body) < int(headers.get("content-length", "0")):
             body += tls.recv(65536)
         tls.sendall(answer(Request(method, path, headers, body)))

@@ -4,27 +4,35 @@ The token flow follows distribution's "Token Authentication Specification": on a
 ``Bearer`` challenge, ask the realm for a token for the request's scope (GET with Basic auth or
 anonymously; OAuth2 POST with a refresh token when we hold an identity token), cache it per scope
 until it expires, and retry. Once a registry's challenge is known, tokens are fetched before a
-request is sent, so streamed uploads never need replaying.
+request is sent; a streamed request refused its token anyway (one that lapsed early) is not
+replayed: the token is renewed and ``Reauthenticated`` tells the caller to send it again.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import httpx
 
 from ..credentials.types import Credentials
 from .challenge import Challenge, parse_challenges
-from .errors import AuthenticationFailed, Forbidden, RegistryError
+from .errors import AuthenticationFailed, Forbidden, Reauthenticated, RegistryError
 
 CLIENT_ID = "jupyter-regauth"
 EXPIRY_MARGIN = 10.0  # seconds before expiry at which a cached token is no longer used
 DEFAULT_TOKEN_LIFETIME = 60  # distribution's spec: assume 60 s when expires_in is absent
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,44 @@ def scopes_for(method: str, path: str, query: str = "") -> list[str]:
     return scopes
 
 
+def _timestamp(value: object) -> float | None:
+    """An RFC 3339 time as seconds since the epoch, or None. Go writes nanoseconds, and a "Z",
+    which Python 3.10's ``fromisoformat`` does not read."""
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    date, clock, fraction, zone = match.groups()
+    try:
+        parsed = dt.datetime.fromisoformat(f"{date}T{clock}{'+00:00' if zone in 'Zz' else zone}")
+    except ValueError:  # a 13th month, say
+        return None
+    return parsed.timestamp() + float(f"0.{fraction or 0}")
+
+
+def _seconds(value: object) -> float | None:
+    """A positive, finite number of seconds (a JSON number, or a string of one), else None."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and 0 < value < math.inf:
+        return float(value)
+    return None
+
+
+def _life_left(body: dict[str, Any], now: float) -> float:
+    """How long a token has left, from a token response (distribution's token spec):
+    ``expires_in`` seconds (60 where it is absent) from ``issued_at`` where that is given,
+    else from now."""
+    lifetime = _seconds(body.get("expires_in")) or DEFAULT_TOKEN_LIFETIME
+    issued = _timestamp(body.get("issued_at"))
+    age = now - issued if issued is not None else 0.0
+    # An issued_at later than now, or before the token's whole life (Go's zero time, clocks
+    # apart by more than that), says nothing by our clock: the token is as good as new.
+    return lifetime - age if 0 < age < lifetime else lifetime
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
@@ -94,6 +140,7 @@ class RegistryAuth(httpx.Auth):
     ) -> None:
         self.credentials = credentials or Credentials()
         self._origin = _origin(httpx.URL(base_url))
+        self._host = httpx.URL(base_url).netloc.decode()
         self._token_client = token_client
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], Token] = {}
@@ -108,7 +155,10 @@ class RegistryAuth(httpx.Auth):
         with self._lock:
             return max((t.expires_at for t in self._tokens.values()), default=None)
 
-    def _header(self, scopes: list[str], *, fresh: bool = False) -> str | None:
+    def _header(self, scopes: list[str], *, refused: list[str] | None = None) -> str | None:
+        """The Authorization for a request needing ``scopes``. ``refused``: the scopes of a
+        request the registry refused its token: a new one is fetched for ``scopes`` (those and
+        what the challenge asked for) and replaces the refused one for ``refused`` too."""
         challenge = self._challenge
         creds = self.credentials
         if challenge is None:
@@ -119,12 +169,15 @@ class RegistryAuth(httpx.Auth):
             return None
         if creds.registry_token:
             return f"Bearer {creds.registry_token}"
-        key = (challenge.realm or "", challenge.service or "", *sorted(scopes))
+        prefix = (challenge.realm or "", challenge.service or "")
+        key = (*prefix, *sorted(scopes))
         with self._lock:
             token = self._tokens.get(key)
-            if token is None or fresh or not token.valid():
+            if token is None or refused is not None or not token.valid():
                 token = self.fetch_token(challenge, scopes)
                 self._tokens[key] = token
+                if refused is not None:  # else the next such request is sent it again
+                    self._tokens[(*prefix, *sorted(refused))] = token
         return f"Bearer {token.value}"
 
     def fetch_token(
@@ -160,7 +213,11 @@ class RegistryAuth(httpx.Auth):
                     },
                 )
             else:
-                params: list[tuple[str, str | int | float | bool | None]] = [("service", service)]
+                # As docker: the realm's own query is kept (httpx would replace it), and an
+                # empty service is left out rather than sent as "service=".
+                params: list[tuple[str, str | int | float | bool | None]] = []
+                params += httpx.URL(realm).params.multi_items()
+                params += [("service", service)] if service else []
                 params += [("scope", s) for s in scopes]
                 headers = {}
                 if creds.username:
@@ -192,20 +249,22 @@ class RegistryAuth(httpx.Auth):
             )
         try:
             body = response.json()
-            value = body.get("token") or body["access_token"]
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise RegistryError(f"the token service {realm} sent no token") from exc
-        try:
-            lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
-        except (TypeError, ValueError):  # not a number: as if it were absent
-            lifetime = DEFAULT_TOKEN_LIFETIME
+            value = body.get("access_token") or body.get("token")  # docker's and ggcr's order
+        except (ValueError, AttributeError):
+            value = None
+        if not value or not isinstance(value, str):
+            raise RegistryError(
+                f"the token service {realm} sent no token",
+                hint="the registry's token service is misconfigured: tell the registry admin",
+            )
         refresh = body.get("refresh_token")
         if refresh:
             self.refresh_token = refresh
+        now = time.time()
+        left = _life_left(body, now)
         # A token that lives only seconds is still reused for half its life, not fetched anew
         # for every request.
-        margin = min(EXPIRY_MARGIN, lifetime / 2)
-        return Token(value, time.time() + lifetime, refresh, margin)
+        return Token(value, now + left, refresh, min(EXPIRY_MARGIN, left / 2))
 
     def learn(self, response: httpx.Response) -> Challenge | None:
         """Remember the challenge of a 401 (Bearer preferred over Basic, as docker does)."""
@@ -223,8 +282,8 @@ class RegistryAuth(httpx.Auth):
             # tokens are this registry's, so nothing is sent there and its 401 teaches nothing.
             yield request
             return
-        scopes = scopes_for(request.method, request.url.path, request.url.query.decode())
-        header = self._header(scopes)
+        asked = scopes_for(request.method, request.url.path, request.url.query.decode())
+        header = self._header(asked)
         if header:
             request.headers["Authorization"] = header
         response = yield request
@@ -233,13 +292,21 @@ class RegistryAuth(httpx.Auth):
         challenge = self.learn(response)
         if challenge is None or (challenge.scheme == "basic" and self.credentials.anonymous):
             return
+        scopes = asked
         if challenge.scheme == "bearer" and challenge.scope:
-            scopes = sorted(set(scopes) | set(challenge.scope.split(" ")))
+            scopes = sorted(set(asked) | set(challenge.scope.split()))
         if header and challenge.params.get("error") == "insufficient_scope":
             return  # a fresh token would grant no more; the client reports it
+        retry = self._header(scopes, refused=asked)
+        if not retry or retry == header:
+            return  # nothing new to send (refused credentials): the client reports the 401
         if not isinstance(request.stream, httpx.ByteStream):
-            return  # a streamed body cannot be sent twice; callers ping first
-        retry = self._header(scopes, fresh=True)
-        if retry:
-            request.headers["Authorization"] = retry
-            yield request
+            # The body was streamed and is spent: the new token waits in the cache.
+            raise Reauthenticated(
+                f"{self._host} refused the token for {request.method} {request.url.path}, "
+                "whose streamed body cannot be sent twice; a new token was fetched",
+                hint="send the request again",
+                status=401,
+            )
+        request.headers["Authorization"] = retry
+        yield request

@@ -91,6 +91,13 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
+def resolve(response: httpx.Response, reference: str) -> str:
+    """A URI reference the registry answered with (a Location, a Link) as an absolute URL: one
+    without a leading '/' is relative to the request's URL (RFC 3986, section 5), not to the
+    registry's root, as docker and ggcr resolve it."""
+    return str(response.request.url.join(reference))
+
+
 def _registry_errors(response: httpx.Response) -> str:
     """The codes and messages of a distribution error body, which carry no secrets."""
     try:
@@ -324,7 +331,7 @@ class RegistryClient:
             response = self.send("GET", url, params=params)
             items.extend(response.json().get(key) or [])
             link = response.links.get("next", {}).get("url")
-            url, params = link, None
+            url, params = resolve(response, link) if link else None, None
         return items
 
     def catalog(self, page_size: int | None = 100) -> list[str]:

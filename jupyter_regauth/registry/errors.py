@@ -77,6 +77,12 @@ class AuthenticationFailed(RegistryError):
     code = "unauthorized"
 
 
+class Reauthenticated(AuthenticationFailed):
+    """A request with a streamed body was refused its token, and a new token was fetched; the
+    body is spent, so the caller sends the request again (an upload resumes from the registry's
+    offset)."""
+
+
 class Forbidden(RegistryError):
     """403, or a token that does not grant the scope asked for."""
 

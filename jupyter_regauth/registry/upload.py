@@ -3,7 +3,8 @@
 A blob the repository already has is not sent (HEAD); one another repository of the registry has
 is mounted; otherwise it is streamed in one PATCH (chunked transfer encoding, so a layer can be
 compressed while it is sent and its digest known only at the end) and closed with
-``PUT ?digest=``. An interrupted PATCH is resumed from the offset the registry reports.
+``PUT ?digest=``. A PATCH interrupted, or refused a token that lapsed early, is resumed from
+the offset the registry reports.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from dataclasses import dataclass
 
 import httpx
 
-from .client import RegistryClient
-from .errors import DigestMismatch, Forbidden, RegistryError, RegistryUnreachable
+from .client import RegistryClient, resolve
+from .errors import (
+    DigestMismatch,
+    Forbidden,
+    Reauthenticated,
+    RegistryError,
+    RegistryUnreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +44,27 @@ class UploadResult:
 
 
 class UploadSession:
-    """One upload in progress at ``location`` (absolute URL the registry handed out)."""
+    """One upload in progress at ``location``: the URL the registry handed out (made absolute,
+    a path being on the registry)."""
 
     def __init__(self, client: RegistryClient, repository: str, location: str) -> None:
         self.client = client
         self.repository = repository
-        self.location = location
+        self.location = str(httpx.URL(client.base_url).join(location))
 
-    def _url(self, location: str) -> str:
-        return str(httpx.URL(self.client.base_url).join(location))
+    def _follow(self, response: httpx.Response) -> None:
+        """Go on at the Location the registry answered with, where it named one."""
+        location = response.headers.get("location")
+        if location:
+            self.location = resolve(response, location)
 
     def offset(self) -> int | None:
         """How many bytes the registry holds: the end of its ``Range: 0-N`` (or ``bytes=0-N``)
         plus one, or None when it cannot tell. distribution answers ``0-0`` both for one byte
         and for none (the common case after a restart), so ``0-0`` and a missing or odd header
         are unknown."""
-        response = self.client.send("GET", self._url(self.location), what="upload status")
-        self.location = response.headers.get("location", self.location)
+        response = self.client.send("GET", self.location, what="upload status")
+        self._follow(response)
         held = response.headers.get("range", "").removeprefix("bytes=")
         start, _, end = held.partition("-")
         if start != "0" or not end.isdigit() or end == "0":
@@ -63,16 +74,15 @@ class UploadSession:
     def patch(self, chunks: Iterable[bytes]) -> None:
         response = self.client.send(
             "PATCH",
-            self._url(self.location),
+            self.location,
             content=chunks,
             headers={"Content-Type": "application/octet-stream"},
             what=f"upload to {self.repository}",
         )
-        self.location = response.headers.get("location", self.location)
+        self._follow(response)
 
     def complete(self, digest: str, body: bytes = b"") -> None:
-        url = httpx.URL(self._url(self.location))
-        url = url.copy_merge_params({"digest": digest})
+        url = httpx.URL(self.location).copy_merge_params({"digest": digest})
         response = self.client.send(
             "PUT",
             str(url),
@@ -90,7 +100,7 @@ class UploadSession:
 
     def cancel(self) -> None:
         try:
-            self.client.send("DELETE", self._url(self.location), what="cancel upload")
+            self.client.send("DELETE", self.location, what="cancel upload")
         except RegistryError:
             log.debug("could not cancel upload at %s", self.location)
 
@@ -105,7 +115,7 @@ def _session(client: RegistryClient, repository: str, response: httpx.Response) 
     location = response.headers.get("location")
     if not location:
         raise RegistryError(f"the registry opened an upload to {repository} without a Location")
-    return UploadSession(client, repository, location)
+    return UploadSession(client, repository, resolve(response, location))
 
 
 def start_upload(client: RegistryClient, repository: str) -> UploadSession:
@@ -279,10 +289,12 @@ def _send(
             if counted.failed is not None:
                 raise counted.failed
             return session, offset, counted, attempts
-        except RegistryUnreachable:
+        except (RegistryUnreachable, Reauthenticated) as exc:
+            # Cut off, or refused a token since renewed: the bytes sent are spent either way.
             if attempts > retries:
                 raise
-            time.sleep(0.5 * attempts)
+            if isinstance(exc, RegistryUnreachable):
+                time.sleep(0.5 * attempts)
             offset, session = _resume(client, session.repository, session)
             log.info(
                 "resuming upload to %s at byte %d (attempt %d)",
