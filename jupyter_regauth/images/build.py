@@ -280,8 +280,8 @@ def _apply(
         run["Cmd"] = list(spec.cmd)
         changes.append(f"CMD {json.dumps(list(spec.cmd))}")
     if spec.workdir is not None:
-        run["WorkingDir"] = spec.workdir
-        changes.append(f"WORKDIR {spec.workdir}")
+        run["WorkingDir"] = _workdir(run.get("WorkingDir") or "/", spec.workdir)
+        changes.append(f"WORKDIR {run['WorkingDir']}")
     if spec.user is not None:
         run["User"] = spec.user
         changes.append(f"USER {spec.user}")
@@ -309,6 +309,12 @@ def _apply(
     cfg["config"] = run
     cfg["history"] = history
     return cfg
+
+
+def _workdir(current: str, requested: str) -> str:
+    """``requested`` as Docker's WORKDIR has it: a relative one is under ``current``. A
+    runtime refuses a relative working directory, so one is never written."""
+    return "/" + posixpath.normpath(posixpath.join("/", current, requested)).lstrip("/")
 
 
 def _env_dict(env: list[str]) -> dict[str, str]:

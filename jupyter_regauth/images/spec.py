@@ -145,7 +145,7 @@ class BuildSpec:
             "env": dict(self.env),
             "entrypoint": list(self.entrypoint) if self.entrypoint is not None else None,
             "cmd": list(self.cmd) if self.cmd is not None else None,
-            "workdir": self.workdir,
+            "workdir": self.workdir if _absolute(self.workdir) else {"relative": self.workdir},
             "user": self.user,
             "labels": dict(self.labels),
             "title": self.title,
@@ -153,6 +153,12 @@ class BuildSpec:
             "revision": self.revision,
             "layers": [[lay.dest, list(lay.exclude)] for lay in self.layers],
         }
+
+
+def _absolute(workdir: str | None) -> bool:
+    # A relative workdir was once written as given (an image no runtime starts); digested
+    # apart, such an image is rebuilt rather than found unchanged.
+    return workdir is None or workdir.startswith("/")
 
 
 _KEYS = frozenset(

@@ -209,3 +209,19 @@ def test_a_layout_base_is_found_beside_the_spec(
     )
     registry = BuildSpec.from_dict({"base": "r.example/python:3.11"}, project)
     assert registry.base == "r.example/python:3.11"  # a registry reference is left as it is
+
+
+def test_a_relative_workdir_is_under_the_current_one_as_in_docker(tmp_path: Path) -> None:
+    """A runtime refuses a relative working directory: ``workdir: app`` is /app on an empty
+    image and under the base's WORKDIR on another, as a Dockerfile's WORKDIR is."""
+    first = build(BuildSpec.from_dict({"workdir": "srv", "tag": "a"}), tmp_path / "l")
+    assert json.loads(first.config)["config"]["WorkingDir"] == "/srv"
+    spec = BuildSpec.from_dict({"base": f"oci:{tmp_path / 'l'}:a", "workdir": "app/../data/"})
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["WorkingDir"] == "/srv/data"
+    assert "WORKDIR /srv/data" in config["history"][-1]["created_by"]
+    absolute = BuildSpec.from_dict({"base": f"oci:{tmp_path / 'l'}:a", "workdir": "/opt"})
+    assert json.loads(build(absolute, tmp_path / "abs").config)["config"]["WorkingDir"] == "/opt"
+    # An image built when a relative workdir was written as given is not taken as unchanged.
+    assert spec.config_fields()["workdir"] != BuildSpec(workdir="app/../data/").workdir
+    assert absolute.config_fields()["workdir"] == "/opt"
