@@ -8,6 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from jupyter_regauth.images.build import build
+from jupyter_regauth.images.layout import OCILayout
+from jupyter_regauth.images.spec import BuildSpec
 from jupyter_regauth.service import RegAuth
 
 from .cli_helpers import regauth
@@ -138,3 +141,29 @@ def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Pa
     same_tree(src, out)
     manifest = json.loads(oras(basic_registry, "manifest", "fetch", theirs, cwd=tmp_path))
     assert pulled.json()["artifact_type"] == manifest["artifactType"]
+
+
+def test_a_layout_oras_wrote_keeps_its_entries_when_an_image_is_added(tmp_path: Path) -> None:
+    """index.json entries are kept as another tool wrote them: ORAS lists an artifact with its
+    ``artifactType``, which ``oras`` and others read from there."""
+    (tmp_path / "f.txt").write_text("weights\n")
+    layout_dir = tmp_path / "layout"
+    proc = subprocess.run(
+        [ORAS, "push", "--oci-layout", f"{layout_dir}:v1", "f.txt", "--artifact-type", "x/y"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    index = json.loads((layout_dir / "index.json").read_text())
+    index["annotations"] = {"org.example.note": "kept"}
+    (layout_dir / "index.json").write_text(json.dumps(index))
+    (theirs,) = index["manifests"]
+    assert theirs["artifactType"] == "x/y"
+
+    build(BuildSpec(tag="ours"), layout_dir)
+    after = json.loads((layout_dir / "index.json").read_text())
+    assert after["manifests"][0] == theirs
+    assert after["annotations"] == {"org.example.note": "kept"}
+    assert OCILayout.open(layout_dir).ref_names() == ["v1", "ours"]
