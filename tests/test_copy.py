@@ -151,6 +151,12 @@ def test_mirror_list_and_pull_to_layout(
     bad.write_text("a b c\n")
     failed = regauth("mirror", "-f", str(bad), token_registry.host)
     assert failed.code == 1 and "line 1 has 3 words" in failed.stderr
+    # A bad reference says on which line it is, and the lines before it are not copied.
+    bad.write_text(f"{basic_registry.host}/m/a:1 {token_registry.host}/early/a:1\n\nTeam/A:1\n")
+    failed = regauth("mirror", "-f", str(bad), token_registry.host)
+    assert failed.code == 1
+    assert "mirror list line 3: invalid reference 'Team/A:1'" in failed.stderr
+    assert "early/a" not in logged_in.catalog(token_registry.host)
 
 
 def test_pull_to_a_layout_by_digest_and_its_errors(

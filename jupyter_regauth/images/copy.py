@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..reference import Reference, parse
+from ..reference import InvalidReference, Reference, parse
 from ..registry.client import RegistryClient
 from ..registry.upload import push_blob
 from .errors import ImageError
@@ -235,8 +235,13 @@ def parse_mirror_list(text: str, target_host: str) -> list[tuple[str, str]]:
                 f"mirror list line {number} has {len(words)} words",
                 hint="write each line as SOURCE [DESTINATION]",
             )
-        src = parse(words[0])
-        suffix = (f":{src.tag}" if src.tag else "") + (f"@{src.digest}" if src.digest else "")
-        dst = words[1] if len(words) == 2 else f"{target_host}/{src.path}{suffix}"
-        pairs.append((str(src), str(parse(dst))))
+        try:
+            src = parse(words[0])
+            suffix = (f":{src.tag}" if src.tag else "") + (f"@{src.digest}" if src.digest else "")
+            dst = parse(words[1] if len(words) == 2 else f"{target_host}/{src.path}{suffix}")
+        except InvalidReference as exc:  # which line, in a list of many
+            raise InvalidReference(
+                f"mirror list line {number}: {exc.message}", hint=exc.hint
+            ) from None
+        pairs.append((str(src), str(dst)))
     return pairs
