@@ -223,5 +223,28 @@ def test_a_relative_workdir_is_under_the_current_one_as_in_docker(tmp_path: Path
     absolute = BuildSpec.from_dict({"base": f"oci:{tmp_path / 'l'}:a", "workdir": "/opt"})
     assert json.loads(build(absolute, tmp_path / "abs").config)["config"]["WorkingDir"] == "/opt"
     # An image built when a relative workdir was written as given is not taken as unchanged.
-    assert spec.config_fields()["workdir"] != BuildSpec(workdir="app/../data/").workdir
-    assert absolute.config_fields()["workdir"] == "/opt"
+    assert spec.config_fields()["revised"] == ["workdir"]
+    assert "revised" not in absolute.config_fields()
+
+
+def test_env_values_expand_variables_as_a_dockerfile_env(
+    base_layout: OCILayout, tmp_path: Path
+) -> None:
+    """``PATH: /opt/venv/bin:$PATH`` extends the base's PATH, as ENV does in a Dockerfile;
+    written as given, it left the image with no usable PATH."""
+    env = {
+        "PATH": "/opt/venv/bin:$PATH",
+        "SEEN": "${BASE:+set} ${NOPE:-default} \\$HOME ${BASE}x $NOPE.",
+        "OLD_PATH": "$PATH",  # one ENV: every value sees the variables from before it
+    }
+    spec = BuildSpec.from_dict({"base": f"oci:{base_layout.root}:base", "env": env})
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["Env"] == [
+        "PATH=/opt/venv/bin:/usr/bin",
+        "BASE=1",
+        "SEEN=set default $HOME 1x .",
+        "OLD_PATH=/usr/bin",
+    ]
+    assert "ENV PATH=/opt/venv/bin:$PATH" in config["history"][-1]["created_by"]
+    assert spec.config_fields()["revised"] == ["env"]
+    assert "revised" not in BuildSpec.from_dict({"env": {"A": "b"}}).config_fields()
