@@ -230,6 +230,17 @@ def test_copy_from_an_oci_layout(
     missing = regauth("copy", f"oci:{layout.root}:nope", target)
     assert missing.code == 1 and "nope" in missing.stderr
 
+    # A destination named by another digest than the copy's is refused before anything is
+    # sent (the image would go in under its own digest, not the one asked for).
+    child = layout.read_manifest("multi", Platform()).digest
+    pinned = f"{basic_registry.host}/pinned/multi@{child}"
+    wrong = regauth("copy", f"oci:{layout.root}:multi", pinned)
+    assert wrong.code == 1
+    assert f"is {index_digest}, not the {child} the destination names" in wrong.stderr
+    assert "pinned/multi" not in logged_in.catalog(basic_registry.host)
+    one = regauth("copy", "--platform", "linux/amd64", f"oci:{layout.root}:multi", pinned)
+    assert one.code == 0, one.stderr
+
 
 def test_a_copy_resumes_when_the_source_drops_mid_blob(
     pki: PKI, tmp_path: Path, docker_config: Path, caplog: pytest.LogCaptureFixture
