@@ -33,6 +33,13 @@ def sha256_digest(data: bytes) -> str:
 def check_digest(digest: str) -> str:
     """Return ``digest`` if it is a well-formed sha256 digest, else raise."""
     if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+        algorithm = digest.partition(":")[0] if isinstance(digest, str) else ""
+        if algorithm in ("sha384", "sha512", "blake3"):  # well-formed, just not ours
+            raise ImageError(
+                f"{algorithm} digests are not supported: {digest!r}",
+                hint="only sha256 is; have the content written with sha256 digests "
+                "(the default of docker, skopeo, crane and oras)",
+            )
         raise ImageError(
             f"Not a sha256 digest: {digest!r}",
             hint="digests look like sha256:<64 lowercase hex characters>",

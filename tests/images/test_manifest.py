@@ -95,6 +95,10 @@ def test_bad_input() -> None:
         Platform.parse("linux")
     with pytest.raises(ImageError, match="Not a sha256 digest"):
         Descriptor.from_dict({"mediaType": "x", "digest": "sha256:abc", "size": 1})
+    sha512 = "sha512:" + "a" * 128  # registered by the image spec, refused as such
+    with pytest.raises(ImageError, match=r"^sha512 digests are not supported") as err:
+        Descriptor.from_dict({"mediaType": "x", "digest": sha512, "size": 1})
+    assert err.value.hint and "only sha256" in err.value.hint
     with pytest.raises(ImageError, match="Malformed descriptor"):
         Descriptor.from_dict({"mediaType": "x"})
     with pytest.raises(ImageError, match="Not valid JSON"):
