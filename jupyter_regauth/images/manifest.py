@@ -57,13 +57,15 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
-        """Parse ``os/arch[/variant]`` (e.g. ``linux/arm64/v8``)."""
-        parts = text.strip().split("/")
+        """Parse ``os/arch[/variant]`` (e.g. ``linux/arm64/v8``), taking the names ``uname -m``
+        and Debian give (``x86_64``, ``aarch64``, ``armhf``) as docker's ``--platform`` does."""
+        parts = text.strip().lower().split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise ImageError(
                 f"Not a platform: {text!r}", hint="write it as os/architecture[/variant]"
             )
-        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+        arch, variant = _ARCH_ALIASES.get(parts[1], (parts[1], None))
+        return cls(parts[0], arch, parts[2] if len(parts) == 3 else variant)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Platform:
@@ -93,6 +95,17 @@ class Platform:
 
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+# containerd's platforms.Normalize: other names of an architecture, and the variant they imply.
+_ARCH_ALIASES: dict[str, tuple[str, str | None]] = {
+    "x86_64": ("amd64", None),
+    "x86-64": ("amd64", None),
+    "aarch64": ("arm64", None),
+    "armhf": ("arm", "v7"),
+    "armel": ("arm", "v6"),
+    "i386": ("386", None),
+}
 
 
 def _norm_variant(arch: str, variant: str | None) -> str | None:
