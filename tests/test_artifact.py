@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tracemalloc
+import zlib
 from pathlib import Path
 
+from jupyter_regauth.images.artifact import _GunzipReader
+from jupyter_regauth.images.build import build
+from jupyter_regauth.images.layout import OCILayout
+from jupyter_regauth.images.spec import BuildSpec
 from jupyter_regauth.service import RegAuth
 
 from .cli_helpers import regauth
@@ -152,3 +159,53 @@ def test_an_image_is_not_pulled_as_files(
     assert f"Hint: pull images with `regauth pull {ref} --oci-layout DIR`" in pulled.stderr
     error = regauth("pull", ref, str(tmp_path / "out"), "--json").stderr
     assert json.loads(error)["error"]["hint"] == "pull images into an OCI layout"
+
+
+def test_a_layout_oras_wrote_keeps_its_entries_when_an_image_is_added(tmp_path: Path) -> None:
+    """index.json entries are kept as another tool wrote them: ORAS lists an artifact with its
+    ``artifactType``, which ``oras`` and others read from there."""
+    (tmp_path / "f.txt").write_text("weights\n")
+    layout_dir = tmp_path / "layout"
+    proc = subprocess.run(
+        [ORAS, "push", "--oci-layout", f"{layout_dir}:v1", "f.txt", "--artifact-type", "x/y"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    index = json.loads((layout_dir / "index.json").read_text())
+    index["annotations"] = {"org.example.note": "kept"}
+    (layout_dir / "index.json").write_text(json.dumps(index))
+    (theirs,) = index["manifests"]
+    assert theirs["artifactType"] == "x/y"
+
+    build(BuildSpec(tag="ours"), layout_dir)
+    after = json.loads((layout_dir / "index.json").read_text())
+    assert after["manifests"][0] == theirs
+    assert after["annotations"] == {"org.example.note": "kept"}
+    assert OCILayout.open(layout_dir).ref_names() == ["v1", "ours"]
+
+
+def test_a_directory_is_unpacked_without_inflating_a_whole_chunk_at_once() -> None:
+    """A megabyte of gzip'd zeros (a zero-padded checkpoint) is a gigabyte inflated: the
+    reader tarfile unpacks from inflates only what each read asks for."""
+    deflate = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    zeros = bytes(1 << 20)
+    compressed = b"".join(deflate.compress(zeros) for _ in range(256)) + deflate.flush()
+    assert len(compressed) < 2 << 20  # one registry chunk
+    tracemalloc.start()
+    try:
+        reader = _GunzipReader(iter([compressed[:1000], compressed[1000:]]))
+        total = 0
+        while data := reader.read(10240):  # tarfile's stream mode reads this much
+            total += len(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert total == 256 << 20
+    expected = hashlib.sha256()
+    for _ in range(256):
+        expected.update(zeros)
+    assert reader.hash.hexdigest() == expected.hexdigest()
+    assert peak < 8 << 20, f"{peak >> 20} MiB held at once"

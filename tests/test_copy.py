@@ -151,6 +151,12 @@ def test_mirror_list_and_pull_to_layout(
     bad.write_text("a b c\n")
     failed = regauth("mirror", "-f", str(bad), token_registry.host)
     assert failed.code == 1 and "line 1 has 3 words" in failed.stderr
+    # A bad reference says on which line it is, and the lines before it are not copied.
+    bad.write_text(f"{basic_registry.host}/m/a:1 {token_registry.host}/early/a:1\n\nTeam/A:1\n")
+    failed = regauth("mirror", "-f", str(bad), token_registry.host)
+    assert failed.code == 1
+    assert "mirror list line 3: invalid reference 'Team/A:1'" in failed.stderr
+    assert "early/a" not in logged_in.catalog(token_registry.host)
 
 
 def test_pull_to_a_layout_by_digest_and_its_errors(
@@ -223,6 +229,17 @@ def test_copy_from_an_oci_layout(
     assert again.code == 0 and again.json()["blobs"] == {"exists": 4}
     missing = regauth("copy", f"oci:{layout.root}:nope", target)
     assert missing.code == 1 and "nope" in missing.stderr
+
+    # A destination named by another digest than the copy's is refused before anything is
+    # sent (the image would go in under its own digest, not the one asked for).
+    child = layout.read_manifest("multi", Platform()).digest
+    pinned = f"{basic_registry.host}/pinned/multi@{child}"
+    wrong = regauth("copy", f"oci:{layout.root}:multi", pinned)
+    assert wrong.code == 1
+    assert f"is {index_digest}, not the {child} the destination names" in wrong.stderr
+    assert "pinned/multi" not in logged_in.catalog(basic_registry.host)
+    one = regauth("copy", "--platform", "linux/amd64", f"oci:{layout.root}:multi", pinned)
+    assert one.code == 0, one.stderr
 
 
 def test_a_copy_resumes_when_the_source_drops_mid_blob(

@@ -219,26 +219,41 @@ def _write_file(chunks: Iterator[bytes], dest: Path) -> None:
 
 
 class _GunzipReader:
-    """A file-like view of the decompressed, hashed stream (for ``tarfile`` in stream mode)."""
+    """A file-like view of the decompressed, hashed stream (for ``tarfile`` in stream mode).
+
+    Inflated no more than a read asks for: a megabyte of gzip'd zeros (a padded checkpoint)
+    is a gigabyte once inflated."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
         self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        self._buffer = b""
-        self._pos = 0
+        self._tail = b""  # compressed bytes not yet inflated
+        self._leftover = b""  # inflated bytes beyond the last read's size
         self.hash = hashlib.sha256()
 
+    def _more(self, limit: int) -> bytes:
+        """Up to about ``limit`` more inflated bytes; b"" at the end of the stream."""
+        while True:
+            if not self._tail:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    return self._inflate.flush()
+                self._tail = chunk
+            data = self._inflate.decompress(self._tail, limit)
+            self._tail = self._inflate.unconsumed_tail
+            if data:
+                return data
+
     def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buffer) - self._pos < n:
-            chunk = next(self._chunks, None)
-            rest = self._buffer[self._pos :]
-            if chunk is None:
-                self._buffer, self._pos = rest + self._inflate.flush(), 0
+        parts, size = [self._leftover], len(self._leftover)
+        while n < 0 or size < n:
+            data = self._more(1 << 20 if n < 0 else n - size)
+            if not data:
                 break
-            self._buffer, self._pos = rest + self._inflate.decompress(chunk), 0
-        end = len(self._buffer) if n < 0 else self._pos + n
-        data = self._buffer[self._pos : end]
-        self._pos += len(data)
+            parts.append(data)
+            size += len(data)
+        joined = b"".join(parts)
+        data, self._leftover = (joined, b"") if n < 0 else (joined[:n], joined[n:])
         self.hash.update(data)
         return data
 

@@ -14,6 +14,8 @@ import copy
 import json
 import os
 import posixpath
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -268,7 +270,8 @@ def _apply(
     changes: list[str] = []
     if spec.env:
         env = _env_dict(run.get("Env") or [])
-        env.update(spec.env)
+        # As one Dockerfile ENV: every value sees the variables from before it.
+        env.update({key: expand(value, env) for key, value in spec.env.items()})
         run["Env"] = [f"{k}={v}" for k, v in env.items()]
         changes += [f"ENV {k}={v}" for k, v in spec.env.items()]
     if spec.entrypoint is not None:
@@ -280,8 +283,8 @@ def _apply(
         run["Cmd"] = list(spec.cmd)
         changes.append(f"CMD {json.dumps(list(spec.cmd))}")
     if spec.workdir is not None:
-        run["WorkingDir"] = spec.workdir
-        changes.append(f"WORKDIR {spec.workdir}")
+        run["WorkingDir"] = _workdir(run.get("WorkingDir") or "/", spec.workdir)
+        changes.append(f"WORKDIR {run['WorkingDir']}")
     if spec.user is not None:
         run["User"] = spec.user
         changes.append(f"USER {spec.user}")
@@ -309,6 +312,33 @@ def _apply(
     cfg["config"] = run
     cfg["history"] = history
     return cfg
+
+
+_VARIABLE = re.compile(r"\\\$|\$\{([A-Za-z_]\w*)(?::([-+])([^}]*))?\}|\$([A-Za-z_]\w*)")
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """``text`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}`` and ``${NAME:+alternative}``
+    replaced from ``env`` as a Dockerfile's ENV does (an unset name is empty); ``\\$`` is a
+    literal ``$``."""
+
+    def value(match: re.Match[str]) -> str:
+        if match[0] == "\\$":
+            return "$"
+        current = env.get(match[1] or match[4], "")
+        if match[2] == "-":
+            return current or match[3]
+        if match[2] == "+":
+            return match[3] if current else ""
+        return current
+
+    return _VARIABLE.sub(value, text)
+
+
+def _workdir(current: str, requested: str) -> str:
+    """``requested`` as Docker's WORKDIR has it: a relative one is under ``current``. A
+    runtime refuses a relative working directory, so one is never written."""
+    return "/" + posixpath.normpath(posixpath.join("/", current, requested)).lstrip("/")
 
 
 def _env_dict(env: list[str]) -> dict[str, str]:

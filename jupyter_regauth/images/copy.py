@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..reference import Reference, parse
+from ..errors import DigestMismatch
+from ..reference import InvalidReference, Reference, parse
 from ..registry.client import RegistryClient
 from ..registry.upload import push_blob
 from .errors import ImageError
@@ -153,9 +154,11 @@ def copy_image(
     progress: ProgressCallback | None = None,
     jobs: int = DEFAULT_JOBS,
     top: Document | None = None,
+    digest: str | None = None,
 ) -> tuple[Document, CopyResult]:
     """Copy ``source``'s reference to ``target`` under ``tag`` (or by digest only); ``top``:
-    the reference's manifest, where the caller fetched it already.
+    the reference's manifest, where the caller fetched it already; ``digest``: the one the
+    target names, which the copied manifest must have.
 
     An index is copied whole (every platform) unless ``all_platforms`` is false, in which case
     only the manifest for ``platform`` is copied, and tagged."""
@@ -165,6 +168,12 @@ def copy_image(
     elif not top.is_index and platform is not None and "config" in top.data:
         config = json.loads(b"".join(source.iter_blob(top.config().digest)))
         check_platform(config, platform, source.label)
+    if digest is not None and digest != top.digest:
+        # Checked before anything is sent: the copy could never be found by that digest.
+        raise DigestMismatch(
+            f"{source.label} is {top.digest}, not the {digest} the destination names",
+            hint="name the destination by tag, or by the source's digest",
+        )
     counts: dict[str, int] = {}
     lock = threading.Lock()
     seen: set[str] = set()
@@ -217,6 +226,7 @@ def copy_between(
         source,
         RegistryTarget(dst_client, dst.path),
         tag,
+        digest=dst.digest,
         **kwargs,  # type: ignore[arg-type]
     )
     result.reference = f"{dst.repository}@{top.digest}"
@@ -235,8 +245,13 @@ def parse_mirror_list(text: str, target_host: str) -> list[tuple[str, str]]:
                 f"mirror list line {number} has {len(words)} words",
                 hint="write each line as SOURCE [DESTINATION]",
             )
-        src = parse(words[0])
-        suffix = (f":{src.tag}" if src.tag else "") + (f"@{src.digest}" if src.digest else "")
-        dst = words[1] if len(words) == 2 else f"{target_host}/{src.path}{suffix}"
-        pairs.append((str(src), str(parse(dst))))
+        try:
+            src = parse(words[0])
+            suffix = (f":{src.tag}" if src.tag else "") + (f"@{src.digest}" if src.digest else "")
+            dst = parse(words[1] if len(words) == 2 else f"{target_host}/{src.path}{suffix}")
+        except InvalidReference as exc:  # which line, in a list of many
+            raise InvalidReference(
+                f"mirror list line {number}: {exc.message}", hint=exc.hint
+            ) from None
+        pairs.append((str(src), str(dst)))
     return pairs

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from ..errors import DigestMismatch
 from . import media
 from .errors import ImageError
-from .manifest import Descriptor, Document, Platform, check_digest, select_platform
+from .manifest import JSON, Descriptor, Document, Platform, check_digest, select_platform
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CHUNK = 1 << 20
@@ -239,23 +239,24 @@ class OCILayout:
         self, doc: Document, ref: str | None = None, platform: Platform | None = None
     ) -> Descriptor:
         """Store a manifest or index and list it in index.json under ``ref`` (replacing the
-        entry that had that name; an entry left without a name is dropped)."""
+        entry that had that name, and an entry that is this very descriptor)."""
         self.write_blob(doc.raw, doc.digest)
         desc = doc.descriptor(annotations={REF_NAME: ref} if ref else {}, platform=platform)
-        kept = [
-            d
-            for d in self.index().manifests()
-            if not (ref and d.annotations.get(REF_NAME) == ref) and d != desc
-        ]
-        self._write_index([*kept, desc])
+        index = self.index().data
+
+        def replaced(entry: JSON) -> bool:
+            named = (entry.get("annotations") or {}).get(REF_NAME)
+            return bool(ref and named == ref) or Descriptor.from_dict(entry) == desc
+
+        # The other entries are kept as written: another tool's fields (artifactType,
+        # os.version, the index's own annotations) are not ours to drop.
+        kept = [entry for entry in index.get("manifests") or [] if not replaced(entry)]
+        self._write_index([*kept, desc.to_dict()], index)
         return desc
 
-    def _write_index(self, entries: list[Descriptor]) -> None:
-        data = {
-            "schemaVersion": 2,
-            "mediaType": media.OCI_INDEX,
-            "manifests": [d.to_dict() for d in entries],
-        }
+    def _write_index(self, entries: list[JSON], index: JSON | None = None) -> None:
+        data = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, **(index or {})}
+        data["manifests"] = entries
         _atomic_write(self.root / "index.json", json.dumps(data, indent=2).encode() + b"\n")
 
 

@@ -33,6 +33,13 @@ def sha256_digest(data: bytes) -> str:
 def check_digest(digest: str) -> str:
     """Return ``digest`` if it is a well-formed sha256 digest, else raise."""
     if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+        algorithm = digest.partition(":")[0] if isinstance(digest, str) else ""
+        if algorithm in ("sha384", "sha512", "blake3"):  # well-formed, just not ours
+            raise ImageError(
+                f"{algorithm} digests are not supported: {digest!r}",
+                hint="only sha256 is; have the content written with sha256 digests "
+                "(the default of docker, skopeo, crane and oras)",
+            )
         raise ImageError(
             f"Not a sha256 digest: {digest!r}",
             hint="digests look like sha256:<64 lowercase hex characters>",
@@ -50,13 +57,15 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
-        """Parse ``os/arch[/variant]`` (e.g. ``linux/arm64/v8``)."""
-        parts = text.strip().split("/")
+        """Parse ``os/arch[/variant]`` (e.g. ``linux/arm64/v8``), taking the names ``uname -m``
+        and Debian give (``x86_64``, ``aarch64``, ``armhf``) as docker's ``--platform`` does."""
+        parts = text.strip().lower().split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise ImageError(
                 f"Not a platform: {text!r}", hint="write it as os/architecture[/variant]"
             )
-        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+        arch, variant = _ARCH_ALIASES.get(parts[1], (parts[1], None))
+        return cls(parts[0], arch, parts[2] if len(parts) == 3 else variant)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Platform:
@@ -86,6 +95,17 @@ class Platform:
 
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+# containerd's platforms.Normalize: other names of an architecture, and the variant they imply.
+_ARCH_ALIASES: dict[str, tuple[str, str | None]] = {
+    "x86_64": ("amd64", None),
+    "x86-64": ("amd64", None),
+    "aarch64": ("arm64", None),
+    "armhf": ("arm", "v7"),
+    "armel": ("arm", "v6"),
+    "i386": ("386", None),
+}
 
 
 def _norm_variant(arch: str, variant: str | None) -> str | None:

@@ -45,10 +45,11 @@ class LayoutSource:
 
 
 def parse_layout_ref(text: str) -> tuple[Path, str | None]:
-    """Split ``[oci:]PATH[:REF]`` as skopeo does (a REF holds no ``/``)."""
+    """Split ``[oci:]PATH[:REF]`` at the first ``:``, as skopeo does: a ref name may hold
+    ``:`` and ``/`` (``oci:DIR:registry.example/team/model:v1``), a path may not hold ``:``."""
     body = text[4:] if text.startswith("oci:") else text
-    path, sep, ref = body.rpartition(":")
-    if sep and path and "/" not in ref:
+    path, sep, ref = body.partition(":")
+    if sep and path:
         return Path(path), ref or None
     return Path(body), None
 

@@ -140,8 +140,10 @@ class BuildSpec:
         # gzip, the default, is left out: images built before there was a choice keep their
         # content digest, so their re-push stays a no-op.
         compression = {} if self.compression == GZIP else {"compression": self.compression}
+        revised = self.revised()
         return {
             **compression,
+            **({"revised": revised} if revised else {}),
             "env": dict(self.env),
             "entrypoint": list(self.entrypoint) if self.entrypoint is not None else None,
             "cmd": list(self.cmd) if self.cmd is not None else None,
@@ -153,6 +155,17 @@ class BuildSpec:
             "revision": self.revision,
             "layers": [[lay.dest, list(lay.exclude)] for lay in self.layers],
         }
+
+    def revised(self) -> list[str]:
+        """The fields this spec uses in a way whose meaning was corrected. They are digested,
+        so that an image built by the old meaning is rebuilt rather than found unchanged;
+        a spec that no correction touches keeps its digest."""
+        revised = []
+        if self.workdir is not None and not self.workdir.startswith("/"):
+            revised.append("workdir")  # relative: was written as given
+        if any("$" in value for value in self.env.values()):
+            revised.append("env")  # was not expanded
+        return revised
 
 
 _KEYS = frozenset(

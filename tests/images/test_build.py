@@ -209,3 +209,42 @@ def test_a_layout_base_is_found_beside_the_spec(
     )
     registry = BuildSpec.from_dict({"base": "r.example/python:3.11"}, project)
     assert registry.base == "r.example/python:3.11"  # a registry reference is left as it is
+
+
+def test_a_relative_workdir_is_under_the_current_one_as_in_docker(tmp_path: Path) -> None:
+    """A runtime refuses a relative working directory: ``workdir: app`` is /app on an empty
+    image and under the base's WORKDIR on another, as a Dockerfile's WORKDIR is."""
+    first = build(BuildSpec.from_dict({"workdir": "srv", "tag": "a"}), tmp_path / "l")
+    assert json.loads(first.config)["config"]["WorkingDir"] == "/srv"
+    spec = BuildSpec.from_dict({"base": f"oci:{tmp_path / 'l'}:a", "workdir": "app/../data/"})
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["WorkingDir"] == "/srv/data"
+    assert "WORKDIR /srv/data" in config["history"][-1]["created_by"]
+    absolute = BuildSpec.from_dict({"base": f"oci:{tmp_path / 'l'}:a", "workdir": "/opt"})
+    assert json.loads(build(absolute, tmp_path / "abs").config)["config"]["WorkingDir"] == "/opt"
+    # An image built when a relative workdir was written as given is not taken as unchanged.
+    assert spec.config_fields()["revised"] == ["workdir"]
+    assert "revised" not in absolute.config_fields()
+
+
+def test_env_values_expand_variables_as_a_dockerfile_env(
+    base_layout: OCILayout, tmp_path: Path
+) -> None:
+    """``PATH: /opt/venv/bin:$PATH`` extends the base's PATH, as ENV does in a Dockerfile;
+    written as given, it left the image with no usable PATH."""
+    env = {
+        "PATH": "/opt/venv/bin:$PATH",
+        "SEEN": "${BASE:+set} ${NOPE:-default} \\$HOME ${BASE}x $NOPE.",
+        "OLD_PATH": "$PATH",  # one ENV: every value sees the variables from before it
+    }
+    spec = BuildSpec.from_dict({"base": f"oci:{base_layout.root}:base", "env": env})
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["Env"] == [
+        "PATH=/opt/venv/bin:/usr/bin",
+        "BASE=1",
+        "SEEN=set default $HOME 1x .",
+        "OLD_PATH=/usr/bin",
+    ]
+    assert "ENV PATH=/opt/venv/bin:$PATH" in config["history"][-1]["created_by"]
+    assert spec.config_fields()["revised"] == ["env"]
+    assert "revised" not in BuildSpec.from_dict({"env": {"A": "b"}}).config_fields()

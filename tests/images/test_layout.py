@@ -10,6 +10,7 @@ from jupyter_regauth.errors import DigestMismatch
 from jupyter_regauth.images.errors import ImageError
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.manifest import Descriptor, Document, Platform
+from jupyter_regauth.images.source import open_base, parse_layout_ref
 
 
 def test_blobs_are_verified_and_atomic(tmp_path: Path) -> None:
@@ -69,3 +70,17 @@ def test_skopeo_reads_and_copies(
     assert copied.resolve("multi").digest == base_layout.resolve("multi").digest
     for digest in copied.blobs():
         copied.verify_blob(digest)
+
+
+def test_a_ref_name_skopeo_wrote_with_slashes_and_colons_is_found(
+    base_layout: OCILayout, tmp_path: Path, skopeo: Callable[..., str]
+) -> None:
+    """skopeo splits ``oci:DIR:REF`` at the first ``:``, so a layout it wrote may name an
+    image by a whole reference; the same words find it here."""
+    name = "registry.example:5000/team/model:v1"
+    skopeo("copy", f"oci:{base_layout.root}:base", f"oci:{tmp_path / 'named'}:{name}")
+    source = open_base(f"oci:{tmp_path / 'named'}:{name}")
+    assert source is not None
+    assert source.manifest().digest == base_layout.resolve("base").digest
+    assert parse_layout_ref(f"oci:{tmp_path}:a:b") == (tmp_path, "a:b")
+    assert parse_layout_ref(f"oci:{tmp_path}") == (tmp_path, None)

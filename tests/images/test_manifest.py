@@ -71,6 +71,17 @@ def test_select_platform_prefers_the_default_variant() -> None:
     assert picked("linux/arm64") == "linux/arm64/v8"
 
 
+def test_platform_names_uname_and_debian_give_are_understood() -> None:
+    """``--platform linux/aarch64`` (what ``uname -m`` prints) picks arm64, as docker's does."""
+    assert select_platform(_index(), Platform.parse("linux/aarch64")).digest == (
+        Descriptor.of("", bytes([2])).digest
+    )
+    assert Platform.parse("Linux/X86_64") == Platform("linux", "amd64")
+    assert Platform.parse("linux/armhf") == Platform("linux", "arm", "v7")
+    assert Platform.parse("linux/armel") == Platform("linux", "arm", "v6")
+    assert Platform.parse("linux/i386") == Platform("linux", "386")
+
+
 def test_check_platform_refuses_another_single_platform_image() -> None:
     config = {"os": "linux", "architecture": "amd64"}
     check_platform(config, Platform(), "the base")
@@ -95,6 +106,10 @@ def test_bad_input() -> None:
         Platform.parse("linux")
     with pytest.raises(ImageError, match="Not a sha256 digest"):
         Descriptor.from_dict({"mediaType": "x", "digest": "sha256:abc", "size": 1})
+    sha512 = "sha512:" + "a" * 128  # registered by the image spec, refused as such
+    with pytest.raises(ImageError, match=r"^sha512 digests are not supported") as err:
+        Descriptor.from_dict({"mediaType": "x", "digest": sha512, "size": 1})
+    assert err.value.hint and "only sha256" in err.value.hint
     with pytest.raises(ImageError, match="Malformed descriptor"):
         Descriptor.from_dict({"mediaType": "x"})
     with pytest.raises(ImageError, match="Not valid JSON"):
