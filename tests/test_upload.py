@@ -57,7 +57,8 @@ def test_upload_then_exists_then_mount(token_registry: Registry, tmp_path: Path)
     sent: list[int] = []
     with _client(token_registry) as client:
         first = push_blob(client, "team/a", digest, file_opener(str(path)), progress=sent.append)
-        assert (first.state, first.size, sum(sent)) == ("uploaded", 3 << 20, 3 << 20)
+        assert (first.state, first.size, sent[-1]) == ("uploaded", 3 << 20, 3 << 20)
+        assert sent == sorted(sent)  # how much has been sent, so far
         again = push_blob(client, "team/a", digest, file_opener(str(path)))
         assert again.state == "exists"
         mounted = push_blob(client, "team/b", digest, file_opener(str(path)), mount_from=["team/a"])
@@ -108,12 +109,17 @@ def test_upload_resumes_after_registry_restart(pki: PKI, tmp_path: Path, restart
                 server.restart()  # the PATCH in flight loses its connection
             yield chunk
 
+    sent: list[int] = []
     with server:
         trust = TrustConfig(ca_pem=pki.ca.cert_pem)
         with RegistryClient(server.host, trust=trust) as client:
-            result = push_blob(client, "team/big", digest, opener)
+            result = push_blob(client, "team/big", digest, opener, progress=sent.append)
             assert restarted and result.attempts == 2 and result.state == "uploaded"
             assert _pulled(client, "team/big", digest) == path.read_bytes()
+    # Progress goes back to what the registry kept, then on to the size: never past it.
+    back = next(i for i in range(1, len(sent)) if sent[i] <= sent[i - 1])
+    assert sent[:back] == sorted(sent[:back]) and sent[back:] == sorted(sent[back:])
+    assert sent[-1] == max(sent) == 8 << 20
 
 
 def test_skip_resumes_a_restarted_stream() -> None:

@@ -51,17 +51,17 @@ def layer_name(index: int) -> str:
 def bytes_sent(
     progress: ProgressCallback | None, kind: Kind, ident: str, total: int | None
 ) -> Callable[[int], None] | None:
-    """An upload's byte counter (called with the bytes just sent) turned into ``uploading``
-    events every 8 MiB or so; through it a raising callback (a cancelled job) stops the upload."""
+    """An upload's byte counter (called with how many bytes of the blob have been sent) turned
+    into ``uploading`` events every 8 MiB or so, and when a resumed upload goes back to the
+    registry's offset; through it a raising callback (a cancelled job) stops the upload."""
     if progress is None:
         return None
-    done = last = 0
+    last = 0
 
-    def report(n: int) -> None:
-        nonlocal done, last
-        done += n
-        if done - last >= 8 << 20:
-            last = done
-            progress(ProgressEvent(kind, ident, "uploading", done, total))
+    def report(sent: int) -> None:
+        nonlocal last
+        if sent - last >= 8 << 20 or sent < last:
+            last = sent
+            progress(ProgressEvent(kind, ident, "uploading", sent, total))
 
     return report

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Opens the blob's bytes from an offset; called again to resume after an interruption.
 Opener = Callable[[int], Iterable[bytes]]
-Progress = Callable[[int], None]  # called with the number of bytes just sent
+# Called with how many bytes of the blob have been sent: from the registry's offset on after a
+# resume, so a progress bar goes back to what the registry holds rather than past the total.
+Progress = Callable[[int], None]
 
 
 @dataclass
@@ -141,9 +143,12 @@ class _Counted:
     """Passes chunks through, counting them and (with ``hashing``) hashing them, so a digest
     claimed up front is checked end to end."""
 
-    def __init__(self, chunks: Iterable[bytes], progress: Progress | None, hashing: bool) -> None:
+    def __init__(
+        self, chunks: Iterable[bytes], progress: Progress | None, hashing: bool, offset: int = 0
+    ) -> None:
         self.chunks = chunks
         self.progress = progress
+        self.offset = offset  # where in the blob the chunks start
         self.hasher = hashlib.sha256() if hashing else None
         self.size = 0
         self.failed: Exception | None = None
@@ -155,7 +160,7 @@ class _Counted:
                     self.hasher.update(chunk)
                 self.size += len(chunk)
                 if self.progress:
-                    self.progress(len(chunk))
+                    self.progress(self.offset + self.size)
                 yield chunk
         except Exception as exc:
             # The bytes could not be made (an unreadable file, a cancelled job). The request
@@ -283,7 +288,7 @@ def _send(
     attempts, offset = 0, 0
     while True:
         attempts += 1
-        counted = _Counted(opener(offset), progress, hashing)
+        counted = _Counted(opener(offset), progress, hashing, offset)
         try:
             session.patch(counted)
             if counted.failed is not None:
