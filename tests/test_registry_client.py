@@ -337,6 +337,14 @@ def test_scopes_for() -> None:
     assert scopes_for("DELETE", "/v2/a/manifests/sha256:1") == ["repository:a:delete"]
     assert scopes_for("GET", "/v2/_catalog") == ["registry:catalog:*"]
     assert scopes_for("GET", "/v2/") == []
+    # Repository names may hold the words that mark what follows them.
+    assert scopes_for("HEAD", "/v2/team/manifests/x/blobs/sha256:1") == [
+        "repository:team/manifests/x:pull"
+    ]
+    assert scopes_for("PATCH", "/v2/a/blobs/b/blobs/uploads/1") == [
+        "repository:a/blobs/b:pull,push"
+    ]
+    assert scopes_for("GET", "/v2/a/tags/manifests/v1") == ["repository:a/tags:pull"]
 
 
 def test_local_registry_refuses_a_taken_port(pki: PKI, tmp_path: Path) -> None:

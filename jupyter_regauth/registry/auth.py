@@ -63,12 +63,12 @@ def scopes_for(method: str, path: str, query: str = "") -> list[str]:
     if not path.startswith("/v2/"):
         return []
     rest = path[len("/v2/") :]
-    for marker in ("/manifests/", "/blobs/", "/tags/"):
-        name, found, _ = rest.partition(marker)
-        if found:
-            break
-    else:
+    # The last marker ends the name: a repository may be called team/manifests/x or a/blobs,
+    # and what follows the marker (a reference, a digest, uploads/<id>, list) holds none.
+    end = max(rest.rfind(marker) for marker in ("/manifests/", "/blobs/", "/tags/"))
+    if end <= 0:
         return []
+    name = rest[:end]
     if method == "DELETE":
         actions = "delete"
     elif method in ("GET", "HEAD"):
