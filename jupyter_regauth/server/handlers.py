@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -60,9 +61,10 @@ class RegAuthHandler(APIHandler):
         return status
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking core call in the thread pool, so the server keeps serving."""
+        """Run a blocking core call in the extension's thread pool, so the server keeps serving."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+        calls: Executor = self.settings["regauth_calls"]
+        return await loop.run_in_executor(calls, functools.partial(func, *args, **kwargs))
 
     def json_object(self) -> dict[str, Any]:
         try:
