@@ -403,6 +403,14 @@ async def test_kubernetes_disabled(
     assert error["code"] == "kubernetes_disabled"
     assert not config_json(homes), "a refused Kubernetes login stores nothing"
 
+    body = {"username": "alice", "password": basic_registry.password}
+    await checked(jp_fetch, "POST", "registries", host, "login", body=body)
+    error = await checked(
+        jp_fetch, "POST", "registries", host, "logout", body={"kube": True}, expect=501
+    )
+    assert error["code"] == "kubernetes_disabled"
+    assert host in config_json(homes)["auths"], "a refused Kubernetes logout erases nothing"
+
 
 class TestKubernetesEnabled:
     @pytest.fixture

@@ -299,6 +299,8 @@ class LogoutHandler(RegAuthHandler):
         host = self.host(raw_host)
         data = self.body({"kube": bool})
         kube = data.get("kube", self.kube.available)
+        if kube:
+            self.kube.require()  # before erasing anything, so a 501 leaves the login as it was
         removed = await self.call(self.service.logout, host)
         body: dict[str, Any] = {"host": host, "removed": removed, "kube": None}
         if kube:
