@@ -368,6 +368,16 @@ async def test_admin_registry_cannot_be_added_or_removed(
     assert error["code"] == "admin_registry"
 
 
+async def test_huge_body_is_refused_before_anything_is_saved(
+    jp_fetch: Fetch, homes: dict[str, Path]
+) -> None:
+    body = {"host": "r.example", "display_name": "x" * (2 << 20)}
+    error = await checked(jp_fetch, "POST", "registries", body=body, expect=400)
+    assert error["code"] == "bad_request"
+    assert "MiB" in error["message"]
+    assert not homes["user_file"].exists(), "nothing is saved"
+
+
 async def test_body_must_be_a_json_object(jp_fetch: Fetch, basic_registry: Registry) -> None:
     response = await jp_fetch(
         "regauth",

@@ -39,6 +39,9 @@ INTERNAL_ERROR = {
     "message": "the server failed unexpectedly",
     "hint": "see the Jupyter server log",
 }
+#: The largest JSON body taken. A CA bundle, a client key or a build spec is a few kB; the
+#: server itself accepts bodies of hundreds of MiB, which would otherwise be parsed and saved.
+MAX_BODY = 1 << 20
 
 
 class RegAuthHandler(APIHandler):
@@ -67,6 +70,12 @@ class RegAuthHandler(APIHandler):
         return await loop.run_in_executor(calls, functools.partial(func, *args, **kwargs))
 
     def json_object(self) -> dict[str, Any]:
+        if len(self.request.body) > MAX_BODY:
+            raise BadRequest(
+                f"the request body is {len(self.request.body) / MAX_BODY:.1f} MiB, "
+                f"more than the {MAX_BODY >> 20} MiB this API takes",
+                hint="send only the fields the API documents",
+            )
         try:
             data = json.loads(self.request.body or b"{}")
         except ValueError:
