@@ -97,7 +97,10 @@ class RegAuthHandler(APIHandler):
             )
         for name, kind in allowed.items():
             if name in data and not isinstance(data[name], kind):
-                raise BadRequest(f"field {name!r} has the wrong type")
+                kinds = kind if isinstance(kind, tuple) else (kind,)
+                wanted = " or ".join(_json_type(k) for k in kinds)
+                got = _json_type(type(data[name]))
+                raise BadRequest(f"field {name!r} must be {wanted}, not {got}")
         missing = [name for name in required if not data.get(name)]
         if missing:
             raise BadRequest(f"missing field(s): {', '.join(missing)}")
@@ -332,6 +335,22 @@ class KubeHandler(RegAuthHandler):
     @authorized
     async def delete(self, raw_host: str) -> None:
         self.finish(await self.kube.call(self, "remove", self.host(raw_host)))
+
+
+#: JSON's names for the Python types ``json.loads`` makes.
+_JSON_TYPES: dict[type, str] = {
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def _json_type(kind: type) -> str:
+    return _JSON_TYPES.get(kind, kind.__name__)
 
 
 def _bytes(text: str | None) -> bytes | None:
