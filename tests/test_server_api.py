@@ -358,6 +358,23 @@ async def test_bad_entries_already_saved_spoil_only_their_own_row(
     assert "port 'abc' must be a number" in error["message"]
 
 
+async def test_a_missing_credential_helper_is_a_documented_error(
+    jp_fetch: Fetch, basic_registry: Registry, homes: dict[str, Path]
+) -> None:
+    """A config.json copied from Docker Desktop names a helper the notebook does not have."""
+    homes["docker"].mkdir(parents=True, exist_ok=True)
+    (homes["docker"] / "config.json").write_text(json.dumps({"credsStore": "nosuch"}))
+    host = basic_registry.host
+    for method, path in [
+        ("GET", ("registries",)),
+        ("GET", ("registries", host)),
+        ("POST", ("registries", host, "logout")),
+    ]:
+        error = await checked(jp_fetch, method, *path, expect=500)
+        assert error["code"] == "credential_helper_error"
+        assert "docker-credential-nosuch" in error["message"] and "credsStore" in error["hint"]
+
+
 async def test_admin_registry_cannot_be_added_or_removed(
     jp_fetch: Fetch, basic_registry: Registry
 ) -> None:
