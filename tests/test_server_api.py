@@ -358,6 +358,23 @@ async def test_bad_entries_already_saved_spoil_only_their_own_row(
     assert "port 'abc' must be a number" in error["message"]
 
 
+async def test_a_missing_credential_helper_is_a_documented_error(
+    jp_fetch: Fetch, basic_registry: Registry, homes: dict[str, Path]
+) -> None:
+    """A config.json copied from Docker Desktop names a helper the notebook does not have."""
+    homes["docker"].mkdir(parents=True, exist_ok=True)
+    (homes["docker"] / "config.json").write_text(json.dumps({"credsStore": "nosuch"}))
+    host = basic_registry.host
+    for method, path in [
+        ("GET", ("registries",)),
+        ("GET", ("registries", host)),
+        ("POST", ("registries", host, "logout")),
+    ]:
+        error = await checked(jp_fetch, method, *path, expect=500)
+        assert error["code"] == "credential_helper_error"
+        assert "docker-credential-nosuch" in error["message"] and "credsStore" in error["hint"]
+
+
 async def test_admin_registry_cannot_be_added_or_removed(
     jp_fetch: Fetch, basic_registry: Registry
 ) -> None:
@@ -366,6 +383,16 @@ async def test_admin_registry_cannot_be_added_or_removed(
     assert error["code"] == "admin_registry" and "administrator" in error["message"]
     error = await checked(jp_fetch, "POST", "registries", body={"host": host}, expect=409)
     assert error["code"] == "admin_registry"
+
+
+async def test_huge_body_is_refused_before_anything_is_saved(
+    jp_fetch: Fetch, homes: dict[str, Path]
+) -> None:
+    body = {"host": "r.example", "display_name": "x" * (2 << 20)}
+    error = await checked(jp_fetch, "POST", "registries", body=body, expect=400)
+    assert error["code"] == "bad_request"
+    assert "MiB" in error["message"]
+    assert not homes["user_file"].exists(), "nothing is saved"
 
 
 async def test_body_must_be_a_json_object(jp_fetch: Fetch, basic_registry: Registry) -> None:
@@ -402,6 +429,14 @@ async def test_kubernetes_disabled(
     )
     assert error["code"] == "kubernetes_disabled"
     assert not config_json(homes), "a refused Kubernetes login stores nothing"
+
+    body = {"username": "alice", "password": basic_registry.password}
+    await checked(jp_fetch, "POST", "registries", host, "login", body=body)
+    error = await checked(
+        jp_fetch, "POST", "registries", host, "logout", body={"kube": True}, expect=501
+    )
+    assert error["code"] == "kubernetes_disabled"
+    assert host in config_json(homes)["auths"], "a refused Kubernetes logout erases nothing"
 
 
 class TestKubernetesEnabled:

@@ -314,6 +314,22 @@ async def test_failed_job_reports_the_error(
             {"kind": "build", "spec": {"base": "oci:/srv/layout:1"}, "reference": "r.example/a:1"},
             "base '/srv/layout' is outside",
         ),
+        (
+            {
+                "kind": "build",
+                "spec": {"python": {"requirements": ["a==1"], "find_links": ["/srv/wheels"]}},
+                "reference": "r.example/a:1",
+            },
+            "python.find_links '/srv/wheels' is outside",
+        ),
+        (
+            {
+                "kind": "build",
+                "spec": {"python": {"requirements": ["a==1"], "find_links": ["file:///srv/w"]}},
+                "reference": "r.example/a:1",
+            },
+            "python.find_links 'file:///srv/w' is outside",
+        ),
         ({"kind": "build", "spec": {"colour": 1}, "reference": "r.example/a:1"}, "colour"),
         ({"kind": "build", "spec": {"layers": 5}, "reference": "r.example/a:1"}, "layers must"),
         ({"kind": "build", "spec": {"layers": "work"}, "reference": "r.example/a:1"}, "layers"),

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
@@ -110,3 +111,74 @@ def _implements(handler: type, method: str) -> bool:
     from tornado.web import RequestHandler
 
     return getattr(handler, method) is not getattr(RequestHandler, method)
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        resolved: dict[str, Any] = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        return resolved
+    return schema
+
+
+def _request_bodies() -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path, schema) of each documented JSON request body; a oneOf's variants apart."""
+    found = []
+    for template, item in spec()["paths"].items():
+        path = template.replace("{host}", "r.example")
+        for method, operation in item.items():
+            if method in ("get", "post", "delete") and "requestBody" in operation:
+                schema = _resolve(operation["requestBody"]["content"]["application/json"]["schema"])
+                for variant in schema.get("oneOf", [schema]):
+                    found.append((method.upper(), path, _resolve(variant)))
+    return found
+
+
+BODIES = _request_bodies()
+JSON_TYPES = {str: "string", bool: "boolean", int: "integer", list: "array", dict: "object"}
+
+
+def _ids(bodies: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    return [f"{m} {p} {s['properties'].get('kind', {}).get('const', '')}" for m, p, s in bodies]
+
+
+def _wrong_value(schema: dict[str, Any]) -> Any:
+    """A value of a JSON type that ``schema`` does not allow."""
+    values = [*schema.get("enum", []), *([schema["const"]] if "const" in schema else [])]
+    types = schema.get("type", [])
+    allowed = {types} if isinstance(types, str) else set(types)
+    allowed |= {"null" if v is None else JSON_TYPES[type(v)] for v in values}
+    return next(v for v in (5, "text", True, [], {}) if JSON_TYPES[type(v)] not in allowed)
+
+
+def _kind(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema["properties"].get("kind")
+    return {"kind": kind["const"]} if kind else {}
+
+
+@pytest.fixture
+def jp_server_config(docker_config: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_regauth": True}},
+        "RegAuthApp": {"docker_config_dir": str(docker_config)},
+    }
+
+
+@pytest.mark.parametrize(("method", "path", "schema"), BODIES, ids=_ids(BODIES))
+async def test_request_bodies_are_checked_as_documented(
+    jp_fetch: Fetch, method: str, path: str, schema: dict[str, Any]
+) -> None:
+    """Each documented field is known and typed, each required one required, no other taken."""
+    parts = path.strip("/").split("/")
+    assert schema.get("additionalProperties") is False
+    error = await checked(jp_fetch, method, *parts, body={**_kind(schema), "zz": 1}, expect=400)
+    assert error["message"] == "unknown field(s): zz"
+    for name, field in schema["properties"].items():
+        if name == "kind":
+            continue
+        body = {**_kind(schema), name: _wrong_value(field)}
+        error = await checked(jp_fetch, method, *parts, body=body, expect=400)
+        assert error["message"].startswith(f"field {name!r} must be "), error
+    required = [name for name in schema.get("required", []) if name != "kind"]
+    if required:
+        error = await checked(jp_fetch, method, *parts, body=_kind(schema), expect=400)
+        assert error["message"] == f"missing field(s): {', '.join(required)}"

@@ -7,6 +7,7 @@ and serialize. Every route lives under ``<base_url>/regauth/api/``.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ __all__ = ["AUTH_RESOURCE", "RegAuthApp", "RegistryProfiles", "VersionHandler"]
 API = r"/regauth/api"
 HOST = r"(?P<raw_host>[^/]+)"
 JOB = r"(?P<job_id>[0-9a-f]{32})"
+#: Threads for the handlers' blocking calls. Their own pool, not asyncio's default executor
+#: (cores + 4 threads, shared with tornado's name resolution and other extensions): a call
+#: mostly waits on a registry, and a few unreachable ones must not starve the whole server.
+CALL_WORKERS = 32
 
 
 class RegistryProfiles(Configurable):
@@ -96,8 +101,10 @@ class RegAuthApp(ExtensionApp):
             timeout=float(self.timeout),
         )
         self.jobs = JobManager(self.job_workers)
+        self.calls = ThreadPoolExecutor(CALL_WORKERS, thread_name_prefix="regauth-call")
         self.settings.update(
             regauth_service=service,
+            regauth_calls=self.calls,
             regauth_kube=Kube(service, enabled=self.kubernetes, namespace=self.namespace),
             regauth_jobs=self.jobs,
             regauth_default_base=self.default_base_image,
@@ -120,6 +127,7 @@ class RegAuthApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         self.jobs.shutdown()
+        self.calls.shutdown(wait=False, cancel_futures=True)
 
 
 def _path(text: str) -> Path | None:

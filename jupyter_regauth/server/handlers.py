@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -38,6 +39,9 @@ INTERNAL_ERROR = {
     "message": "the server failed unexpectedly",
     "hint": "see the Jupyter server log",
 }
+#: The largest JSON body taken. A CA bundle, a client key or a build spec is a few kB; the
+#: server itself accepts bodies of hundreds of MiB, which would otherwise be parsed and saved.
+MAX_BODY = 1 << 20
 
 
 class RegAuthHandler(APIHandler):
@@ -60,11 +64,18 @@ class RegAuthHandler(APIHandler):
         return status
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking core call in the thread pool, so the server keeps serving."""
+        """Run a blocking core call in the extension's thread pool, so the server keeps serving."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+        calls: Executor = self.settings["regauth_calls"]
+        return await loop.run_in_executor(calls, functools.partial(func, *args, **kwargs))
 
     def json_object(self) -> dict[str, Any]:
+        if len(self.request.body) > MAX_BODY:
+            raise BadRequest(
+                f"the request body is {len(self.request.body) / MAX_BODY:.1f} MiB, "
+                f"more than the {MAX_BODY >> 20} MiB this API takes",
+                hint="send only the fields the API documents",
+            )
         try:
             data = json.loads(self.request.body or b"{}")
         except ValueError:
@@ -86,7 +97,10 @@ class RegAuthHandler(APIHandler):
             )
         for name, kind in allowed.items():
             if name in data and not isinstance(data[name], kind):
-                raise BadRequest(f"field {name!r} has the wrong type")
+                kinds = kind if isinstance(kind, tuple) else (kind,)
+                wanted = " or ".join(_json_type(k) for k in kinds)
+                got = _json_type(type(data[name]))
+                raise BadRequest(f"field {name!r} must be {wanted}, not {got}")
         missing = [name for name in required if not data.get(name)]
         if missing:
             raise BadRequest(f"missing field(s): {', '.join(missing)}")
@@ -297,6 +311,8 @@ class LogoutHandler(RegAuthHandler):
         host = self.host(raw_host)
         data = self.body({"kube": bool})
         kube = data.get("kube", self.kube.available)
+        if kube:
+            self.kube.require()  # before erasing anything, so a 501 leaves the login as it was
         removed = await self.call(self.service.logout, host)
         body: dict[str, Any] = {"host": host, "removed": removed, "kube": None}
         if kube:
@@ -319,6 +335,22 @@ class KubeHandler(RegAuthHandler):
     @authorized
     async def delete(self, raw_host: str) -> None:
         self.finish(await self.kube.call(self, "remove", self.host(raw_host)))
+
+
+#: JSON's names for the Python types ``json.loads`` makes.
+_JSON_TYPES: dict[type, str] = {
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def _json_type(kind: type) -> str:
+    return _JSON_TYPES.get(kind, kind.__name__)
 
 
 def _bytes(text: str | None) -> bytes | None:

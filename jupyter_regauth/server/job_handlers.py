@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -38,13 +40,13 @@ class JobHandlerBase(RegAuthHandler):
     def root(self) -> Path:
         return Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
 
-    def under_root(self, path: str | Path, what: str) -> Path:
+    def under_root(self, path: str | Path, what: str, *, shown: str | None = None) -> Path:
         """``path`` (relative to the Jupyter root, as the file browser shows it) made absolute;
         refused when it leads outside the root: a job reads only what the file browser shows."""
         candidate = Path(path)
         resolved = (candidate if candidate.is_absolute() else self.root / candidate).resolve()
         if not resolved.is_relative_to(self.root):
-            raise BadRequest(f"{what} {str(path)!r} is outside the Jupyter root directory")
+            raise BadRequest(f"{what} {shown or str(path)!r} is outside the Jupyter root directory")
         return resolved
 
     def folder(self, path: str | Path, what: str) -> Path:
@@ -118,8 +120,12 @@ class JobsHandler(JobHandlerBase):
         spec = BuildSpec.from_dict(raw, base_dir=self.root)
         for layer in spec.layers:  # a file or a folder; absolute srcs lie under the root too
             self.under_root(layer.src, "layer src")
-        if spec.python is not None and spec.python.requirements_file is not None:
-            self.under_root(spec.python.requirements_file, "python.requirements")
+        if spec.python is not None:
+            if spec.python.requirements_file is not None:
+                self.under_root(spec.python.requirements_file, "python.requirements")
+            for link in spec.python.find_links:  # pip reads wheels from a local one
+                if link.startswith("file:") or "://" not in link:
+                    self.under_root(_local_path(link), "python.find_links", shown=link)
         # A layout the user names as the base lies under the root too (the server's own
         # default base may be anywhere).
         local = layout_base(spec.base) if data["spec"].get("base") else None
@@ -208,6 +214,11 @@ class JobEventsHandler(JobHandlerBase):
             return max(0, int(text))
         except ValueError:
             raise BadRequest("Last-Event-ID (or after) must be a message number") from None
+
+
+def _local_path(link: str) -> str:
+    """The path a ``file:`` URL names (as pip reads it), or the path given."""
+    return url2pathname(urlsplit(link).path) if link.startswith("file:") else link
 
 
 def _check_platform(text: str | None) -> None:
