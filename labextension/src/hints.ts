@@ -1,13 +1,13 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { IErrorBody } from './types';
+import { IHinted } from './types';
 
-type Hint = (error: IErrorBody, trans: TranslationBundle) => string | null;
+type Hint = (item: IHinted, trans: TranslationBundle) => string | null;
 
 /**
  * The panel's own form of a fix, where it has a control for it, keyed by the
- * error's stable code. The server's hints are worded for every front end; the
- * ones not here are shown as they are.
+ * error's (or Kubernetes note's) stable code. The server's hints are worded
+ * for every front end; the ones not here are shown as they are.
  */
 const HINTS: Record<string, Hint> = {
   unknown_ca: (error, trans) =>
@@ -23,10 +23,21 @@ const HINTS: Record<string, Hint> = {
           'Log out of %1, then log in again with "Also configure Kubernetes" checked: that keeps the password, which the cluster needs.',
           error.host
         )
+      : null,
+  pod_defaults_not_served: (note, trans) =>
+    trans.__(
+      'Ask your JupyterHub administrator for a server option (a KubeSpawner profile) that mounts these Secrets in your notebook.'
+    ),
+  service_accounts_not_listed: (note, trans) =>
+    note.namespace
+      ? trans.__(
+          'Ask an administrator to grant "list" on serviceaccounts in %1, then press "Remove" again.',
+          note.namespace
+        )
       : null
 };
 
-/** What to do about an error, in the panel's words where it has its own. */
-export function panelHint(error: IErrorBody, trans: TranslationBundle): string {
-  return HINTS[error.code]?.(error, trans) ?? error.hint ?? '';
+/** What to do about an error or a note, in the panel's words where it has its own. */
+export function panelHint(item: IHinted, trans: TranslationBundle): string {
+  return HINTS[item.code]?.(item, trans) ?? item.hint ?? '';
 }
