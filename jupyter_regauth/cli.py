@@ -38,6 +38,7 @@ class Console:
     stderr: TextIO
     interactive: bool
     read_secret: Callable[[str], str] = getpass.getpass
+    prog: str = "regauth"  # how commands are named in what is written (hints, notes)
 
     def prompt(self, text: str) -> str:
         self.stderr.write(text)
@@ -558,7 +559,7 @@ def cmd_pull(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
 def cmd_kube(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
     from .kube.cli import run
 
-    data, text = run(service, args)
+    data, text = run(service, args, console.prog)
     return Output(data, text)
 
 

@@ -1,10 +1,10 @@
 """The fixes the ``regauth`` command and the ``%regauth`` magics word as their own commands.
 
-Core errors say what to do in words every front end can act on; these two front ends share
-one parser (the magics take the CLI's verbs and options), so one table serves both, with
-``prog`` (``regauth`` or ``%regauth``) in front of each command. Entries are keyed by the
-error's ``code`` and read the error's ``to_dict()``; an entry (or a code) with nothing of its
-own to say leaves the core's hint.
+Core errors, and the notes of a Kubernetes report, say what to do in words every front end can
+act on; these two front ends share one parser (the magics take the CLI's verbs and options), so
+one table serves both, with ``prog`` (``regauth`` or ``%regauth``) in front of each command.
+Entries are keyed by the error's (or note's) ``code`` and read its ``to_dict()``; an entry (or a
+code) with nothing of its own to say leaves the core's hint.
 """
 
 from __future__ import annotations
@@ -75,6 +75,22 @@ def _foreign_secret(error: Error, prog: str) -> str | None:
     )
 
 
+def _pod_defaults_not_served(note: Error, prog: str) -> str:
+    return (
+        "mount the Secrets with a JupyterHub profile: "
+        f"`{prog} kube spawner-profile {_host(note)}` prints one"
+    )
+
+
+def _service_accounts_not_listed(note: Error, prog: str) -> str:
+    namespace = note["namespace"]
+    return (
+        f"`{prog} kube remove {_host(note)} -n {namespace} --service-account NAME` with each of "
+        f"the others, or grant 'list' on serviceaccounts in {namespace} "
+        f"(`{prog} kube rbac` prints the Role)"
+    )
+
+
 def _not_an_artifact(error: Error, prog: str) -> str:
     pull = f"`{prog} pull {error.get('reference') or 'REFERENCE'} --oci-layout DIR`"
     if error.get("index"):
@@ -95,13 +111,16 @@ HINTS: dict[str, Callable[[Error, str], str | None]] = {
     "kubeconfig_not_found": _kubeconfig_not_found,
     "kube_layout_conflict": _layout_conflict,
     "foreign_secret": _foreign_secret,
+    "pod_defaults_not_served": _pod_defaults_not_served,
+    "service_accounts_not_listed": _service_accounts_not_listed,
     "not_an_artifact": _not_an_artifact,
     "digest_file_error": _digest_file,
 }
 
 
 def command_hint(error: Error, prog: str) -> str | None:
-    """The hint to show on the command line for ``error`` (a ``RegAuthError.to_dict()``)."""
+    """The hint to show on the command line for ``error`` (a ``RegAuthError.to_dict()``, or a
+    Kubernetes report's ``Note.to_dict()``)."""
     word = HINTS.get(str(error.get("code")))
     hint = word(error, prog) if word else None
     core = error.get("hint")

@@ -71,6 +71,7 @@ def notebook_console(label: str) -> NotebookConsole:
         sys.stdout,
         True,
         read_secret=lambda p: getpass.getpass(p),
+        prog=PROG,
         label=label,
     )
 

@@ -26,6 +26,7 @@ from jupyter_regauth.kube.errors import (
     LayoutConflict,
     NamespaceNotFound,
 )
+from jupyter_regauth.kube.notes import Note, pod_defaults_not_served, service_accounts_not_listed
 from jupyter_regauth.magics import RegAuthMagics
 from jupyter_regauth.registry.trust import explain_tls_failure
 
@@ -64,9 +65,10 @@ def _digest_not_written() -> RegAuthError:
     raise AssertionError("/dev/full took the digest")
 
 
-# One error, as the core raises it, of each code that has a command-line form, and whether
-# that form is its own (False: the core's hint says all there is to say).
-SAMPLES: list[tuple[RegAuthError, bool]] = [
+# One error as the core raises it (or a Kubernetes report's note as it makes it) of each code
+# that has a command-line form, and whether that form is its own (False: the core's hint says
+# all there is to say).
+SAMPLES: list[tuple[RegAuthError | Note, bool]] = [
     (_tls(_unverified(20)), True),
     (_tls(_alert()), True),
     (_tls(_alert(), has_client_cert=True), False),
@@ -81,6 +83,8 @@ SAMPLES: list[tuple[RegAuthError, bool]] = [
     (NotAnArtifact(f"{HOST}/team/model:v1", index=True), True),
     (NotAnArtifact(f"{HOST}/team/model:v1", index=False), True),
     (_digest_not_written(), True),
+    (pod_defaults_not_served(HOST), True),
+    (service_accounts_not_listed(HOST, "team-a", ["default", "default-editor"]), True),
 ]
 PARSERS = {"regauth": build_parser(), "%regauth": RegAuthMagics(None).parser()}
 OPTION = re.compile(r"(?<![\w-])(--?[a-z][\w-]*)")
@@ -116,7 +120,9 @@ def test_every_code_with_a_command_line_form_has_a_sample() -> None:
 
 @pytest.mark.parametrize("prog", sorted(PARSERS))
 @pytest.mark.parametrize(("error", "own"), SAMPLES, ids=lambda v: getattr(v, "code", str(v)))
-def test_hints_name_what_the_front_end_has(error: RegAuthError, own: bool, prog: str) -> None:
+def test_hints_name_what_the_front_end_has(
+    error: RegAuthError | Note, own: bool, prog: str
+) -> None:
     parser = PARSERS[prog]
     hint = command_hint(error.to_dict(), prog)
     assert hint
@@ -135,7 +141,7 @@ def test_hints_name_what_the_front_end_has(error: RegAuthError, own: bool, prog:
 
 
 @pytest.mark.parametrize(("error", "own"), SAMPLES, ids=lambda v: getattr(v, "code", str(v)))
-def test_core_hints_name_no_command_line(error: RegAuthError, own: bool) -> None:
+def test_core_hints_name_no_command_line(error: RegAuthError | Note, own: bool) -> None:
     core = error.hint or ""
     assert not re.search(r"(?<![\w-])%?regauth ", core), core
     assert not OPTION.findall(_outside_backticks(core)), core

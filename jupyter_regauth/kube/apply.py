@@ -28,6 +28,7 @@ from .errors import (
     LayoutConflict,
     NamespaceNotFound,
 )
+from .notes import Note, pod_defaults_not_served, service_accounts_not_listed
 from .objects import Combined, Manifest, RegistrySpec
 from .serviceaccount import (
     DEFAULT_ACCOUNTS,
@@ -67,7 +68,7 @@ class KubeReport:
     objects: list[ObjectStatus] = field(default_factory=list)
     service_accounts: dict[str, bool] = field(default_factory=dict)  # name -> lists our Secret
     selector_label: str = ""
-    notes: list[str] = field(default_factory=list)  # what was skipped or could not be checked
+    notes: list[Note] = field(default_factory=list)  # what was skipped or could not be checked
 
     @property
     def configured(self) -> bool:
@@ -87,7 +88,9 @@ class KubeReport:
             "selector_label": self.selector_label,
             "objects": [s.to_dict() for s in self.objects],
             "service_accounts": dict(self.service_accounts),
-            "notes": list(self.notes),
+            # The notes in words, as they always were, and each with its code and fields.
+            "notes": [str(note) for note in self.notes],
+            "note_details": [note.to_dict() for note in self.notes],
         }
 
 
@@ -294,11 +297,8 @@ class Applier:
         listing = accounts_listing(self.api, self.namespace, secrets)
         accounts = list(self.service_accounts)
         if listing is None:
-            report.notes.append(
-                f"ServiceAccounts in {self.namespace} may not be listed: only "
-                f"{', '.join(self.service_accounts)} were cleaned; pass --service-account for "
-                "others, or grant 'list' on serviceaccounts (`regauth kube rbac`)"
-            )
+            cleaned = self.service_accounts
+            report.notes.append(service_accounts_not_listed(host, self.namespace, cleaned))
         else:
             accounts += [a for a in listing if a not in accounts]
         merge_pull_secrets(self.api, self.namespace, accounts, remove=secrets)
@@ -365,11 +365,7 @@ class Applier:
 
     def _note_pod_defaults(self, report: KubeReport) -> None:
         if not self.pod_defaults_served:
-            report.notes.append(
-                "no PodDefault written: this cluster does not serve kubeflow.org/v1alpha1 "
-                "poddefaults (mount the Secrets with a JupyterHub profile: "
-                "`regauth kube spawner-profile`)"
-            )
+            report.notes.append(pod_defaults_not_served(report.host))
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..command_hints import command_hint
 from ..errors import ConfigError
 from ..fileio import atomic_write
 
@@ -101,7 +102,12 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _table(report: Any) -> str:
+def _note(note: Any, prog: str) -> str:
+    """A report's note with the fix in ``prog``'s own commands, as an error's hint is."""
+    return f"{note.message} ({command_hint(note.to_dict(), prog)})"
+
+
+def _table(report: Any, prog: str) -> str:
     lines = [f"{report.host} in namespace {report.namespace}:"]
     for item in report.objects:
         state = item.action or ("ok" if item.matches else "drift" if item.exists else "missing")
@@ -109,7 +115,7 @@ def _table(report: Any) -> str:
         lines.append(f"  {item.kind:<11} {item.name:<60} {state}{drift}")
     for account, has in report.service_accounts.items():
         lines.append(f"  {'SA':<11} {account:<60} {'ok' if has else 'missing pull secret'}")
-    lines += [f"  note: {note}" for note in report.notes]
+    lines += [f"  note: {_note(note, prog)}" for note in report.notes]
     label = f"label a pod {report.selector_label}=true to mount it"
     lines.append(("configured; " + label) if report.configured else "not configured")
     return "\n".join(lines)
@@ -162,14 +168,14 @@ def _hosts_toml(service: RegAuth, args: argparse.Namespace) -> tuple[Any, str]:
     return shown, text
 
 
-def run(service: RegAuth, args: argparse.Namespace) -> tuple[Any, str]:
-    """``(data, text)`` for ``regauth kube ACTION``."""
+def run(service: RegAuth, args: argparse.Namespace, prog: str) -> tuple[Any, str]:
+    """``(data, text)`` for ``regauth kube ACTION`` (``prog``: ``regauth`` or ``%regauth``)."""
     from . import facade, rbac
 
     action = args.kube_action
     if action in ACTIONS:
         report = getattr(service, f"kube_{action}")(args.host, args.namespace, **_options(args))
-        return report.to_dict(), _table(report)
+        return report.to_dict(), _table(report, prog)
     if action == "rollout":
         result = service.kube_rollout(
             args.host, args.selector, remove=args.remove, workers=args.workers, **_options(args)

@@ -2,14 +2,24 @@
  * Types mirroring the schemas of jupyter_regauth/server/openapi.yaml.
  */
 
-/** `Error`: every failed call answers with a stable code, a message and a hint. */
-export interface IErrorBody {
+/**
+ * What the core says about an error or a report's note: a stable code, a
+ * message, what to do in words every front end can act on, and the fields a
+ * front end words its own form of the fix from.
+ */
+export interface IHinted {
   code: string;
   message: string;
   hint?: string;
-  status?: number;
-  /** TLS errors and `kubelet_needs_password`: the registry the error is about. */
+  /** TLS errors, `kubelet_needs_password` and notes: the registry. */
   host?: string | null;
+  /** Kubernetes errors and notes: the namespace. */
+  namespace?: string | null;
+}
+
+/** `Error`: every failed call answers with a stable code, a message and a hint. */
+export interface IErrorBody extends IHinted {
+  status?: number;
   /** TLS errors: the server certificate's SHA-256, subject and issuer. */
   fingerprint?: string | null;
   subject?: string | null;
@@ -111,6 +121,15 @@ export interface IKubeStatus {
   objects: IKubeObject[];
   /** What was skipped or could not be checked (e.g. no PodDefaults in this cluster). */
   notes?: string[];
+  /** The same notes, each with its code and fields. */
+  note_details?: IKubeNote[];
+}
+
+/** `KubeNote`: a note of a Kubernetes report, with the shape of an error. */
+export interface IKubeNote extends IHinted {
+  hint: string;
+  /** `service_accounts_not_listed`: the ones the pull Secret was taken off. */
+  service_accounts?: string[];
 }
 
 /** The Kubernetes step of a login failed; the login itself succeeded. */

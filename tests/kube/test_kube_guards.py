@@ -28,9 +28,12 @@ from jupyter_regauth.kube.errors import (
     NamespaceNotFound,
 )
 from jupyter_regauth.kube.objects import KAPTAIN, Names, RegistrySpec
+from jupyter_regauth.kube.serviceaccount import DEFAULT_ACCOUNTS
 
 from ..cli_helpers import regauth
 from ..conftest import Registry
+from ..test_magics import Session, ip, shell  # noqa: F401 (fixtures)
+from ..test_server_openapi import check_named
 from .conftest import KubeCluster
 from .helpers import logged_in, managed_objects, pull_secret_names, secret_data
 from .test_kube_access import bind, wait_allowed
@@ -204,7 +207,10 @@ def test_missing_namespace_is_named(
 
 
 def test_without_the_poddefault_crd_the_secrets_are_written(
-    bare_cluster: KubeCluster, basic_registry: Registry, docker_config: Path
+    bare_cluster: KubeCluster,
+    basic_registry: Registry,
+    docker_config: Path,
+    ip: Session,  # noqa: F811
 ) -> None:
     service = logged_in(basic_registry)
     namespace = bare_cluster.create_namespace("jupyterhub")
@@ -213,7 +219,23 @@ def test_without_the_poddefault_crd_the_secrets_are_written(
     report = service.kube_apply(basic_registry.host, namespace, **options)
     assert report.configured
     assert {o.kind for o in report.objects} == {"Secret"}
-    assert any("poddefaults" in note for note in report.notes)
+    # The note says so in words, with a code and the host for each front end's own fix.
+    [note] = report.to_dict()["note_details"]
+    assert note["code"] == "pod_defaults_not_served" and note["host"] == basic_registry.host
+    check_named("KubeNote", note)  # as the REST API documents it
+    assert "poddefaults" in note["message"] and "JupyterHub (KubeSpawner) profile" in note["hint"]
+    [text] = report.to_dict()["notes"]
+    assert text == f"{note['message']} ({note['hint']})" and "regauth" not in text
+    # The command line names its command, with the host, where the note is shown.
+    host = basic_registry.host
+    cli = regauth("kube", "status", host, "-n", namespace, *admin_option(bare_cluster))
+    assert cli.code == 0, cli.stderr
+    assert f"`regauth kube spawner-profile {basic_registry.host}` prints one" in cli.stdout
+    magic = ip.ok(
+        f"%regauth kube status {basic_registry.host} -n {namespace} "
+        f"--kubeconfig {bare_cluster.admin_kubeconfig}"
+    )
+    assert f"`%regauth kube spawner-profile {basic_registry.host}` prints one" in str(magic)
     with bare_cluster.api_client() as api:
         core = client.CoreV1Api(api)
         kind, _ = secret_data(api, namespace, names.docker_secret)
@@ -321,7 +343,14 @@ def test_remove_cleans_every_service_account(
     user = str(kube_cluster.kubeconfig("no-sa-list", namespace=kube_namespace))
     service.kube_apply(basic_registry.host, kubeconfig=user)
     removed = service.kube_remove(basic_registry.host, kubeconfig=user)
-    assert any("may not be listed" in note for note in removed.notes)
+    [note] = removed.to_dict()["note_details"]
+    assert note["code"] == "service_accounts_not_listed" and "may not be listed" in note["message"]
+    check_named("KubeNote", note)
+    assert (note["namespace"], note["service_accounts"]) == (kube_namespace, list(DEFAULT_ACCOUNTS))
+    assert "`" not in note["hint"] and "--" not in note["hint"]  # no command line
+    hint = command_hint(note, "regauth") or ""
+    remove = f"`regauth kube remove {basic_registry.host} -n {kube_namespace} --service-account"
+    assert remove in hint
     with kube_cluster.api_client() as api:
         assert pull_secret_names(api, kube_namespace) == []
 

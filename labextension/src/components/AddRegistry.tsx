@@ -2,16 +2,18 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { ApiError } from '../api';
-import { addRegistry, confirmTrust, offerTrust } from '../client';
+import { addRegistry, confirmTrust, getRegistry, offerTrust } from '../client';
 import { RegAuthModel } from '../model';
 import { fingerprints } from '../pem';
-import { ICertificateInfo, ITrustOffer } from '../types';
+import { ICertificateInfo, ITrustOffer, RegistrySource } from '../types';
 import { ErrorView } from './common';
 
 interface IPending {
   host: string;
   displayName: string;
   offer: ITrustOffer;
+  /** One of the administrator's registries: in the list already, only trusted here. */
+  admin: boolean;
   /** The user's own CA and its fingerprints (null: no Web Crypto here). */
   caPem: string;
   caFingerprints: string[] | null;
@@ -46,6 +48,7 @@ function Confirm(props: {
 }): JSX.Element {
   const { pending, trans } = props;
   const { offer } = pending;
+  const nothingToStore = offer.already_trusted && !pending.caPem;
   const headingId = React.useId();
   const trustRef = React.useRef<HTMLButtonElement>(null);
   React.useEffect(() => trustRef.current?.focus(), []);
@@ -88,12 +91,20 @@ function Confirm(props: {
         </dl>
       )}
       <p className="jp-RegAuth-note">
-        {offer.already_trusted && !pending.caPem
+        {nothingToStore
           ? trans.__('This server is already trusted.')
           : trans.__(
               'Compare the SHA-256 fingerprint with the one your administrator gave you before trusting it.'
             )}
       </p>
+      {pending.admin ? (
+        <p className="jp-RegAuth-note">
+          {trans.__(
+            '%1 is already in the list, set up by your administrator: its CA is trusted here for you only.',
+            offer.host
+          )}
+        </p>
+      ) : null}
       <div className="jp-RegAuth-actions">
         <button
           ref={trustRef}
@@ -102,9 +113,11 @@ function Confirm(props: {
           disabled={props.busy}
           onClick={props.onTrust}
         >
-          {offer.already_trusted && !pending.caPem
-            ? trans.__('Add')
-            : trans.__('Trust')}
+          {!nothingToStore
+            ? trans.__('Trust')
+            : pending.admin
+              ? trans.__('Done')
+              : trans.__('Add')}
         </button>
         <button
           type="button"
@@ -134,6 +147,8 @@ export function AddRegistry(props: {
   const [error, setError] = React.useState<ApiError | null>(null);
   const [done, setDone] = React.useState('');
   const hostRef = React.useRef<HTMLInputElement>(null);
+  const sourceOf = (name: string | null): RegistrySource | undefined =>
+    model.registries.find(r => r.host === name)?.source;
 
   React.useEffect(() => {
     const focus = (_: RegAuthModel, section: 'add' | 'push') => {
@@ -179,6 +194,7 @@ export function AddRegistry(props: {
         host: offer.host,
         displayName,
         offer,
+        admin: sourceOf(offer.host) === 'admin',
         caPem,
         caFingerprints
       });
@@ -199,7 +215,7 @@ export function AddRegistry(props: {
     const display = pending.displayName.trim() || undefined;
     try {
       let status;
-      if (pending.caPem && !pending.caFingerprints) {
+      if (pending.caPem && !pending.caFingerprints && !pending.admin) {
         // No Web Crypto: the server checks the CA against the registry itself.
         status = await addRegistry({
           host: pending.host,
@@ -207,22 +223,28 @@ export function AddRegistry(props: {
           ca_pem: pending.caPem
         });
       } else {
-        if (pending.caPem && pending.caFingerprints) {
+        if (pending.caPem) {
+          // Without Web Crypto, the CA the server presented is the one confirmed.
           await confirmTrust(
             pending.host,
             pending.caPem,
-            pending.caFingerprints[0]
+            pending.caFingerprints?.[0] ?? offer.ca.fingerprint
           );
         } else if (!offer.already_trusted) {
           await confirmTrust(pending.host, offer.ca_pem, offer.ca.fingerprint);
         }
-        status = await addRegistry({
-          host: pending.host,
-          display_name: display
-        });
+        // The administrator's profile stays as it is (adding it is refused):
+        // only its status changes, now that its CA is trusted.
+        status = pending.admin
+          ? await getRegistry(pending.host)
+          : await addRegistry({ host: pending.host, display_name: display });
       }
       model.putStatus(status);
-      setDone(trans.__('Added %1.', status.name));
+      setDone(
+        pending.admin
+          ? trans.__('Trusted %1.', status.name)
+          : trans.__('Added %1.', status.name)
+      );
       setPending(null);
       setHost('');
       setDisplayName('');
@@ -316,7 +338,11 @@ export function AddRegistry(props: {
           </div>
         </form>
       )}
-      <ErrorView error={error} trans={trans} />
+      <ErrorView
+        error={error}
+        trans={trans}
+        source={sourceOf(error?.host ?? null)}
+      />
       <div className="jp-RegAuth-status" role="status" aria-live="polite">
         {done}
       </div>

@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { ApiError } from '../api';
+import { panelHint } from '../hints';
 import { kubeApply, kubeRemove, kubeStatus } from '../client';
 import { IKubeStatus } from '../types';
 import { Badge, BadgeTone, ErrorView } from './common';
@@ -89,9 +90,10 @@ export function KubeSection(props: {
           ))}
         </ul>
       ) : null}
-      {status?.notes?.map(note => (
-        <div key={note} className="jp-RegAuth-note" role="note">
-          {note}
+      {status?.note_details?.map(note => (
+        <div key={note.code} className="jp-RegAuth-note" role="note">
+          <div>{note.message}</div>
+          <div>{trans.__('What to do: %1', panelHint(note, trans))}</div>
         </div>
       ))}
       <ErrorView error={error} trans={trans} />

@@ -92,7 +92,7 @@ export function LoginForm(props: {
           {trans.__('Also configure Kubernetes')}
         </label>
       ) : null}
-      <ErrorView error={error} trans={trans} />
+      <ErrorView error={error} trans={trans} source={registry.source} />
       <div className="jp-RegAuth-actions">
         <button
           type="submit"

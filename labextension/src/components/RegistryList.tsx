@@ -145,7 +145,11 @@ function RegistryCard(props: {
       <div id={detailsId} hidden={!open} className="jp-RegAuth-details">
         {open ? (
           <>
-            <ErrorView error={registry.error} trans={trans} />
+            <ErrorView
+              error={registry.error}
+              trans={trans}
+              source={registry.source}
+            />
             {registry.authenticated ? (
               <div className="jp-RegAuth-actions">
                 <button
@@ -205,7 +209,7 @@ function RegistryCard(props: {
                 </button>
               </div>
             ) : null}
-            <ErrorView error={error} trans={trans} />
+            <ErrorView error={error} trans={trans} source={registry.source} />
           </>
         ) : null}
       </div>

@@ -4,7 +4,7 @@ import * as React from 'react';
 import { ApiError } from '../api';
 import { panelHint } from '../hints';
 import { RegAuthModel } from '../model';
-import { IErrorBody } from '../types';
+import { IErrorBody, RegistrySource } from '../types';
 
 /** Re-render a component whenever the model changes. */
 export function useModel(model: RegAuthModel): void {
@@ -18,16 +18,20 @@ export function useModel(model: RegAuthModel): void {
   }, [model]);
 }
 
-/** An error's message and the hint saying what to do, announced to screen readers. */
+/**
+ * An error's message and the hint saying what to do, announced to screen
+ * readers. `source`: where the registry the error is about comes from.
+ */
 export function ErrorView(props: {
   error: ApiError | IErrorBody | null;
   trans: TranslationBundle;
+  source?: RegistrySource;
 }): JSX.Element | null {
   const { error, trans } = props;
   if (!error) {
     return null;
   }
-  const hint = panelHint(error, trans);
+  const hint = panelHint(error, trans, { source: props.source });
   return (
     <div className="jp-RegAuth-error" role="alert">
       <div className="jp-RegAuth-errorMessage">{error.message}</div>
