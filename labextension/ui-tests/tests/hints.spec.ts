@@ -14,10 +14,7 @@ import { execFileSync } from 'child_process';
 import { X509Certificate } from 'crypto';
 import { readFileSync, rmSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { IRegistryInfo, registryInfo } from './shared';
-
-const PANEL = '#jupyter-regauth-registries';
-const SECTIONS = ['Registries', 'Add a registry', 'Build and push'];
+import { IRegistryInfo, PANEL, registryInfo, showSections } from './shared';
 
 test.use({ autoGoto: true });
 
@@ -65,17 +62,6 @@ async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
   const panel = page.locator(PANEL);
   await expect(panel).toBeVisible();
   return panel;
-}
-
-/** Expand the named accordion sections of the panel and collapse the others. */
-async function showSections(panel: Locator, open: string[]): Promise<void> {
-  for (const name of SECTIONS) {
-    const title = panel.locator('.lm-AccordionPanel-title', { hasText: name });
-    const expanded = (await title.getAttribute('aria-expanded')) === 'true';
-    if (expanded !== open.includes(name)) {
-      await title.click();
-    }
-  }
 }
 
 /**

@@ -8,21 +8,13 @@ import type { Locator } from '@playwright/test';
 import { X509Certificate } from 'crypto';
 import { readFileSync } from 'fs';
 import { request } from 'https';
-import { IRegistryInfo, registryInfo, shoot } from './shared';
-
-const PANEL = '#jupyter-regauth-registries';
-const SECTIONS = ['Registries', 'Add a registry', 'Build and push'];
-
-/** Expand the named accordion sections of the panel and collapse the others. */
-async function showSections(panel: Locator, open: string[]): Promise<void> {
-  for (const name of SECTIONS) {
-    const title = panel.locator('.lm-AccordionPanel-title', { hasText: name });
-    const expanded = (await title.getAttribute('aria-expanded')) === 'true';
-    if (expanded !== open.includes(name)) {
-      await title.click();
-    }
-  }
-}
+import {
+  IRegistryInfo,
+  PANEL,
+  registryInfo,
+  shoot,
+  showSections
+} from './shared';
 
 /** GET a manifest straight from the registry, trusting only its own CA. */
 function fetchManifest(

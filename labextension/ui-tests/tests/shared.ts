@@ -1,6 +1,6 @@
 /**
- * What both browser tests share: the registry that scripts/ui-test started,
- * and where screenshots go.
+ * What the browser tests share: the registry that scripts/ui-test started, the
+ * panel's sections, and where screenshots go.
  */
 import type { Locator, Page } from '@playwright/test';
 import { readFileSync } from 'fs';
@@ -37,4 +37,21 @@ export async function shoot(
   name: string
 ): Promise<void> {
   await target.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
+
+export const PANEL = '#jupyter-regauth-registries';
+const SECTIONS = ['Registries', 'Add a registry', 'Build and push'];
+
+/** Expand the named accordion sections of the panel and collapse the others. */
+export async function showSections(
+  panel: Locator,
+  open: string[]
+): Promise<void> {
+  for (const name of SECTIONS) {
+    const title = panel.locator('.lm-AccordionPanel-title', { hasText: name });
+    const expanded = (await title.getAttribute('aria-expanded')) === 'true';
+    if (expanded !== open.includes(name)) {
+      await title.click();
+    }
+  }
 }
