@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .credentials import DockerConfig
 from .credentials.types import Credentials
-from .errors import ConfigError, RegAuthError
+from .errors import ConfigError, CredentialHelperError, RegAuthError
 from .profiles import ProfileStore, RegistryProfile, normalize_host
 from .reference import Reference, parse, push_target
 from .registry import RegistryClient, RegistryUnreachable, TLSError, TrustConfig
@@ -175,7 +175,8 @@ class RegAuth:
         """Every registry the user can pick or is logged in to, without contacting them.
 
         A row that cannot be used (an invalid entry in the user's profiles, a key in config.json
-        that is not a registry host) carries its ``error`` instead of breaking the list.
+        that is not a registry host, credentials a missing helper holds) carries its ``error``
+        instead of breaking the list.
         """
         seen: dict[str, RegistryStatus] = {}
         for profile in self.profiles.all():
@@ -184,7 +185,14 @@ class RegAuth:
             )
         for text, problem in self.profiles.user_problems():
             seen.setdefault(text, RegistryStatus(text, text, "user", error=problem.to_dict()))
-        for host in self.docker_config.hosts():
+        unreadable: CredentialHelperError | None = None
+        try:
+            config_hosts = self.docker_config.hosts()
+        except CredentialHelperError as exc:
+            # A config.json copied from Docker Desktop ("credsStore": "desktop") names a helper
+            # this machine lacks: the hosts it holds are unknown, and each row below says why.
+            config_hosts, unreadable = [], exc
+        for host in config_hosts:
             if host not in seen:
                 seen[host] = RegistryStatus(host, host, "config")
                 try:
@@ -193,8 +201,14 @@ class RegAuth:
                     seen[host].error = exc.to_dict()
         for status in seen.values():
             if status.error is None or status.source == "config":
-                creds = self.docker_config.get(status.host)
+                try:
+                    creds = self.docker_config.get(status.host)
+                except CredentialHelperError as exc:
+                    status.error, unreadable = exc.to_dict(), None
+                    continue
                 status.username = creds.username if creds else None
+        if unreadable is not None:
+            raise unreadable  # no row says it: an empty list would hide it
         return list(seen.values())
 
     def statuses(self) -> list[RegistryStatus]:

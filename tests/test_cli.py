@@ -254,6 +254,26 @@ def test_status_lists_a_bad_config_key_as_its_own_row(
     assert "Traceback" not in bad.stderr
 
 
+def test_a_missing_credential_helper_is_shown_in_each_row_or_as_the_error(
+    docker_config: Path, tmp_path: Path
+) -> None:
+    """A config.json copied from Docker Desktop names a helper this machine lacks: the
+    registries to pick from are still listed, each saying why its login cannot be read; with
+    none to list, the command fails with it rather than print an empty list."""
+    docker_config.mkdir(parents=True, exist_ok=True)
+    (docker_config / "config.json").write_text(json.dumps({"credsStore": "nosuch"}))
+    alone = regauth("ls", "--offline")
+    assert alone.code == 1 and "docker-credential-nosuch" in alone.stderr
+    assert "credsStore" in alone.stderr
+    profiles = tmp_path / "registries.json"
+    profiles.write_text(json.dumps([{"host": "reg.example:5000"}]))
+    listed = regauth("--registries-file", str(profiles), "ls", "--offline", "--json")
+    assert listed.code == 0, listed.stderr
+    [row] = listed.json()
+    assert row["host"] == "reg.example:5000" and row["source"] == "admin"
+    assert row["error"]["code"] == "credential_helper_error"
+
+
 def test_invalid_reference_error(docker_config: Path) -> None:
     run = regauth("inspect", "Bad Ref")
     assert run.code == 1 and "invalid reference" in run.stderr

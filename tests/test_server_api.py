@@ -361,13 +361,18 @@ async def test_bad_entries_already_saved_spoil_only_their_own_row(
 async def test_a_missing_credential_helper_is_a_documented_error(
     jp_fetch: Fetch, basic_registry: Registry, homes: dict[str, Path]
 ) -> None:
-    """A config.json copied from Docker Desktop names a helper the notebook does not have."""
+    """A config.json copied from Docker Desktop names a helper the notebook does not have: the
+    list still answers, each row saying why its credentials cannot be read."""
     homes["docker"].mkdir(parents=True, exist_ok=True)
     (homes["docker"] / "config.json").write_text(json.dumps({"credsStore": "nosuch"}))
     host = basic_registry.host
+    for live in ("false", "true"):
+        listed = await checked(jp_fetch, "GET", "registries", params={"live": live})
+        rows = {row["host"]: row for row in listed["registries"]}
+        error = rows[host]["error"]
+        assert rows[host]["source"] == "admin" and rows[host]["reachable"] is None
+        assert error["code"] == "credential_helper_error" and "credsStore" in error["hint"]
     for method, path in [
-        ("GET", ("registries",)),
-        ("GET", ("registries", host)),
         ("POST", ("registries", host, "logout")),
     ]:
         error = await checked(jp_fetch, method, *path, expect=500)
