@@ -242,6 +242,26 @@ def test_copy_from_an_oci_layout(
     assert one.code == 0, one.stderr
 
 
+def test_pull_to_a_layout_reports_each_blob_as_it_is_written(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """A large layer written into a layout shows its bytes rising to its size, as an upload's
+    do: how much of it has been written, never a chunk's length or more than the blob."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(os.urandom(24 << 20))
+    ref = f"{basic_registry.host}/team/pulled:v1"
+    logged_in.push_directory(model, ref)
+    seen: list[ProgressEvent] = []
+    logged_in.pull(ref, tmp_path / "out", oci_layout=True, progress=seen.append)
+    written = [e for e in seen if e.kind == "blob" and e.state == "uploading"]
+    assert written, "no progress while the layer was written"
+    assert len({e.id for e in written}) == 1
+    done = [e.bytes_done for e in written]
+    assert done == sorted(done) and done[-1] >= 16 << 20
+    assert all(e.bytes_total is not None and e.bytes_done <= e.bytes_total for e in written)
+
+
 def test_a_copy_resumes_when_the_source_drops_mid_blob(
     pki: PKI, tmp_path: Path, docker_config: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -84,8 +84,9 @@ class Target(Protocol):
     def put_blob(
         self, desc: Descriptor, source: CopySource, sent: Callable[[int], None] | None
     ) -> str:
-        """Make the target hold the blob, telling ``sent`` of the bytes as they go; returns
-        "exists", "mounted" or "uploaded"."""
+        """Make the target hold the blob, telling ``sent`` how many of its bytes have been
+        sent as they go (see ``registry.upload.Progress``); returns "exists", "mounted" or
+        "uploaded"."""
         ...
 
     def put_manifest(self, doc: Document, tag: str | None, *, top: bool) -> None:
@@ -138,9 +139,12 @@ class LayoutTarget:
 
 
 def _counted(chunks: Iterable[bytes], sent: Callable[[int], None] | None) -> Iterator[bytes]:
+    """``chunks``, telling ``sent`` how many bytes have passed, as an upload's counter does."""
+    done = 0
     for chunk in chunks:
+        done += len(chunk)
         if sent is not None:
-            sent(len(chunk))
+            sent(done)
         yield chunk
 
 
