@@ -64,6 +64,17 @@ async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
   return panel;
 }
 
+/** The panel opened on its registry list, and the card of ``host`` in it. */
+async function registryCard(
+  page: IJupyterLabPageFixture,
+  host: string
+): Promise<{ panel: Locator; card: Locator }> {
+  const panel = await openPanel(page);
+  await showSections(panel, ['Registries']);
+  const card = panel.locator(`.jp-RegAuth-registry[data-host="${host}"]`);
+  return { panel, card };
+}
+
 /**
  * The hint of an unknown-CA alert: the panel's own words, naming the host and
  * controls the panel has (never a command line), each checked to exist.
@@ -151,9 +162,7 @@ test.describe('a registry whose CA is not trusted yet', () => {
       data: { host, display_name: 'Unverified registry' }
     });
     expect(added.status()).toBe(201);
-    const panel = await openPanel(page);
-    await showSections(panel, ['Registries']);
-    const card = panel.locator(`.jp-RegAuth-registry[data-host="${host}"]`);
+    const { panel, card } = await registryCard(page, host);
     await expect(
       card.locator('.jp-RegAuth-badge', { hasText: 'not trusted' })
     ).toBeVisible();
@@ -180,9 +189,7 @@ test.describe('a registry whose CA is not trusted yet', () => {
     await forget(page, host);
     // The administrator's profile gives no CA for it.
     writeAdminRegistries([{ host, display_name: 'Team registry (admin)' }]);
-    const panel = await openPanel(page);
-    await showSections(panel, ['Registries']);
-    const card = panel.locator(`.jp-RegAuth-registry[data-host="${host}"]`);
+    const { panel, card } = await registryCard(page, host);
     await expect(
       card.locator('.jp-RegAuth-badge', { hasText: 'not trusted' })
     ).toBeVisible();
@@ -279,9 +286,7 @@ test.describe('the notes of a Kubernetes report', () => {
       data: { host, display_name: 'Cluster registry' }
     });
     expect(added.status()).toBe(201);
-    const panel = await openPanel(page);
-    await showSections(panel, ['Registries']);
-    const card = panel.locator(`.jp-RegAuth-registry[data-host="${host}"]`);
+    const { card } = await registryCard(page, host);
     await card.getByRole('button', { name: /Cluster registry/ }).click();
     const kube = card.locator('.jp-RegAuth-kube');
     const note = kube.getByRole('note');
