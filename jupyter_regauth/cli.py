@@ -585,8 +585,7 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     console = console or Console(sys.stdin, sys.stdout, sys.stderr, sys.stdin.isatty())
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser(console.prog).parse_args(argv)
     try:
         if getattr(args, "digest_file", None) is not None:
             check_digest_file(args.digest_file)
@@ -597,7 +596,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
             console.stderr.write(json.dumps({"error": exc.to_dict()}) + "\n")
         else:
             console.stderr.write(f"Error: {exc.message}\n")
-            hint = command_hint(exc.to_dict(), parser.prog)
+            hint = command_hint(exc.to_dict(), console.prog)
             if hint:
                 console.stderr.write(f"Hint: {hint}\n")
         return exc.exit_code
