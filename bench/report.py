@@ -38,12 +38,21 @@ class Section:
         base = self.baseline.seconds if self.baseline else None
         return row.seconds / base if row.seconds is not None and base else None
 
+    def round_ratios(self, row: Row) -> list[float]:
+        """``row``'s time over the baseline's, round by round: the tools take turns, so each
+        pair ran seconds apart. Their spread shows how much the host's speed moved."""
+        base = self.baseline.runs if self.baseline else []
+        if not base or len(row.runs) != len(base):
+            return []
+        return [r.seconds / b.seconds for r, b in zip(row.runs, base, strict=True)]
+
 
 @dataclass(frozen=True)
 class Target:
     text: str
     value: str
     met: bool | None  # None: not measured
+    detail: str = ""
 
 
 def machine() -> str:
@@ -98,5 +107,5 @@ def render(header: list[str], sections: list[Section], targets: list[Target]) ->
     twidth = max(len(t.text) for t in targets) + 2
     for t in targets:
         verdict = "n/a" if t.met is None else "PASS" if t.met else "MISS"
-        lines.append(f"  {t.text:{twidth - 2}}{t.value:>12}  {verdict}")
+        lines.append(f"  {t.text:{twidth - 2}}{t.value:>12}  {verdict}  {t.detail}".rstrip())
     return "\n".join(lines)
