@@ -278,7 +278,8 @@ def test_upload_status_range(pki: PKI, tmp_path: Path, held: str, offset: int | 
 
     with tls_server(pki.ca, tmp_path, scripted(registry)) as host:
         with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
-            assert UploadSession(client, "team/a", "/v2/team/a/blobs/uploads/1").offset() == offset
+            location = f"{client.base_url}/v2/team/a/blobs/uploads/1"
+            assert UploadSession(client, "team/a", location).offset() == offset
 
 
 def test_relative_upload_locations_are_resolved_against_their_request(

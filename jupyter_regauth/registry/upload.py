@@ -46,13 +46,13 @@ class UploadResult:
 
 
 class UploadSession:
-    """One upload in progress at ``location``: the URL the registry handed out (made absolute,
-    a path being on the registry)."""
+    """One upload in progress at ``location``: the absolute URL of what the registry handed
+    out (see :func:`resolve`)."""
 
     def __init__(self, client: RegistryClient, repository: str, location: str) -> None:
         self.client = client
         self.repository = repository
-        self.location = str(httpx.URL(client.base_url).join(location))
+        self.location = location
 
     def _follow(self, response: httpx.Response) -> None:
         """Go on at the Location the registry answered with, where it named one."""
