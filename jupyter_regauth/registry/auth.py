@@ -139,8 +139,9 @@ class RegistryAuth(httpx.Auth):
         base_url: str,
     ) -> None:
         self.credentials = credentials or Credentials()
-        self._origin = _origin(httpx.URL(base_url))
-        self._host = httpx.URL(base_url).netloc.decode()
+        url = httpx.URL(base_url)
+        self._origin = _origin(url)
+        self._host = url.netloc.decode()
         self._token_client = token_client
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], Token] = {}
