@@ -121,7 +121,7 @@ def _status_body(error: ApiException) -> dict[str, Any]:
     return body if isinstance(body, dict) and body.get("kind") == "Status" else {}
 
 
-def _not_found(resource: str, namespace: str, body: dict[str, Any]) -> tuple[str, str]:
+def _not_found(resource: str, body: dict[str, Any]) -> tuple[str, str]:
     """What a 404 other than a missing namespace means: the object, or the whole API, is
     missing."""
     if body:
@@ -159,7 +159,7 @@ def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTP
     }
     hint = hints.get(status, "see the API server's log")
     if status == 404:
-        missing, hint = _not_found(resource, namespace, body)
+        missing, hint = _not_found(resource, body)
         what = f"404 {missing}"
     elif status == 409 and reason == "AlreadyExists":
         hint = f"an object of that name exists already in {namespace or 'the cluster'}"
