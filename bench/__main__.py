@@ -31,6 +31,7 @@ from .report import Row, Section, Target, machine, registry_version, render
 
 DIGEST_REF = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
 RESULTS = ROOT / "bench" / "RESULTS.md"
+FLOOR = "python -c 'import httpx, httpcore'"
 # What any command line client on httpx pays before its own work: the interpreter starting and
 # importing httpx and httpcore (which httpx imports on making its first transport), less the
 # modules our CLI keeps out too.
@@ -271,7 +272,7 @@ def measure_all(
             )
     env = bench.ours_env()
     startup = Row("python -m jupyter_regauth --version")
-    floor = Row("python -c 'import httpx, httpcore'")
+    floor = Row(FLOOR)
     for _ in range(3):
         runner.record(startup, lambda: run(bench.ours("--version"), env=env))
         runner.record(floor, lambda: run([sys.executable, "-c", IMPORT_HTTPX], env=env))
@@ -329,6 +330,7 @@ def make_targets(sections: list[Section]) -> list[Target]:
         return Target(text, f"{ratio:.2f}x", met, detail)
 
     repush = again.rows[0].seconds
+    floor = next((r.seconds for r in again.rows if r.label == FLOOR), None)
     peaks = [r.peak_rss_mib for r in memory.rows if r.peak_rss_mib is not None]
     return [
         ratio_target("build-and-push <= 1.1x skopeo copy", single, 1.1, strict=False),
@@ -337,6 +339,8 @@ def make_targets(sections: list[Section]) -> list[Target]:
             "re-push of an unchanged image < 0.3 s",
             f"{repush:.2f} s" if repush is not None else "-",
             repush < 0.3 if repush is not None else None,
+            # The target is absolute: how far the host's own start-up sets it off.
+            f"(floor row {floor:.2f} s: {repush / floor:.2f}x it)" if repush and floor else "",
         ),
         Target(
             f"peak RSS < 120 MiB, {memory.rows[0].label.split(', ')[-1]} .. "
