@@ -91,6 +91,9 @@ def test_artifact_round_trip(logged_in: RegAuth, basic_registry: Registry, tmp_p
     assert pulled.code == 0, pulled.stderr
     assert pulled.json()["reference"] == digest_ref
     same_tree(src, out)
+    # Readable as oras writes them, not 0600 like a temporary file.
+    assert (out / "model.onnx").stat().st_mode & 0o777 == 0o644
+    assert (out / "tokenizer" / "vocab.txt").stat().st_mode & 0o777 == 0o644
 
     image = regauth("pull", f"{basic_registry.host}/models/demo@sha256:{'0' * 64}", str(out))
     assert image.code == 1 and "not found" in image.stderr

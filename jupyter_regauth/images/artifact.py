@@ -209,6 +209,8 @@ def _write_file(chunks: Iterator[bytes], dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
     try:
+        # mkstemp makes it 0600: a pulled file is as readable as one oras or our layout writes.
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:  # the digest is checked after the last chunk
                 f.write(chunk)
