@@ -545,7 +545,7 @@ class RegAuth:
         """Push files and directories as an OCI artifact (ORAS-compatible)."""
         from .images.artifact import push_artifact
 
-        target = parse(reference).with_default_tag()
+        target = push_target(reference)
         with self.client(target.domain) as client:
             return push_artifact(
                 client,

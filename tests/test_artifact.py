@@ -108,6 +108,17 @@ def test_artifact_round_trip(logged_in: RegAuth, basic_registry: Registry, tmp_p
     assert onto_file.code == 1 and f"{a_file} is a file, not a directory" in onto_file.stderr
 
 
+def test_an_artifact_is_not_pushed_to_a_digest(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/bydigest@sha256:{'1' * 64}"
+    pushed = regauth("push-artifact", ref, str(src / "model.onnx"))
+    assert pushed.code == 1
+    assert "it names a digest, which the new image will not have" in pushed.stderr
+    assert "blob" not in pushed.stderr  # refused before anything was uploaded
+
+
 def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:
