@@ -173,6 +173,13 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     push.add_argument("--base", help="base image: a registry reference or oci:LAYOUT[:REF]")
     push.add_argument("--dest", default="/model", help="where the files go (default /model)")
     push.add_argument("--platform", help="os/arch[/variant] to pick from a base index")
+    push.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help=".dockerignore-style pattern of files to leave out, after DIR/.dockerignore's",
+    )
 
     artifact = verbs.add_parser(
         "push-artifact", parents=[shared], help="push files as an OCI artifact (as oras push)"
@@ -477,6 +484,7 @@ def cmd_push(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
             dest=args.dest,
             platform=args.platform,
             compression=args.compression,
+            exclude=args.exclude,
             progress=p,
         ),
     )

@@ -34,6 +34,8 @@ from .registry.trust import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from cryptography import x509
 
     from .images.copy import CopyResult
@@ -428,11 +430,15 @@ class RegAuth:
         dest: str = "/model",
         platform: str | None = None,
         compression: str | None = None,
+        exclude: Sequence[str] = (),
         progress: ProgressCallback | None = None,
     ) -> PushResult:
         """Put ``directory`` under ``dest`` on ``base`` (empty when None) and push it, its layer
-        compressed with ``compression`` (gzip when None, or zstd)."""
+        compressed with ``compression`` (gzip when None, or zstd). What the directory's
+        ``.dockerignore`` and then ``exclude`` match is left out, as ``docker build`` does with
+        its context."""
         from .images.errors import ImageError
+        from .images.ignore import Excludes, read_ignore_file
         from .images.spec import BuildSpec
 
         if not str(directory).strip():  # Path("") is ".": it would push the working directory
@@ -443,11 +449,15 @@ class RegAuth:
             )
         if not Path(directory).is_dir():
             raise ImageError(f"{directory} is not a directory", hint="give the model directory")
+        ignore_file = Path(directory) / ".dockerignore"
+        patterns = read_ignore_file(ignore_file) if ignore_file.is_file() else []
+        Excludes(exclude)  # a bad pattern is named as given, not as the spec's layers[0]
+        layer = {"src": str(Path(directory).resolve()), "dest": dest}
         spec = BuildSpec.from_dict(
             {
                 "base": base,
                 "platform": platform,
-                "layers": [{"src": str(Path(directory).resolve()), "dest": dest}],
+                "layers": [{**layer, "exclude": [*patterns, *exclude]}],
                 "compression": compression,
             }
         )

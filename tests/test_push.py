@@ -306,6 +306,34 @@ def test_a_layer_found_by_a_head_without_length_keeps_its_size(
     assert sizes[0] == sizes[1] and sizes[0][0] > 1 << 20
 
 
+def test_the_directory_dockerignore_and_excludes_leave_files_out(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """As ``docker build`` treats its context: the directory's .dockerignore, then --exclude."""
+    model = model_dir(tmp_path)
+    (model / "train.log").write_text("noise")
+    (model / "keep.log").write_text("wanted")
+    (model / ".ipynb_checkpoints").mkdir()
+    (model / ".ipynb_checkpoints" / "nb.ipynb").write_text("{}")
+    (model / ".dockerignore").write_text("# logs, but one\n*.log\n!keep.log\n")
+    ref = f"{basic_registry.host}/team/ignored:v1"
+    pushed = regauth("push", str(model), ref, "--exclude", ".ipynb_checkpoints", "-q")
+    assert pushed.code == 0, pushed.stderr
+    skopeo("copy", f"docker://{ref}", f"oci:{tmp_path / 'copy'}:v1")
+    files = extracted(tmp_path / "copy", "v1", tmp_path / "root")
+    assert "model/train.log" not in files and files["model/keep.log"] == b"wanted"
+    assert not any(name.startswith("model/.ipynb_checkpoints") for name in files)
+    assert "model/.dockerignore" in files and "model/config.json" in files  # as docker build
+
+    (model / ".dockerignore").write_text("[oops\n")
+    bad = regauth("push", str(model), ref)
+    assert bad.code == 1
+    assert f"{model / '.dockerignore'}: Bad exclude pattern '[oops': unclosed [" in bad.stderr
+    (model / ".dockerignore").unlink()
+    bad_flag = regauth("push", str(model), ref, "--exclude", "[x")
+    assert bad_flag.code == 1 and "Error: Bad exclude pattern '[x': unclosed [" in bad_flag.stderr
+
+
 def test_bad_input_is_explained(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:

@@ -29,12 +29,6 @@ class Excludes:
         self._patterns = [p for p in (_compile(raw) for raw in patterns) if p is not None]
         self.has_negations = any(p.negate for p in self._patterns)
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> Excludes:
-        """Read a ``.dockerignore`` file (one pattern a line, ``#`` comments)."""
-        lines = Path(path).read_text().splitlines()
-        return cls(line for line in lines if not line.lstrip().startswith("#"))
-
     def __bool__(self) -> bool:
         return bool(self._patterns)
 
@@ -48,6 +42,23 @@ class Excludes:
             if any(pat.regex.match(p) for p in parents):
                 result = not pat.negate
         return result
+
+
+def read_ignore_file(path: Path) -> list[str]:
+    """The patterns of a ``.dockerignore`` file, read as Docker reads one: UTF-8, a byte order
+    mark dropped, a line with ``#`` in its first column a comment, blank lines skipped."""
+    try:
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    except OSError as exc:
+        raise ImageError(f"Cannot read {path}: {exc.strerror}", hint="make it readable") from None
+    except UnicodeDecodeError:
+        raise ImageError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
+    patterns = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    try:
+        Excludes(patterns)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc.message}", hint=exc.hint) from None
+    return patterns
 
 
 def _self_and_parents(rel: str) -> list[str]:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from jupyter_regauth.images.errors import ImageError
-from jupyter_regauth.images.ignore import Excludes
+from jupyter_regauth.images.ignore import Excludes, read_ignore_file
 
 
 @pytest.mark.parametrize(
@@ -38,13 +40,24 @@ def test_patterns(patterns: list[str], path: str, excluded: bool) -> None:
     assert Excludes(patterns).excluded(path) is excluded
 
 
-def test_from_file_and_bad_pattern(tmp_path: object) -> None:
-    from pathlib import Path
-
-    f = Path(str(tmp_path)) / ".dockerignore"
-    f.write_text("# comment\n*.log\n!important.log\n")
-    ex = Excludes.from_file(f)
+def test_ignore_file_is_read_as_docker_reads_it(tmp_path: Path) -> None:
+    f = tmp_path / ".dockerignore"
+    # A byte order mark is dropped; only a "#" in the first column starts a comment.
+    f.write_bytes("\ufeff# comment\n*.log\n\n!important.log\n #kept\n".encode())
+    assert read_ignore_file(f) == ["*.log", "!important.log", " #kept"]
+    ex = Excludes(read_ignore_file(f))
     assert ex.excluded("a.log") and not ex.excluded("important.log") and ex.has_negations
+    assert ex.excluded("#kept")
+
+    f.write_bytes(b"caf\xe9\n")
+    with pytest.raises(ImageError, match="is not UTF-8 text"):
+        read_ignore_file(f)
+    f.write_text("*.log\n[abc\n")
+    with pytest.raises(ImageError, match=r"\.dockerignore: Bad exclude pattern '\[abc': unclosed"):
+        read_ignore_file(f)
+
+
+def test_bad_pattern() -> None:
     with pytest.raises(ImageError, match="unclosed"):
         Excludes(["[abc"])
     with pytest.raises(ImageError, match="nothing follows '!'"):  # Docker refuses it too
