@@ -202,7 +202,11 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         "mirror", parents=[shared], help="copy the images listed in a file into a registry"
     )
     mirror.add_argument("-f", "--file", required=True, type=Path, help="lines of SOURCE [DEST]")
-    mirror.add_argument("host", metavar="HOST", help="the registry to mirror into")
+    mirror.add_argument(
+        "host",
+        metavar="HOST[/PREFIX]",
+        help="the registry to mirror into, and a repository prefix for lines without DEST",
+    )
 
     pull = verbs.add_parser(
         "pull", parents=[shared], help="pull an artifact's files, or an image to an OCI layout"

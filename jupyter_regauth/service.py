@@ -535,12 +535,18 @@ class RegAuth:
             )
 
     def mirror(
-        self, listing: str, target_host: str, *, progress: ProgressCallback | None = None
+        self, listing: str, target: str, *, progress: ProgressCallback | None = None
     ) -> list[CopyResult]:
-        """Copy each ``SRC [DST]`` line of ``listing`` (DST defaults into ``target_host``)."""
+        """Copy each ``SRC [DST]`` line of ``listing``. ``target`` is ``HOST[/PREFIX]``: a line
+        without DST goes to its source's path in HOST, under PREFIX (as ``skopeo sync``)."""
         from .images.copy import parse_mirror_list
 
-        pairs = parse_mirror_list(listing, normalize_host(target_host))
+        text = target.strip()
+        host, _, prefix = (text.partition("://")[2] or text).partition("/")  # a URL's scheme off
+        host, prefix = normalize_host(host), prefix.strip("/")
+        if prefix:
+            Reference(host, prefix)  # validated once, so that an error names it as given
+        pairs = parse_mirror_list(listing, host, prefix)
         return [self.copy(src, dst, progress=progress) for src, dst in pairs]
 
     def push_artifact(

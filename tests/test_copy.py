@@ -12,6 +12,7 @@ import pytest
 
 from jupyter_regauth.credentials import DockerConfig
 from jupyter_regauth.images import media
+from jupyter_regauth.images.copy import parse_mirror_list
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.manifest import (
     Descriptor,
@@ -138,6 +139,15 @@ def test_mirror_list_and_pull_to_layout(
     assert len(digests) == 2 and digests[0] == digests[1]
     assert logged_in.tags(f"{token_registry.host}/m/a") == ["1"]
     assert logged_in.tags(f"{token_registry.host}/renamed/a") == ["v1"]
+
+    # HOST/PREFIX: lines without a destination go under the prefix, as with skopeo sync.
+    listing.write_text(f"{basic_registry.host}/m/a:1\n")
+    prefixed = regauth("mirror", "-f", str(listing), f"{token_registry.host}/mirror/")
+    assert prefixed.code == 0, prefixed.stderr
+    assert logged_in.tags(f"{token_registry.host}/mirror/m/a") == ["1"]
+    bad_prefix = regauth("mirror", "-f", str(listing), f"{token_registry.host}/Mirror")
+    assert bad_prefix.code == 1
+    assert f"invalid reference '{token_registry.host}/Mirror'" in bad_prefix.stderr
 
     out = tmp_path / "pulled"
     pulled = regauth("pull", f"{token_registry.host}/renamed/a:v1", "--oci-layout", str(out))
@@ -298,3 +308,18 @@ def test_a_copy_resumes_when_the_source_drops_mid_blob(
         assert copied.digest == pushed.digest
         assert service.inspect(f"{target.host}/team/big:v1")["digest"] == pushed.digest
         # The target verified the layer's digest when its upload completed.
+
+
+def test_mirror_list_destinations_are_in_the_target_host() -> None:
+    """A host with neither dot nor port (a cluster's "registry") is still the host, not a
+    Docker Hub namespace; digests and tags are kept, under the prefix when there is one."""
+    digest = f"sha256:{'a' * 64}"
+    listing = f"quay.io/team/app:1\nubuntu@{digest}\nghcr.io/x/y:2 other.example/z:3 # renamed\n"
+    assert parse_mirror_list(listing, "registry") == [
+        ("quay.io/team/app:1", "registry/team/app:1"),
+        (f"docker.io/library/ubuntu@{digest}", f"registry/library/ubuntu@{digest}"),
+        ("ghcr.io/x/y:2", "other.example/z:3"),
+    ]
+    assert parse_mirror_list("quay.io/team/app:1", "registry", "mirror/quay")[0][1] == (
+        "registry/mirror/quay/team/app:1"
+    )

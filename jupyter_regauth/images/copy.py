@@ -237,8 +237,9 @@ def copy_between(
     return result
 
 
-def parse_mirror_list(text: str, target_host: str) -> list[tuple[str, str]]:
-    """Lines ``SRC [DST]`` (``#`` comments); DST defaults to SRC's path in ``target_host``."""
+def parse_mirror_list(text: str, target_host: str, prefix: str = "") -> list[tuple[str, str]]:
+    """Lines ``SRC [DST]`` (``#`` comments); DST defaults to SRC's path in ``target_host``,
+    under the repository ``prefix`` when one is given."""
     pairs = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
@@ -251,8 +252,14 @@ def parse_mirror_list(text: str, target_host: str) -> list[tuple[str, str]]:
             )
         try:
             src = parse(words[0])
-            suffix = (f":{src.tag}" if src.tag else "") + (f"@{src.digest}" if src.digest else "")
-            dst = parse(words[1] if len(words) == 2 else f"{target_host}/{src.path}{suffix}")
+            # Made, not parsed: a host such as "registry", with neither dot nor port, would read
+            # as a Docker Hub namespace.
+            path = f"{prefix}/{src.path}" if prefix else src.path
+            dst = (
+                parse(words[1])
+                if len(words) == 2
+                else Reference(target_host, path, src.tag, src.digest)
+            )
         except InvalidReference as exc:  # which line, in a list of many
             raise InvalidReference(
                 f"mirror list line {number}: {exc.message}", hint=exc.hint
