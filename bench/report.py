@@ -38,13 +38,13 @@ class Section:
         base = self.baseline.seconds if self.baseline else None
         return row.seconds / base if row.seconds is not None and base else None
 
-    def round_ratios(self, row: Row) -> list[float]:
-        """``row``'s time over the baseline's, round by round: the tools take turns, so each
-        pair ran seconds apart. Their spread shows how much the host's speed moved."""
-        base = self.baseline.runs if self.baseline else []
-        if not base or len(row.runs) != len(base):
-            return []
-        return [r.seconds / b.seconds for r, b in zip(row.runs, base, strict=True)]
+
+def paired_ratios(row: Row, base: Row | None) -> list[float]:
+    """``row``'s time over ``base``'s, round by round: the tools take turns, so each pair ran
+    seconds apart. Their spread shows how much the host's speed moved."""
+    if base is None or not base.runs or len(row.runs) != len(base.runs):
+        return []
+    return [r.seconds / b.seconds for r, b in zip(row.runs, base.runs, strict=True)]
 
 
 @dataclass(frozen=True)
