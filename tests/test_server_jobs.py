@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tarfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from jupyter_regauth.credentials import DockerConfig
+from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.profiles import ProfileStore
 from jupyter_regauth.registry.client import RegistryClient
 from jupyter_regauth.registry.errors import NotFound
@@ -134,6 +136,34 @@ async def test_push_streams_progress_to_the_digest(
     assert (await events(jp_fetch, zstd["id"]))[-1][2]["state"] == "succeeded"
     pushed = reader(docker_config, pki, logged_in).inspect(zstd_target)
     assert pushed["manifest"]["layers"][0]["mediaType"].endswith("tar+zstd")
+
+
+async def test_a_pushed_folder_leaves_out_what_its_dockerignore_matches(
+    jp_fetch: Fetch,
+    basic_registry: Registry,
+    jp_root_dir: Path,
+    pki: PKI,
+    docker_config: Path,
+    tmp_path: Path,
+) -> None:
+    logged_in = await login(jp_fetch, basic_registry)
+    folder = jp_root_dir / "ignoring"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"w" * 1000)
+    (folder / "run.log").write_text("noise")
+    (folder / ".dockerignore").write_text("*.log\n")
+    target = f"{logged_in.host}/team/ignoring:1"
+    body = {"kind": "push", "directory": "ignoring", "reference": target}
+    job = await checked(jp_fetch, "POST", "jobs", body=body, expect=202)
+    assert (await events(jp_fetch, job["id"]))[-1][2]["state"] == "succeeded"
+
+    reader(docker_config, pki, logged_in).pull(target, tmp_path / "layout", oci_layout=True)
+    layout = OCILayout.open(tmp_path / "layout")
+    (layer,) = layout.read_manifest("1").layers()
+    with tarfile.open(layout.blob_path(layer.digest), "r:gz") as tar:
+        names = tar.getnames()
+    assert "model/weights.bin" in names and "model/.dockerignore" in names
+    assert "model/run.log" not in names
 
 
 async def test_cancel_running_and_queued_jobs(
