@@ -452,12 +452,12 @@ class RegAuth:
         ignore_file = Path(directory) / ".dockerignore"
         patterns = read_ignore_file(ignore_file) if ignore_file.is_file() else []
         Excludes(exclude)  # a bad pattern is named as given, not as the spec's layers[0]
-        layer = {"src": str(Path(directory).resolve()), "dest": dest}
+        src = str(Path(directory).resolve())
         spec = BuildSpec.from_dict(
             {
                 "base": base,
                 "platform": platform,
-                "layers": [{**layer, "exclude": [*patterns, *exclude]}],
+                "layers": [{"src": src, "dest": dest, "exclude": [*patterns, *exclude]}],
                 "compression": compression,
             }
         )
