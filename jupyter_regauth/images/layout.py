@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from ..errors import DigestMismatch
+from ..fileio import atomic_write
 from . import media
 from .errors import ImageError
 from .manifest import JSON, Descriptor, Document, Platform, check_digest, select_platform
@@ -108,7 +109,7 @@ class OCILayout:
                 hint="give the path of a directory (it is created if missing)",
             )
         layout._blob_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(layout.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        atomic_write(layout.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}', mode=0o644)
         if not (layout.root / "index.json").exists():
             layout._write_index([])
         return layout
@@ -257,19 +258,5 @@ class OCILayout:
     def _write_index(self, entries: list[JSON], index: JSON | None = None) -> None:
         data = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, **(index or {})}
         data["manifests"] = entries
-        _atomic_write(self.root / "index.json", json.dumps(data, indent=2).encode() + b"\n")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        text = json.dumps(data, indent=2).encode() + b"\n"
+        atomic_write(self.root / "index.json", text, mode=0o644)
