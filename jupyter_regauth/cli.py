@@ -143,6 +143,9 @@ def build_parser(prog: str = "regauth") -> argparse.ArgumentParser:
         "inspect", parents=[common], help="show an image's manifest, digest and config"
     )
     inspect.add_argument("reference", metavar="REFERENCE")
+    inspect.add_argument(
+        "--platform", help="os/arch[/variant]: show that platform's image of an index"
+    )
     _add_image_verbs(verbs, common)
     add_kube_parser(verbs, common)
     return parser
@@ -349,7 +352,7 @@ def cmd_tags(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
 
 
 def cmd_inspect(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
-    result = service.inspect(args.reference)
+    result = service.inspect(args.reference, platform=args.platform)
     return Output(result, json.dumps(result, indent=2))
 
 

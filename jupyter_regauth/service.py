@@ -398,14 +398,26 @@ class RegAuth:
         with self.client(ref.domain) as client:
             return client.tags(ref.path)
 
-    def inspect(self, reference: str | Reference) -> dict[str, Any]:
-        """The manifest (and, for an image, its config) of a reference, with its digest."""
+    def inspect(self, reference: str | Reference, *, platform: str | None = None) -> dict[str, Any]:
+        """The manifest (and, for an image, its config) of a reference, with its digest. With
+        ``platform`` (``os/arch[/variant]``), an index is resolved to that platform's image, as
+        ``crane manifest --platform`` does, and a single-platform image must be for it."""
+        from .images.manifest import Document, Platform, check_platform, select_platform
+
         ref = parse(reference) if isinstance(reference, str) else reference
+        wanted = Platform.parse(platform) if platform else None
         with self.client(ref.domain) as client:
             manifest = client.get_manifest(ref.path, ref.identifier)
+            result: dict[str, Any] = {"reference": str(ref)}
+            if wanted is not None:
+                index = Document.parse(manifest.data, manifest.media_type or None)
+                if index.is_index:
+                    chosen = select_platform(index, wanted)
+                    manifest = client.get_manifest(ref.path, chosen.digest)
+                    result["index_digest"] = index.digest
+                    result["platform"] = str(chosen.platform)
             body = manifest.json()
-            result: dict[str, Any] = {
-                "reference": str(ref),
+            result |= {
                 "digest": manifest.digest,
                 "media_type": manifest.media_type or body.get("mediaType"),
                 "manifest": body,
@@ -416,6 +428,8 @@ class RegAuth:
             ):
                 with client.open_blob(ref.path, config["digest"]) as chunks:
                     result["config"] = json.loads(b"".join(chunks))
+                if wanted is not None and "platform" not in result:
+                    check_platform(result["config"], wanted, str(ref))
             return result
 
     # -- images --------------------------------------------------------------------------------

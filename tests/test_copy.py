@@ -60,6 +60,19 @@ def test_copy_index_between_registries_and_within_one(
     skopeo("copy", "--all", f"oci:{layout.root}:multi", f"docker://{source}")
     raw = skopeo("inspect", "--raw", f"docker://{source}").encode()
     index_digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    arm_digest = json.loads(raw)["manifests"][1]["digest"]
+
+    # inspect shows the index as it is, or with --platform the image it has for that platform.
+    assert regauth("inspect", source, "--json").json()["digest"] == index_digest
+    picked = regauth("inspect", source, "--platform", "linux/arm64", "--json")
+    assert picked.code == 0, picked.stderr
+    shown = picked.json()
+    assert (shown["digest"], shown["index_digest"]) == (arm_digest, index_digest)
+    assert shown["platform"] == "linux/arm64/v8" and shown["config"]["architecture"] == "arm64"
+    missing = regauth("inspect", source, "--platform", "linux/s390x")
+    assert missing.code == 1
+    assert "No image for platform linux/s390x in the index" in missing.stderr
+    assert "available: linux/amd64, linux/arm64/v8" in missing.stderr
 
     across = regauth("copy", source, f"{token_registry.host}/dst/multi:2", "--json")
     assert across.code == 0, across.stderr
@@ -95,6 +108,11 @@ def test_copy_index_between_registries_and_within_one(
     )
     assert wrong.code == 1
     assert "is a single-platform image for linux/arm64/v8, not linux/amd64" in wrong.stderr
+    single = regauth("inspect", f"{basic_registry.host}/arm/only:1", "--platform", "linux/amd64")
+    assert single.code == 1
+    assert "arm/only:1 is a single-platform image for linux/arm64/v8, not" in single.stderr
+    same = regauth("inspect", f"{basic_registry.host}/arm/only:1", "--platform", "linux/arm64")
+    assert same.code == 0 and same.json()["digest"] == arm["digest"]
     model = tmp_path / "model"
     model.mkdir()
     (model / "w.bin").write_bytes(b"w")
