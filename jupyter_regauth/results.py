@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from html import escape
 from typing import Any, Protocol, TextIO
 
-from .images.progress import ProgressEvent
+from .images.progress import ByteTally, ProgressEvent
 from .service import expires_in
 
 
@@ -168,33 +168,18 @@ class Bar(Protocol):
 
 
 class ProgressDisplay:
-    """One bar over all bytes of a build, push or copy; a ``ProgressCallback``.
-
-    Events come from upload threads, so updates are serialized. A new layer is reported under
-    its name while it is read and again, once compressed, as a blob carrying that name in
-    ``message``; the second report only completes the first, so bytes are not counted twice.
-    """
+    """One bar over all bytes of a build, push or copy (see :class:`ByteTally`); a
+    ``ProgressCallback``. Events come from upload threads, so updates are serialized."""
 
     def __init__(self, label: str, *, bar: Bar | None = None, file: TextIO | None = None) -> None:
         self._lock = threading.Lock()
-        self._done: dict[str, int] = {}
-        self._total: dict[str, int] = {}
+        self._tally = ByteTally()
         self._bar = bar or _make_bar(label, _mode(), file or sys.stderr)
 
     def __call__(self, event: ProgressEvent, /) -> None:
         with self._lock:
-            key = event.message if event.kind == "blob" and event.message in self._total else None
-            if key is not None:
-                self._done[key] = self._total[key]
-            elif event.kind in ("layer", "blob", "config"):
-                if event.bytes_total is not None:
-                    self._total[event.id] = event.bytes_total
-                finished = event.state in ("exists", "mounted", "done")
-                total = self._total.get(event.id, event.bytes_done)
-                self._done[event.id] = max(
-                    self._done.get(event.id, 0), total if finished else event.bytes_done
-                )
-            self._bar.show(sum(self._done.values()), sum(self._total.values()))
+            self._tally.add(event)
+            self._bar.show(self._tally.done, self._tally.total)
             if event.kind == "step":
                 self._bar.note(f"{event.id}: {event.state}")
             elif event.kind in ("image", "manifest") or event.state in ("exists", "mounted"):

@@ -43,6 +43,38 @@ def emit(callback: ProgressCallback | None, event: ProgressEvent) -> None:
         callback(event)
 
 
+class ByteTally:
+    """Bytes done and to do over an event stream, as one bar shows them.
+
+    A new layer is reported under its name while it is read and again, once compressed, as a
+    blob carrying that name in ``message``: the second report only completes the first, so
+    its bytes are not counted twice. Not thread-safe: callers hold their own lock.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[str, int] = {}
+        self._total: dict[str, int] = {}
+
+    def add(self, event: ProgressEvent) -> None:
+        if event.kind == "blob" and event.message in self._total:
+            self._done[event.message] = self._total[event.message]
+        elif event.kind in ("layer", "blob", "config"):
+            if event.bytes_total is not None:
+                self._total[event.id] = event.bytes_total
+            finished = event.state in ("exists", "mounted", "done")
+            reached = self._total.get(event.id, event.bytes_done) if finished else event.bytes_done
+            # An upload resumed at the registry's offset reports fewer bytes than before.
+            self._done[event.id] = max(self._done.get(event.id, 0), reached)
+
+    @property
+    def done(self) -> int:
+        return sum(self._done.values())
+
+    @property
+    def total(self) -> int:
+        return sum(self._total.values())
+
+
 def layer_name(index: int) -> str:
     """The id under which the progress of a build spec's layer ``index`` is reported."""
     return f"layer {index + 1}"

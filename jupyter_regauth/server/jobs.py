@@ -22,15 +22,13 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from ..errors import RegAuthError
-from ..images.progress import ProgressEvent
+from ..images.progress import ByteTally, ProgressEvent
 from .errors import error_body
 
 log = logging.getLogger(__name__)
 
 JobState = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-#: Kinds whose bytes add up to the job's totals (config and manifest are tiny and counted twice).
-COUNTED = ("layer", "blob")
 #: How many finished jobs the server keeps for GET /jobs and their event streams.
 KEEP_FINISHED = 50
 #: Kinds whose ``done`` event reports a write that has happened (a tag or an image is there).
@@ -55,6 +53,7 @@ class Job:
         self.error: dict[str, Any] | None = None
         self.messages: list[tuple[str, dict[str, Any]]] = []  # (event name, data); id = index+1
         self._items: dict[tuple[str, str], ProgressEvent] = {}
+        self._tally = ByteTally()
         self._cancel = threading.Event()
         self._lock = threading.RLock()
         self._loop = loop
@@ -70,14 +69,14 @@ class Job:
             if self._items.get((event.kind, event.id)) == event:
                 return  # nothing new: a long step repeats its event to hear of a cancel
             self._items[(event.kind, event.id)] = event
-            done, total = self._totals()
+            self._tally.add(event)
             self._append(
                 "progress",
                 {
                     "job": self.id,
                     "event": asdict(event),
-                    "bytes_done": done,
-                    "bytes_total": total,
+                    "bytes_done": self._tally.done,
+                    "bytes_total": self._tally.total,
                 },
             )
 
@@ -119,7 +118,6 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         with self._lock:
-            done, total = self._totals()
             return {
                 "id": self.id,
                 "kind": self.kind,
@@ -127,8 +125,8 @@ class Job:
                 "description": self.description,
                 "created": self.created,
                 "finished": self.finished,
-                "bytes_done": done,
-                "bytes_total": total,
+                "bytes_done": self._tally.done,
+                "bytes_total": self._tally.total,
                 "items": [asdict(e) for e in self._items.values()],
                 "result": self.result,
                 "error": self.error,
@@ -146,13 +144,6 @@ class Job:
                 await asyncio.wait_for(changed.wait(), timeout)
 
     # -- internals (hold ``_lock``) ------------------------------------------------------------
-
-    def _totals(self) -> tuple[int, int | None]:
-        counted = [e for e in self._items.values() if e.kind in COUNTED]
-        done = sum(e.bytes_done for e in counted)
-        sizes = [e.bytes_total for e in counted]
-        total = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
-        return done, total
 
     def _finish(self, state: JobState, **fields: Any) -> None:
         with self._lock:

@@ -190,7 +190,7 @@ export interface IJobProgress {
   job: string;
   event: IProgressEvent;
   bytes_done: number;
-  bytes_total: number | null;
+  bytes_total: number;
 }
 
 export type JobState =
@@ -211,7 +211,7 @@ export interface IJob {
   created: number;
   finished: number | null;
   bytes_done: number;
-  bytes_total: number | null;
+  bytes_total: number;
   items: IProgressEvent[];
   result: { digest: string; reference: string } | null;
   error: IErrorBody | null;

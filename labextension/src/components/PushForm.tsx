@@ -86,11 +86,7 @@ function useJob(): [
   IProgressEvent[],
   {
     setJob: (job: IJob) => void;
-    progress: (
-      event: IProgressEvent,
-      done: number,
-      total: number | null
-    ) => void;
+    progress: (event: IProgressEvent, done: number, total: number) => void;
     reset: () => void;
   }
 ] {
@@ -106,11 +102,7 @@ function useJob(): [
       return merged;
     });
   };
-  const progress = (
-    event: IProgressEvent,
-    done: number,
-    total: number | null
-  ) => {
+  const progress = (event: IProgressEvent, done: number, total: number) => {
     setItems(current => new Map(current).set(event.id, event));
     setJobState(current =>
       current ? { ...current, bytes_done: done, bytes_total: total } : current
