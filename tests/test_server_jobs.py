@@ -22,6 +22,7 @@ from jupyter_regauth.server.jobs import JobManager
 from jupyter_regauth.service import RegAuth
 
 from .conftest import PKI, Registry, processes_with
+from .fabricate import oci_image
 from .test_server_openapi import Fetch, check_named, checked
 
 Message = tuple[int, str, dict[str, Any]]
@@ -168,6 +169,33 @@ async def test_a_pushed_folder_leaves_out_what_its_dockerignore_matches(
         names = tar.getnames()
     assert "model/weights.bin" in names and "model/.dockerignore" in names
     assert "model/run.log" not in names
+
+
+async def test_a_push_on_a_layout_base_takes_it_from_the_root(
+    jp_fetch: Fetch,
+    basic_registry: Registry,
+    jp_root_dir: Path,
+    model: Path,
+    pki: PKI,
+    docker_config: Path,
+) -> None:
+    """``base: oci:PATH:REF`` is relative to the Jupyter root, as the folder is, whatever the
+    server's working directory."""
+    logged_in = await login(jp_fetch, basic_registry)
+    (jp_root_dir / "layouts" / "base").mkdir(parents=True)
+    oci_image(jp_root_dir / "layouts" / "base", "v1", {"etc/base.txt": b"base"})
+    target = f"{logged_in.host}/team/on-layout:1"
+    body = {
+        "kind": "push",
+        "directory": "work/model",
+        "reference": target,
+        "base": "oci:layouts/base:v1",
+    }
+    job = await checked(jp_fetch, "POST", "jobs", body=body, expect=202)
+    final = (await events(jp_fetch, job["id"]))[-1][2]
+    assert final["state"] == "succeeded", final["error"]
+    pushed = reader(docker_config, pki, logged_in).inspect(target)
+    assert len(pushed["manifest"]["layers"]) == 2
 
 
 async def test_cancel_running_and_queued_jobs(
@@ -347,6 +375,41 @@ async def test_failed_job_reports_the_error(
         (
             {"kind": "build", "spec": {"base": "oci:/srv/layout:1"}, "reference": "r.example/a:1"},
             "base '/srv/layout' is outside",
+        ),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": "r.example/a:1",
+                "base": "oci:/srv/layout:1",
+            },
+            "base '/srv/layout' is outside",
+        ),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": "r.example/a:1",
+                "base": "oci:../layout",
+            },
+            "base '../layout' is outside",
+        ),
+        (
+            {
+                "kind": "push",
+                "directory": "work/model",
+                "reference": "r.example/a:1",
+                "base": "Bad Base",
+            },
+            "invalid reference 'Bad Base'",
+        ),
+        (
+            {"kind": "build", "spec": {"layers": ["work/missing"]}, "reference": "r.example/a:1"},
+            "layer src 'work/missing' does not exist",
+        ),
+        (
+            {"kind": "build", "spec": {"layers": ["../elsewhere"]}, "reference": "r.example/a:1"},
+            "layer src '../elsewhere' is outside",
         ),
         (
             {

@@ -13,7 +13,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..images.manifest import Platform
-from ..images.source import layout_base
+from ..images.source import layout_base, parse_layout_ref
 from ..images.spec import BuildSpec, check_compression
 from ..reference import parse, push_target
 from .errors import ApiError, BadRequest
@@ -40,6 +40,12 @@ class JobHandlerBase(RegAuthHandler):
     def root(self) -> Path:
         return Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
 
+    def as_given(self, path: str | Path) -> str:
+        """A path a spec resolved against the root, shown as the user wrote it: relative."""
+        text = str(path)
+        prefix = str(self.root).rstrip("/") + "/"
+        return text[len(prefix) :] if text.startswith(prefix) else text
+
     def under_root(self, path: str | Path, what: str, *, shown: str | None = None) -> Path:
         """``path`` (relative to the Jupyter root, as the file browser shows it) made absolute;
         refused when it leads outside the root: a job reads only what the file browser shows."""
@@ -48,6 +54,20 @@ class JobHandlerBase(RegAuthHandler):
         if not resolved.is_relative_to(self.root):
             raise BadRequest(f"{what} {shown or str(path)!r} is outside the Jupyter root directory")
         return resolved
+
+    def base(self, text: str | None) -> str | None:
+        """A base the user named: a local OCI layout (``oci:PATH[:REF]``, or a folder holding
+        one) lies under the root and is taken from it, made absolute; a registry reference must
+        parse (a 400 now, not a failed job)."""
+        local = layout_base(text, self.root)
+        if local is None:
+            if text and text.strip() not in ("", "scratch"):
+                parse(text)
+            return text
+        path, ref = local
+        shown = parse_layout_ref(text or "")[0]
+        resolved = self.under_root(path, "base", shown=str(shown))
+        return f"oci:{resolved}" + (f":{ref}" if ref else "")
 
     def folder(self, path: str | Path, what: str) -> Path:
         """:meth:`under_root`, and a folder."""
@@ -96,7 +116,11 @@ class JobsHandler(JobHandlerBase):
         reference = str(push_target(data["reference"]))  # a bad reference is a 400 now, not a job
         compression = check_compression(data.get("compression"))  # and so is a bad compression
         _check_platform(data.get("platform"))  # and a bad platform
-        base = data["base"] if "base" in data else self.settings["regauth_default_base"] or None
+        # The server's own default base may be anywhere; one the user names is checked.
+        if "base" in data:
+            base = self.base(data["base"])
+        else:
+            base = self.settings["regauth_default_base"] or None
         service = self.service
 
         def work(progress: Any) -> dict[str, Any]:
@@ -116,21 +140,23 @@ class JobsHandler(JobHandlerBase):
     def _build(self) -> tuple[str, Work]:
         data = self.body({"kind": str, "spec": dict, "reference": str}, ("spec", "reference"))
         raw = dict(data["spec"])
-        raw.setdefault("base", self.settings["regauth_default_base"] or None)
+        if "base" not in raw:
+            raw["base"] = self.settings["regauth_default_base"] or None
+        elif isinstance(raw["base"], str):  # another type is refused by the spec's parsing
+            raw["base"] = self.base(raw["base"])
         spec = BuildSpec.from_dict(raw, base_dir=self.root)
         for layer in spec.layers:  # a file or a folder; absolute srcs lie under the root too
-            self.under_root(layer.src, "layer src")
+            shown = self.as_given(layer.src)
+            if not self.under_root(layer.src, "layer src", shown=shown).exists():
+                raise BadRequest(f"layer src {shown!r} does not exist", hint="pick a file")
         if spec.python is not None:
             if spec.python.requirements_file is not None:
-                self.under_root(spec.python.requirements_file, "python.requirements")
+                requirements = spec.python.requirements_file
+                shown = self.as_given(requirements)
+                self.under_root(requirements, "python.requirements", shown=shown)
             for link in spec.python.find_links:  # pip reads wheels from a local one
                 if link.startswith("file:") or "://" not in link:
                     self.under_root(_local_path(link), "python.find_links", shown=link)
-        # A layout the user names as the base lies under the root too (the server's own
-        # default base may be anywhere).
-        local = layout_base(spec.base) if data["spec"].get("base") else None
-        if local is not None:
-            self.under_root(local[0], "base")
         reference = str(push_target(data["reference"]))
         service = self.service
 
