@@ -598,14 +598,19 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+def run_command(args: argparse.Namespace, console: Console) -> Output:
+    """Run a parsed verb, as the command line and the magics both do. A ``--digest-file`` that
+    could not be written is refused before anything is pushed."""
+    if getattr(args, "digest_file", None) is not None:
+        check_digest_file(args.digest_file)
+    return COMMANDS[args.verb](make_service(args), args, console)
+
+
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     console = console or Console(sys.stdin, sys.stdout, sys.stderr, sys.stdin.isatty())
     args = build_parser(console.prog).parse_args(argv)
     try:
-        if getattr(args, "digest_file", None) is not None:
-            check_digest_file(args.digest_file)
-        service = make_service(args)
-        result = COMMANDS[args.verb](service, args, console)
+        result = run_command(args, console)
     except RegAuthError as exc:
         if args.json:
             console.stderr.write(json.dumps({"error": exc.to_dict()}) + "\n")

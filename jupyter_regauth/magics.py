@@ -29,12 +29,12 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .cli import (
-    COMMANDS,
     Console,
     ProgressSink,
     build_parser,
     check_digest_file,
     make_service,
+    run_command,
     write_digest_file,
 )
 from .command_hints import command_hint
@@ -160,9 +160,9 @@ class RegAuthMagics(Magics):
                 hint=f"run `%regauth login {args.host or 'HOST'} --username U` and type the "
                 "password into the hidden prompt",
             )
-        output = COMMANDS[args.verb](make_service(args), args, notebook_console(args.verb))
+        output = run_command(args, notebook_console(args.verb))
         text = json.dumps(output.data, indent=2, default=str) if args.json else output.text
-        return result_for(args.verb, output.data, text)
+        return result_for(args.verb, output.data, text, as_json=args.json)
 
     def use(self, args: argparse.Namespace) -> Result:
         if args.clear:
@@ -184,6 +184,8 @@ class RegAuthMagics(Magics):
             value = getattr(args, key, None)
             if isinstance(value, str):
                 setattr(args, key, qualify_reference(value, self.default_registry))
+        if isinstance(getattr(args, "base", None), str):  # push --base
+            args.base = qualify_base(args.base, self.default_registry)
 
     def build_cell(self, service: RegAuth, args: argparse.Namespace, cell: str) -> ImageResult:
         from .images.errors import BuildSpecError
@@ -197,6 +199,8 @@ class RegAuthMagics(Magics):
             if "layers" in data:
                 raise BuildSpecError("give either files or layers, not both")
             data["layers"] = data.pop("files")
+        if isinstance(data, dict) and isinstance(data.get("base"), str) and self.default_registry:
+            data["base"] = qualify_base(data["base"], self.default_registry)
         if args.digest_file is not None:
             check_digest_file(args.digest_file)  # before anything is pushed, as the CLI does
         spec = BuildSpec.from_dict(data, os.getcwd())
@@ -245,6 +249,16 @@ def qualify_reference(reference: str, host: str) -> str:
     else:
         named = reference.startswith("oci:")
     return reference if named else f"{host}/{reference}"
+
+
+def qualify_base(base: str, host: str) -> str:
+    """A base image on ``host`` as :func:`qualify_reference` puts it, unless it is no image
+    (``scratch``) or a local OCI layout."""
+    from .images.source import layout_base
+
+    if base.strip() in ("", "scratch") or layout_base(base) is not None:
+        return base
+    return qualify_reference(base, host)
 
 
 def _is_password_option(token: str) -> bool:

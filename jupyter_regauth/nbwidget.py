@@ -28,7 +28,7 @@ from traitlets import Unicode
 from .errors import ConfigError, RegAuthError
 from .images.compression import GZIP, ZSTD
 from .images.push import PushResult
-from .magics import qualify_reference
+from .magics import qualify_base, qualify_reference
 from .profiles import normalize_host
 from .results import ImageResult, ProgressDisplay, WidgetBar
 from .service import LoginResult, RegAuth
@@ -171,8 +171,11 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
     def push(self) -> None:
         host = self.registry.value
         target = self.target.value.strip()
+        base = self.base.value.strip() or None
         if host and target:
             target = qualify_reference(target, host)
+        if host and base:
+            base = qualify_base(base, host)
         self.digest.value = ""
         bar = WidgetBar(self.progress, self.progress_text)
         try:
@@ -184,7 +187,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
                 result = self.service.push_directory(
                     self.folder.value.strip(),
                     target,
-                    base=self.base.value.strip() or None,
+                    base=base,
                     compression=self.compression.value,
                     progress=progress,
                 )

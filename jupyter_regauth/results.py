@@ -18,17 +18,22 @@ from .service import expires_in
 
 
 class Result:
-    """A verb's result: ``data`` for code, ``text`` for people, ``_repr_html_`` for notebooks."""
+    """A verb's result: ``data`` for code, ``text`` for people, ``_repr_html_`` for notebooks.
+    With ``as_json`` (the verb's ``--json``), the text is the JSON, shown as it is."""
 
-    def __init__(self, verb: str, data: Any, text: str) -> None:
+    def __init__(self, verb: str, data: Any, text: str, *, as_json: bool = False) -> None:
         self.verb = verb
         self.data = data
         self.text = text
+        self.as_json = as_json
 
     def __repr__(self) -> str:
         return self.text
 
     def _repr_html_(self) -> str:
+        return f"<pre>{escape(self.text)}</pre>" if self.as_json else self._html()
+
+    def _html(self) -> str:
         return f"<pre>{escape(self.text)}</pre>"
 
 
@@ -55,7 +60,7 @@ class StatusTable(Result):
                 return row
         raise KeyError(host)
 
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
         head = ("Registry", "Source", "Reachable", "Trusted", "Logged in", "User", "Token expires")
         cells = "".join(f"<th>{h}</th>" for h in head)
         body = [f"<tr>{cells}</tr>"]
@@ -84,7 +89,7 @@ class StatusTable(Result):
 
 
 class LoginInfo(Result):
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
         d = self.data
         extra = f", CA and certificates in <code>{escape(d['certs_dir'])}</code>"
         return (
@@ -106,7 +111,7 @@ class ImageResult(Result):
     def digest(self) -> str:
         return str(self.data["digest"])
 
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
         counts = ", ".join(
             f"{key} {self.data[key]}"
             for key in ("uploaded", "mounted", "existing")
@@ -133,7 +138,7 @@ class ListResult(Result):
     def __len__(self) -> int:
         return len(self.data)
 
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
         if not self.data:
             return "<em>(none)</em>"
         return (
@@ -141,16 +146,18 @@ class ListResult(Result):
         )
 
 
-def result_for(verb: str, data: Any, text: str) -> Result:
+def result_for(verb: str, data: Any, text: str, *, as_json: bool = False) -> Result:
+    """The result object of a verb; an image's text is its digest reference, unless JSON."""
+    kind: type[Result] = Result
     if verb in ("ls", "status"):
-        return StatusTable(verb, data, text)
-    if verb == "login":
-        return LoginInfo(verb, data, text)
-    if verb in ("catalog", "tags"):
-        return ListResult(verb, data, text)
-    if isinstance(data, dict) and {"reference", "digest"} <= data.keys() and verb != "inspect":
-        return ImageResult(verb, data, data["reference"])
-    return Result(verb, data, text)
+        kind = StatusTable
+    elif verb == "login":
+        kind = LoginInfo
+    elif verb in ("catalog", "tags"):
+        kind = ListResult
+    elif isinstance(data, dict) and {"reference", "digest"} <= data.keys() and verb != "inspect":
+        kind, text = ImageResult, text if as_json else data["reference"]
+    return kind(verb, data, text, as_json=as_json)
 
 
 def _mark(value: bool | None) -> str:
@@ -254,9 +261,10 @@ class WidgetBar:
     """Drives an ipywidgets ``IntProgress`` (percent) and an ``HTML`` line beside it."""
 
     def __init__(self, progress: Any, text: Any) -> None:
+        # The widget's bar is used again for each push: nothing of the last one may show.
         self._progress = progress
         self._text = text
-        progress.bar_style = ""
+        progress.bar_style, progress.value, text.value = "", 0, ""
 
     @classmethod
     def displayed(cls, label: str) -> WidgetBar:

@@ -241,6 +241,20 @@ def test_use_sets_the_default_registry(
     assert pushed.reference.startswith(f"{basic_registry.host}/team/used@sha256:")
     tags = ip.ok("%regauth tags team/used")
     assert list(tags) == ["v1"]
+    # A base without a registry host is on the default registry too, in a line and a cell.
+    on_base = ip.ok(f"%regauth push {model} team/on-base:v1 --base team/used:v1")
+    layers = RegAuth().inspect(on_base.reference)["manifest"]["layers"]
+    assert len(layers) == 2
+    cell = ip.ok("%%regauth build team/on-base:v2\nbase: team/used:v1\nenv: {A: b}\n")
+    assert len(RegAuth().inspect(cell.reference)["manifest"]["layers"]) == 1
+    # --json shows the result as the command line prints it; the object is the same.
+    as_json = ip.ok(f"%regauth push {model} team/used:v1 --json")
+    assert json.loads(repr(as_json))["digest"] == as_json.digest == pushed.digest
+    assert as_json._repr_html_().startswith("<pre>{")
+    # A digest file that cannot be written is refused before anything is pushed.
+    message = ip.error(f"%regauth push {model} team/never:v1 --digest-file {tmp_path}/no/d")
+    assert "cannot write the digest file" in message
+    assert "team/never" not in RegAuth().catalog(basic_registry.host)
 
     ip.ok("%regauth use --clear")
     assert "required: HOST" in ip.error("%regauth logout")

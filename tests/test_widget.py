@@ -200,10 +200,20 @@ def test_build_and_push_shows_progress_and_digest(
     layers = service.inspect(widget.last_push.reference)["manifest"]["layers"]
     assert layers[0]["mediaType"].endswith("tar+zstd")
 
+    # A base without a registry host is on the picked registry, as the image is.
+    from_browser(widget.compression, index=0)
+    from_browser(widget.base, value="team/widget:v1")
+    from_browser(widget.target, value="team/widget:on-base")
+    click(widget.push_button)
+    assert widget.last_push is not None, widget.digest.value
+    assert len(service.inspect(widget.last_push.reference)["manifest"]["layers"]) == 2
+
+    # A failed push shows nothing of the one before it.
     from_browser(widget.folder, value=str(tmp_path / "missing"))
     click(widget.push_button)
     assert "is not a directory" in widget.digest.value
-    assert widget.progress.bar_style == "danger"
+    assert widget.progress.bar_style == "danger" and widget.progress.value == 0
+    assert widget.progress_text.value in ("", "failed")
 
 
 def test_push_needs_a_folder_and_an_image(
