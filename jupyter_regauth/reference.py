@@ -45,9 +45,6 @@ class InvalidReference(RegAuthError, ValueError):
 
     code = "invalid_reference"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint, status=400)
-
 
 class InvalidDigest(InvalidReference):
     """A digest string given on its own is malformed or uses an unsupported algorithm."""
@@ -188,10 +185,12 @@ def _split(text: str) -> tuple[str, str, str | None, str | None]:
     if not text:
         raise _Problem("the reference is empty", f"give an image name, {_EXAMPLE}")
     if "://" in text:
-        raise _Problem(
-            "an image reference has no URL scheme",
-            f"drop the scheme: {_quote(text.split('://', 1)[1])}",
-        )
+        rest = text.split("://", 1)[1]
+        if (named := _after_userinfo(rest)) is not None:
+            raise _Problem(_NO_USERINFO, _log_in_first(named))
+        raise _Problem("an image reference has no URL scheme", f"drop the scheme: {_quote(rest)}")
+    if (named := _after_userinfo(text)) is not None:
+        raise _Problem(_NO_USERINFO, _log_in_first(named))
     if _IMAGE_ID.fullmatch(text):
         raise _Problem(
             "a 64-character hex string is an image ID, not a repository name",
@@ -372,7 +371,28 @@ def _check_chars(part: str, allowed: frozenset[str], offset: int, what: str, hin
             )
 
 
+_NO_USERINFO = "a reference holds no user name or password"
+
+
+def _after_userinfo(text: str) -> str | None:
+    """What follows ``user[:password]@`` at the start of ``text``, or None. A digest after
+    ``@`` has no ``/``, and a user name no ``/``, ``[`` or ``]`` (an IPv6 zone has ``%@``)."""
+    userinfo, at, after = text.rpartition("@")
+    if at and userinfo and "/" in after and not any(c in userinfo for c in "/[]"):
+        return after
+    return None
+
+
+def _log_in_first(name: str) -> str:
+    host = name.partition("/")[0]
+    return f"log in first (regauth login {host}), then name the image {_quote(name)}"
+
+
 def _quote(text: str) -> str:
-    """Quote ``text`` for a message, shortened so a huge input cannot flood the output."""
+    """Quote ``text`` for a message, shortened so a huge input cannot flood the output. What
+    looks like a user name and password before a host (``user:pw@host/...``) is masked."""
+    scheme, sep, body = text.rpartition("://")
+    if (named := _after_userinfo(body)) is not None:
+        text = scheme + sep + "***@" + named
     shown = text if len(text) <= 80 else text[:72] + "..." + text[-5:]
     return f"'{shown}'" if shown.isprintable() and "'" not in shown else repr(shown)

@@ -314,9 +314,24 @@ def test_errors_are_value_errors_and_regauth_errors() -> None:
     assert isinstance(error, ValueError)
     assert isinstance(error, RegAuthError)
     assert error.code == "invalid_reference"
-    assert error.status == 400
+    assert error.status is None  # the upstream status: no registry was asked
     assert error.to_dict()["code"] == "invalid_reference"
     assert str(error) == f"{error.message} ({error.hint})"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["https://alice:s3cret@r.example:5000/team/app:1", "alice:s3cret@r.example:5000/team/app:1"],
+)
+def test_a_password_in_a_reference_is_not_repeated(text: str) -> None:
+    error = _error(text)
+    assert "s3cret" not in str(error) and "alice" not in str(error)
+    assert "***@r.example:5000/team/app:1" in error.message
+    assert "holds no user name or password" in error.message
+    assert error.hint == (
+        "log in first (regauth login r.example:5000), then name the image "
+        "'r.example:5000/team/app:1'"
+    )
 
 
 def test_non_string_input() -> None:
