@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from . import __version__
 from .command_hints import command_hint
@@ -27,6 +27,9 @@ from .images.progress import ProgressEvent
 from .kube.cli import add_parser as add_kube_parser
 from .profiles import ProfileStore
 from .service import RegAuth, RegistryStatus, expires_in
+
+if TYPE_CHECKING:
+    from .images.spec import BuildSpec
 
 
 @dataclass
@@ -167,6 +170,9 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     )
     build.add_argument("spec", metavar="SPEC.yaml", type=Path)
     build.add_argument("reference", metavar="REFERENCE")
+    build.add_argument(
+        "--platform", help="os/arch[/variant] to build for (wins over the spec's platform)"
+    )
 
     push = verbs.add_parser(
         "push", parents=[shared, compression], help="put a directory on a base image and push it"
@@ -471,13 +477,22 @@ def _pushed(result: Any, args: argparse.Namespace, console: Console) -> Output:
 def cmd_build(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
     from .images.spec import BuildSpec
 
-    spec = BuildSpec.load(args.spec)
-    if args.compression:  # the command line wins over the spec file
-        spec = replace(spec, compression=args.compression)
+    spec = with_options(BuildSpec.load(args.spec), args)
     result = _with_progress(
         console, args, lambda p: service.build_push(spec, args.reference, progress=p)
     )
     return _pushed(result, args, console)
+
+
+def with_options(spec: BuildSpec, args: argparse.Namespace) -> BuildSpec:
+    """``spec`` with what the command line gives of its fields: they win over the spec's."""
+    from .images.manifest import Platform
+
+    if args.compression:
+        spec = replace(spec, compression=args.compression)
+    if args.platform:
+        spec = replace(spec, platform=Platform.parse(args.platform))
+    return spec
 
 
 def cmd_push(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:

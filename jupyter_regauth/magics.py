@@ -19,7 +19,7 @@ import os
 import shlex
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .cli import (
     check_digest_file,
     make_service,
     run_command,
+    with_options,
     write_digest_file,
 )
 from .command_hints import command_hint
@@ -144,6 +145,9 @@ class RegAuthMagics(Magics):
             help=f"of the new layers: gzip (default; every runtime) or zstd ({ZSTD_RUNTIMES}); "
             "wins over the spec's",
         )
+        build.add_argument(
+            "--platform", help="os/arch[/variant] to build for; wins over the spec's"
+        )
         build.add_argument("--digest-file", type=Path, help="write the pushed digest to this file")
         return parser
 
@@ -203,9 +207,7 @@ class RegAuthMagics(Magics):
             data["base"] = qualify_base(data["base"], self.default_registry)
         if args.digest_file is not None:
             check_digest_file(args.digest_file)  # before anything is pushed, as the CLI does
-        spec = BuildSpec.from_dict(data, os.getcwd())
-        if args.compression:  # the magic's argument wins over the spec, as on the command line
-            spec = replace(spec, compression=args.compression)
+        spec = with_options(BuildSpec.from_dict(data, os.getcwd()), args)  # as on the command line
         with contextlib.ExitStack() as stack:
             progress = None if args.quiet else stack.enter_context(ProgressDisplay("build"))
             result = service.build_push(spec, args.image, progress=progress)

@@ -132,6 +132,13 @@ def test_copy_index_between_registries_and_within_one(
     )
     assert ok.code == 0, ok.stderr
     assert logged_in.inspect(f"{basic_registry.host}/x/y:1")["config"]["architecture"] == "arm64"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {on_arm}\nlayers: [{{src: {model}, dest: /m}}]\n")
+    refused = regauth("build", str(spec), f"{basic_registry.host}/x/z:1")
+    assert refused.code == 1 and "is a single-platform image for linux/arm64/v8" in refused.stderr
+    built = regauth("build", str(spec), f"{basic_registry.host}/x/z:1", "--platform", "linux/arm64")
+    assert built.code == 0, built.stderr
+    assert logged_in.inspect(f"{basic_registry.host}/x/z:1")["config"]["architecture"] == "arm64"
 
 
 def test_mirror_list_and_pull_to_layout(
