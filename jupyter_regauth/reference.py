@@ -184,6 +184,12 @@ def check_host(host: str) -> None:
 def _split(text: str) -> tuple[str, str, str | None, str | None]:
     if not text:
         raise _Problem("the reference is empty", f"give an image name, {_EXAMPLE}")
+    if text.startswith("oci:") and not re.match(r"oci:\d+/", text):  # not the host oci:PORT
+        raise _Problem(
+            "it names a local OCI layout, not an image in a registry",
+            "a layout is read as a copy's source or a base; to write one, pull the image "
+            "into it as an OCI layout",
+        )
     if "://" in text:
         rest = text.split("://", 1)[1]
         if (named := _after_userinfo(rest)) is not None:
@@ -385,7 +391,7 @@ def _after_userinfo(text: str) -> str | None:
 
 def _log_in_first(name: str) -> str:
     host = name.partition("/")[0]
-    return f"log in first (regauth login {host}), then name the image {_quote(name)}"
+    return f"log in to {host} first, then name the image {_quote(name)}"
 
 
 def _quote(text: str) -> str:

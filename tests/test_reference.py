@@ -328,10 +328,16 @@ def test_a_password_in_a_reference_is_not_repeated(text: str) -> None:
     assert "s3cret" not in str(error) and "alice" not in str(error)
     assert "***@r.example:5000/team/app:1" in error.message
     assert "holds no user name or password" in error.message
-    assert error.hint == (
-        "log in first (regauth login r.example:5000), then name the image "
-        "'r.example:5000/team/app:1'"
+    assert (
+        error.hint
+        == "log in to r.example:5000 first, then name the image 'r.example:5000/team/app:1'"
     )
+
+
+def test_a_layout_is_not_a_registry_reference() -> None:
+    error = _error("oci:./layout:v1")
+    assert "names a local OCI layout, not an image in a registry" in error.message
+    assert parse("oci:5000/team/app").domain == "oci:5000"  # a host named oci, and its port
 
 
 def test_non_string_input() -> None:
