@@ -290,7 +290,11 @@ def new_index(manifests: list[Descriptor], media_type: str = media.OCI_INDEX) ->
 
 
 def empty_config(platform: Platform | None = None) -> JSON:
-    """The config of an image with no layers (``FROM scratch``)."""
-    out = (platform or Platform()).to_dict()
+    """The config of an image with no layers (``FROM scratch``). Plain ``arm`` is recorded as
+    ``arm/v7``, as containerd's platforms.Normalize and so BuildKit write it."""
+    platform = platform or Platform()
+    if platform.architecture == "arm" and not platform.variant:
+        platform = Platform(platform.os, "arm", "v7")
+    out = platform.to_dict()
     out.update({"config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []})
     return out

@@ -10,6 +10,7 @@ from jupyter_regauth.images.manifest import (
     Platform,
     canonical_json,
     check_platform,
+    empty_config,
     new_index,
     select_platform,
 )
@@ -80,6 +81,12 @@ def test_platform_names_uname_and_debian_give_are_understood() -> None:
     assert Platform.parse("linux/armhf") == Platform("linux", "arm", "v7")
     assert Platform.parse("linux/armel") == Platform("linux", "arm", "v6")
     assert Platform.parse("linux/i386") == Platform("linux", "386")
+
+
+def test_an_empty_image_for_plain_arm_records_v7() -> None:
+    assert empty_config(Platform.parse("linux/arm"))["variant"] == "v7"
+    assert empty_config(Platform.parse("linux/arm/v6"))["variant"] == "v6"
+    assert "variant" not in empty_config(Platform.parse("linux/amd64"))
 
 
 def test_check_platform_refuses_another_single_platform_image() -> None:
