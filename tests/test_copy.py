@@ -23,6 +23,7 @@ from jupyter_regauth.images.manifest import (
 )
 from jupyter_regauth.images.progress import ProgressEvent
 from jupyter_regauth.profiles import ProfileStore
+from jupyter_regauth.registry.errors import NotFound
 from jupyter_regauth.service import RegAuth
 from jupyter_regauth.testing.registry import LocalRegistry
 
@@ -275,6 +276,27 @@ def test_copy_from_an_oci_layout(
     assert "pinned/multi" not in logged_in.catalog(basic_registry.host)
     one = regauth("copy", "--platform", "linux/amd64", f"oci:{layout.root}:multi", pinned)
     assert one.code == 0, one.stderr
+
+
+def test_a_corrupt_layout_blob_is_refused_and_not_stored(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    layout = two_platform_layout(tmp_path / "layout")
+    arm = layout.read_manifest("multi", Platform("linux", "arm64", "v8"))
+    (layer,) = arm.layers()
+    blob = layout.blob_path(layer.digest)
+    data = bytearray(blob.read_bytes())
+    data[0] ^= 0xFF  # same size, other bytes: only the hash can tell
+    blob.write_bytes(bytes(data))
+    target = f"{basic_registry.host}/corrupt/multi:1"
+    run = regauth("copy", f"oci:{layout.root}:multi", target)
+    assert run.code == 1
+    assert f"the content sent as {layer.digest} hashes to something else" in run.stderr
+    assert "Hint: the source's copy of that blob is corrupt" in run.stderr
+    with logged_in.client(basic_registry.host) as client:
+        assert client.head_blob("corrupt/multi", layer.digest) is None
+        with pytest.raises(NotFound):  # no tag: the index was never written
+            client.get_manifest("corrupt/multi", "1")
 
 
 def test_pull_to_a_layout_reports_each_blob_as_it_is_written(

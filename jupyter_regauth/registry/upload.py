@@ -270,7 +270,11 @@ def _finish(
     hasher = counted.hasher
     if hasher and offset == 0 and f"sha256:{hasher.hexdigest()}" != digest:
         session.cancel()
-        raise DigestMismatch(f"the content sent as {digest} hashes to something else")
+        raise DigestMismatch(
+            f"the content sent as {digest} hashes to something else; nothing was stored",
+            hint="the source's copy of that blob is corrupt (or changed while it was read): "
+            "copy or fetch it again",
+        )
     session.complete(digest)
     return UploadResult(digest, offset + counted.size, "uploaded", attempts)
 
