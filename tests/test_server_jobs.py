@@ -49,6 +49,8 @@ async def login(jp_fetch: Fetch, registry: Registry) -> Registry:
 def model(jp_root_dir: Path) -> Path:
     folder = jp_root_dir / "work" / "model"
     folder.mkdir(parents=True)
+    (jp_root_dir / ".hidden").mkdir()  # what the file browser does not show
+    (jp_root_dir / ".hidden" / "w.bin").write_bytes(b"w")
     (folder / "weights.bin").write_bytes(os.urandom(1 << 20))
     (folder / "config.json").write_text('{"layers": 2}')
     return folder
@@ -410,6 +412,14 @@ async def test_failed_job_reports_the_error(
         (
             {"kind": "build", "spec": {"layers": ["../elsewhere"]}, "reference": "r.example/a:1"},
             "layer src '../elsewhere' is outside",
+        ),
+        (
+            {"kind": "push", "directory": ".hidden", "reference": "r.example/a:1"},
+            "directory '.hidden' is hidden, and the file browser does not show it",
+        ),
+        (
+            {"kind": "build", "spec": {"layers": [".hidden/w.bin"]}, "reference": "r.example/a:1"},
+            "layer src '.hidden/w.bin' is hidden",
         ),
         (
             {

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from jupyter_core.paths import is_hidden
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
@@ -53,6 +54,12 @@ class JobHandlerBase(RegAuthHandler):
         resolved = (candidate if candidate.is_absolute() else self.root / candidate).resolve()
         if not resolved.is_relative_to(self.root):
             raise BadRequest(f"{what} {shown or str(path)!r} is outside the Jupyter root directory")
+        if not self.contents_manager.allow_hidden and is_hidden(str(resolved), str(self.root)):
+            raise BadRequest(
+                f"{what} {shown or str(path)!r} is hidden, and the file browser does not show it",
+                hint="rename it, or let the server show hidden files "
+                "(ContentsManager.allow_hidden)",
+            )
         return resolved
 
     def base(self, text: str | None) -> str | None:
