@@ -131,7 +131,15 @@ def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
     assert pulled.code == 1
     assert "Refusing entry 'tokenizer/abs' of 'tokenizer'" in pulled.stderr
     assert "absolute path" in pulled.stderr
-    assert list(out.iterdir()) == []  # neither a partial tree nor the staging directory
+    assert not out.exists()  # made for the pull, removed with what it held when it failed
+    out.mkdir()
+    (out / "mine").write_text("kept")
+    assert regauth("pull", ref, str(out)).code == 1
+    # Neither a partial tree nor the staging directory; what was there stays.
+    assert [p.name for p in out.iterdir()] == ["mine"]
+    deeper = tmp_path / "new" / "deeper"
+    assert regauth("pull", ref, str(deeper)).code == 1
+    assert not (tmp_path / "new").exists()
 
 
 def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Path) -> None:
@@ -159,6 +167,35 @@ def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Pa
     same_tree(src, out)
     manifest = json.loads(oras(basic_registry, "manifest", "fetch", theirs, cwd=tmp_path))
     assert pulled.json()["artifact_type"] == manifest["artifactType"]
+
+
+def test_a_directory_oras_titles_by_its_path_is_pulled_there(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """``oras push REF .`` titles the directory ``.``: the target directory itself. A nested
+    directory is titled by its path, and its entries lie under that path."""
+    src = model_files(tmp_path / "src")
+    whole = f"{basic_registry.host}/models/dot:v1"
+    oras(basic_registry, "push", whole, ".", cwd=src)
+    out = tmp_path / "out"
+    pulled = regauth("pull", whole, str(out), "--json")
+    assert pulled.code == 0, pulled.stderr
+    assert [(f["title"], f["path"]) for f in pulled.json()["files"]] == [(".", str(out))]
+    same_tree(src, out)
+    # Pulled again, each top-level entry is replaced whole; what else the directory has stays.
+    (out / "tokenizer" / "stale.txt").write_text("left over")
+    (out / "mine.txt").write_text("kept")
+    again = regauth("pull", whole, str(out))
+    assert again.code == 0, again.stderr
+    assert not (out / "tokenizer" / "stale.txt").exists()
+    assert (out / "mine.txt").read_text() == "kept"
+
+    nested = f"{basic_registry.host}/models/nested:v1"
+    oras(basic_registry, "push", nested, "tokenizer/merges", cwd=src)
+    out = tmp_path / "nested"
+    pulled = regauth("pull", nested, str(out))
+    assert pulled.code == 0, pulled.stderr
+    same_tree(src / "tokenizer" / "merges", out / "tokenizer" / "merges")
 
 
 def test_an_image_is_not_pulled_as_files(

@@ -9,6 +9,7 @@ wrote.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -180,29 +181,51 @@ def pull_artifact(
         raise ImageError(
             f"{out} is a file, not a directory to pull into", hint="give a directory's path"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    pulled = []
-    for desc in titled:
-        title = _safe_title(desc.annotations[TITLE])
-        unpack = desc.annotations.get(UNPACK, "").lower() == "true"
-        with client.open_blob(ref.path, desc.digest) as chunks:
-            if unpack:
-                _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
-            else:
-                _write_file(chunks, out / title)
-        emit(progress, ProgressEvent("blob", desc.digest, "done", desc.size, desc.size, title))
-        pulled.append(PulledFile(title, str(out / title), desc.digest, desc.size, unpack))
+    with _made_dir(out):
+        pulled = []
+        for desc in titled:
+            raw = desc.annotations[TITLE]
+            unpack = desc.annotations.get(UNPACK, "").lower() == "true"
+            title = _safe_title(raw, unpack)
+            with client.open_blob(ref.path, desc.digest) as chunks:
+                if unpack:
+                    _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
+                else:
+                    _write_file(chunks, out / title)
+            emit(progress, ProgressEvent("blob", desc.digest, "done", desc.size, desc.size, raw))
+            pulled.append(PulledFile(raw, str(out / title), desc.digest, desc.size, unpack))
     return doc, pulled
 
 
-def _safe_title(title: str) -> str:
-    parts = PurePosixPath(title).parts
-    if not parts or PurePosixPath(title).is_absolute() or ".." in parts or "\\" in title:
+@contextlib.contextmanager
+def _made_dir(path: Path) -> Iterator[None]:
+    """Make ``path`` (and its missing parents); if the block fails, remove what was made, so
+    that a failed pull leaves no directory behind that was not there before."""
+    top = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
+def _safe_title(title: str, unpack: bool) -> PurePosixPath:
+    """The title as a path under the target directory: ``.`` (as ``oras push DIR .`` titles
+    it) is the target itself, which only a directory can be."""
+    path = PurePosixPath(title)
+    if path.is_absolute() or ".." in path.parts or "\\" in title:
         raise ImageError(
             f"Refusing the file title {title!r}: it points outside the target directory",
             hint="the artifact may be malicious; inspect it before pulling",
         )
-    return title
+    if not path.parts and not unpack:
+        raise ImageError(
+            f"Refusing the file title {title!r}: a file cannot be the target directory",
+            hint="the artifact is malformed; inspect it before pulling",
+        )
+    return path
 
 
 def _write_file(chunks: Iterator[bytes], dest: Path) -> None:
@@ -264,39 +287,50 @@ class _GunzipReader:
             pass
 
 
-def _unpack(chunks: Iterator[bytes], out: Path, title: str, tar_digest: str | None) -> None:
+def _unpack(
+    chunks: Iterator[bytes], out: Path, title: PurePosixPath, tar_digest: str | None
+) -> None:
     """Extract a directory layer into ``out`` (its entries live under ``title``): into a
     directory of its own first, moved into place once all of it is verified, so that an entry
-    refused or a corrupt layer leaves nothing behind."""
+    refused or a corrupt layer leaves nothing behind. What an earlier pull left is replaced
+    whole: the directory, or for ``.`` each of its top-level entries."""
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".tmp-pull-"))
+    tree, old = staging / "tree", staging / "old"
     try:
         reader = _GunzipReader(chunks)
         with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
                 name = PurePosixPath(member.name)
-                if name.parts[:1] != (title,) and str(name) != title:
+                if name.is_absolute() or name.parts[: len(title.parts)] != title.parts:
                     raise ImageError(
-                        f"Entry {member.name!r} of {title!r} lies outside it",
+                        f"Entry {member.name!r} of {str(title)!r} lies outside it",
                         hint="the artifact may be malicious; inspect it before pulling",
                     )
                 try:
-                    tar.extract(member, staging, filter="data")
+                    tar.extract(member, tree, filter="data")
                 except tarfile.FilterError as exc:  # e.g. a link to an absolute path
                     raise ImageError(
-                        f"Refusing entry {member.name!r} of {title!r}: {exc}",
+                        f"Refusing entry {member.name!r} of {str(title)!r}: {exc}",
                         hint="only files and links that stay inside the directory are unpacked",
                     ) from None
         reader.drain()
         if tar_digest and "sha256:" + reader.hash.hexdigest() != tar_digest:
             raise DigestMismatch(
-                f"The unpacked content of {title!r} does not match {tar_digest}",
+                f"The unpacked content of {str(title)!r} does not match {tar_digest}",
                 hint="the artifact is corrupt; push it again",
             )
-        unpacked, dest = staging / title, out / title
-        if unpacked.exists() or unpacked.is_symlink():
+        unpacked = tree / title
+        if not title.parts:  # the target directory itself
+            moves = [(e, out / e.name) for e in unpacked.iterdir()] if unpacked.is_dir() else []
+        elif unpacked.exists() or unpacked.is_symlink():
+            moves = [(unpacked, out / title)]
+        else:
+            moves = []
+        old.mkdir()
+        for source, dest in moves:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.exists() or dest.is_symlink():  # what an earlier pull left: replaced whole
-                dest.rename(staging / ".replaced")
-            unpacked.rename(dest)
+            if dest.exists() or dest.is_symlink():  # what an earlier pull left
+                dest.rename(old / dest.name)
+            source.rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
