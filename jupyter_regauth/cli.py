@@ -510,7 +510,7 @@ def cmd_push_artifact(service: RegAuth, args: argparse.Namespace, console: Conso
         args,
         lambda p: service.push_artifact(
             args.reference,
-            [str(p_) for p_ in args.paths],
+            args.paths,
             artifact_type=args.artifact_type,
             annotations=annotations,
             progress=p,

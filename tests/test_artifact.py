@@ -67,12 +67,13 @@ def test_artifact_round_trip(logged_in: RegAuth, basic_registry: Registry, tmp_p
     pushed = regauth(
         "push-artifact",
         ref,
-        str(src / "model.onnx"),
-        str(src / "tokenizer"),
+        "model.onnx",
+        "tokenizer",
         "--artifact-type",
         "application/vnd.example.model.v1",
         "--annotation",
         "stage=test",
+        cwd=src,
     )
     assert pushed.code == 0, pushed.stderr
     digest_ref = pushed.stdout.strip().splitlines()[-1]
@@ -113,7 +114,7 @@ def test_an_artifact_is_not_pushed_to_a_digest(
 ) -> None:
     src = model_files(tmp_path / "src")
     ref = f"{basic_registry.host}/models/bydigest@sha256:{'1' * 64}"
-    pushed = regauth("push-artifact", ref, str(src / "model.onnx"))
+    pushed = regauth("push-artifact", ref, "model.onnx", cwd=src)
     assert pushed.code == 1
     assert "it names a digest, which the new image will not have" in pushed.stderr
     assert "blob" not in pushed.stderr  # refused before anything was uploaded
@@ -125,7 +126,7 @@ def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
     src = model_files(tmp_path / "src")
     (src / "tokenizer" / "abs").symlink_to("/etc/hostname")
     ref = f"{basic_registry.host}/models/links:v1"
-    assert regauth("push-artifact", ref, str(src / "tokenizer")).code == 0
+    assert regauth("push-artifact", ref, "tokenizer", cwd=src).code == 0
     out = tmp_path / "out"
     pulled = regauth("pull", ref, str(out))
     assert pulled.code == 1
@@ -145,7 +146,7 @@ def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
 def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Path) -> None:
     src = model_files(tmp_path / "src")
     ours = f"{basic_registry.host}/models/ours:v1"
-    assert regauth("push-artifact", ours, str(src / "model.onnx"), str(src / "tokenizer")).code == 0
+    assert regauth("push-artifact", ours, "model.onnx", "tokenizer", cwd=src).code == 0
     (tmp_path / "by-oras").mkdir()
     oras(basic_registry, "pull", ours, cwd=tmp_path / "by-oras")
     same_tree(src, tmp_path / "by-oras")
@@ -167,6 +168,60 @@ def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Pa
     same_tree(src, out)
     manifest = json.loads(oras(basic_registry, "manifest", "fetch", theirs, cwd=tmp_path))
     assert pulled.json()["artifact_type"] == manifest["artifactType"]
+
+
+def test_a_path_is_its_title_as_oras_push_makes_it(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """The path as given, normalised, is the title, so that a pull (``oras pull`` too) writes
+    the file where it was: two files of one name in two directories are two titles."""
+    src = model_files(tmp_path / "src")
+    for name in ("a", "b"):
+        (src / name).mkdir()
+        (src / name / "x").write_text(name)
+    ref = f"{basic_registry.host}/models/paths:v1"
+    given = ["./src/model.onnx", "src/tokenizer/merges/", "src/a/x", "src//b/x"]
+    pushed = regauth("push-artifact", ref, *given, cwd=tmp_path)
+    assert pushed.code == 0, pushed.stderr
+    layers = logged_in.inspect(ref)["manifest"]["layers"]
+    titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in layers]
+    assert titles == ["src/model.onnx", "src/tokenizer/merges", "src/a/x", "src/b/x"]
+    expected = tmp_path / "expected" / "src"
+    expected.mkdir(parents=True)
+    shutil.copy(src / "model.onnx", expected)
+    shutil.copytree(src / "tokenizer" / "merges", expected / "tokenizer" / "merges")
+    shutil.copytree(src / "a", expected / "a")
+    shutil.copytree(src / "b", expected / "b")
+    (tmp_path / "by-oras").mkdir()
+    oras(basic_registry, "pull", ref, cwd=tmp_path / "by-oras")
+    same_tree(expected.parent, tmp_path / "by-oras")
+    assert regauth("pull", ref, str(tmp_path / "by-us")).code == 0
+    same_tree(expected.parent, tmp_path / "by-us")
+
+    # The working directory itself is titled ".", and pulled into the target directory.
+    whole = f"{basic_registry.host}/models/whole:v1"
+    assert regauth("push-artifact", whole, ".", cwd=src).code == 0
+    layers = logged_in.inspect(whole)["manifest"]["layers"]
+    assert layers[0]["annotations"]["org.opencontainers.image.title"] == "."
+    (tmp_path / "whole-by-oras").mkdir()
+    oras(basic_registry, "pull", whole, cwd=tmp_path / "whole-by-oras")
+    same_tree(src, tmp_path / "whole-by-oras")
+
+
+def test_a_path_outside_the_working_directory_or_given_twice_is_refused(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """oras refuses an absolute path; one above the working directory no pull would write."""
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/refused:v1"
+    for path in (str(src / "model.onnx"), "../src/model.onnx", "tokenizer/../.."):
+        pushed = regauth("push-artifact", ref, path, cwd=src)
+        assert pushed.code == 1, path
+        assert f"Cannot push {path}: it is outside the working directory" in pushed.stderr
+    twice = regauth("push-artifact", ref, "model.onnx", "tokenizer", "./model.onnx", cwd=src)
+    assert twice.code == 1
+    assert "Two paths are both titled 'model.onnx'" in twice.stderr
+    assert "blob" not in twice.stderr  # refused before anything was uploaded
 
 
 def test_a_directory_oras_titles_by_its_path_is_pulled_there(

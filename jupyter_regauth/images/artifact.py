@@ -1,10 +1,10 @@
 """Arbitrary files (a model) as OCI artifacts, in the shape ORAS writes and reads.
 
 An OCI 1.1 image manifest with ``artifactType``, the empty config (``{}``), and one layer per
-path titled ``org.opencontainers.image.title``. A file is its own blob; a directory is a tar+gzip
-of it (entries under its name) marked ``io.deis.oras.content.unpack`` with the tar's digest in
-``io.deis.oras.content.digest``, so ``oras pull`` unpacks it, and we unpack what ``oras push``
-wrote.
+path, titled (``org.opencontainers.image.title``) by the path as given, where a pull writes it. A
+file is its own blob; a directory is a tar+gzip of it (entries under its title) marked
+``io.deis.oras.content.unpack`` with the tar's digest in ``io.deis.oras.content.digest``, so
+``oras pull`` unpacks it, and we unpack what ``oras push`` wrote.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -27,7 +28,7 @@ from ..registry.client import RegistryClient
 from ..registry.upload import file_opener, push_blob, push_bytes
 from . import media
 from .errors import ImageError, NotAnArtifact
-from .layer import LayerSource, LayerStream
+from .layer import LayerSource, LayerStream, plan
 from .manifest import JSON, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .push import PushResult, digest_reference, upload_layer
@@ -60,36 +61,57 @@ class PulledFile:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class ArtifactFile:
+    """A file or directory to push, and its title: the path a pull writes it to."""
+
+    path: Path
+    title: str
+
+    @classmethod
+    def parse(cls, arg: str) -> ArtifactFile:
+        """A path as ``oras push`` takes it: titled by itself, normalised (``./a/`` is ``a``,
+        a directory given as ``.`` is the pull's target itself). One outside the working
+        directory is refused: absolute, as oras refuses it, or above it, which no pull writes."""
+        if not arg:
+            raise ImageError("Cannot push an empty path", hint="name a file or directory")
+        title = posixpath.normpath(arg)
+        if posixpath.isabs(title) or title == ".." or title.startswith("../"):
+            raise ImageError(
+                f"Cannot push {arg}: it is outside the working directory, and a file's path "
+                "is its title, where a pull writes it",
+                hint="run from a directory above it and give the path from there",
+            )
+        return cls(Path(arg), title)
+
+
 def push_artifact(
     client: RegistryClient,
     target: Reference,
-    paths: Sequence[str | os.PathLike[str]],
+    files: Sequence[ArtifactFile],
     *,
     artifact_type: str | None = None,
     annotations: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
 ) -> PushResult:
     """Push files and directories as one artifact; returns its digest reference."""
-    if not paths:
+    if not files:
         raise ImageError("An artifact needs at least one file", hint="name the files to push")
-    repo = target.path
     titles: set[str] = set()
+    for file in files:  # all checked before anything is uploaded
+        if file.title in titles:
+            raise ImageError(
+                f"Two paths are both titled {file.title!r}", hint="give each path once"
+            )
+        titles.add(file.title)
+        if not (file.path.is_dir() or file.path.is_file()):
+            raise ImageError(f"Cannot push {file.path}: no such file or directory", hint="check it")
+    repo = target.path
     layers: list[JSON] = []
     sent = 0
-    for raw in paths:
-        path = Path(raw)
-        title = path.resolve().name
-        if title in titles:
-            raise ImageError(
-                f"Two paths are both named {title!r}", hint="rename one: titles must be unique"
-            )
-        titles.add(title)
-        if path.is_dir():
-            layer, size = _push_directory(client, repo, path, title, progress)
-        elif path.is_file():
-            layer, size = _push_file(client, repo, path, title, progress)
-        else:
-            raise ImageError(f"Cannot push {path}: no such file or directory", hint="check it")
+    for file in files:
+        push = _push_directory if file.path.is_dir() else _push_file
+        layer, size = push(client, repo, file.path, file.title, progress)
         layers.append(layer)
         sent += size
     push_bytes(client, repo, EMPTY_JSON)
@@ -144,8 +166,14 @@ def _push_directory(
     title: str,
     progress: ProgressCallback | None,
 ) -> tuple[JSON, int]:
+    # Entries under the title only, not for its parents: oras refuses to unpack those.
+    entries = [
+        e
+        for e in plan([LayerSource(path, title)])
+        if title == "." or e.path == title or e.path.startswith(title + "/")
+    ]
     result, info = upload_layer(
-        client, repo, lambda: LayerStream([LayerSource(path, title)], progress=progress, name=title)
+        client, repo, lambda: LayerStream(entries=entries, progress=progress, name=title)
     )
     emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, title))
     layer = {
