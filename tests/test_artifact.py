@@ -120,6 +120,22 @@ def test_an_artifact_is_not_pushed_to_a_digest(
     assert "blob" not in pushed.stderr  # refused before anything was uploaded
 
 
+def test_an_artifact_type_that_is_not_a_media_type_is_refused(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """As oras refuses it (``invalid media type``): RFC 6838's TYPE/SUBTYPE and nothing else."""
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/typed:v1"
+    for bad in ("not a type", "application", "application/", "/x", "a/b; charset=utf-8", "a/b\n"):
+        pushed = regauth("push-artifact", ref, "model.onnx", "--artifact-type", bad, cwd=src)
+        assert pushed.code == 1, bad
+        assert f"The artifact type {bad!r} is not a media type" in pushed.stderr
+        assert "blob" not in pushed.stderr  # refused before anything was uploaded
+    ok = "application/vnd.example.model.v1+json"
+    pushed = regauth("push-artifact", ref, "model.onnx", "--artifact-type", ok, cwd=src)
+    assert pushed.code == 0, pushed.stderr
+
+
 def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:

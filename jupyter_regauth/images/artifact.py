@@ -97,6 +97,12 @@ def push_artifact(
     """Push files and directories as one artifact; returns its digest reference."""
     if not files:
         raise ImageError("An artifact needs at least one file", hint="name the files to push")
+    artifact_type = artifact_type or DEFAULT_ARTIFACT_TYPE
+    if not media.is_media_type(artifact_type):
+        raise ImageError(
+            f"The artifact type {artifact_type!r} is not a media type",
+            hint=f"write it as TYPE/SUBTYPE (RFC 6838), e.g. {DEFAULT_ARTIFACT_TYPE}",
+        )
     titles: set[str] = set()
     for file in files:  # all checked before anything is uploaded
         if file.title in titles:
@@ -118,7 +124,7 @@ def push_artifact(
     manifest: JSON = {
         "schemaVersion": 2,
         "mediaType": media.OCI_MANIFEST,
-        "artifactType": artifact_type or DEFAULT_ARTIFACT_TYPE,
+        "artifactType": artifact_type,
         "config": EMPTY_DESCRIPTOR,
         "layers": layers,
     }
