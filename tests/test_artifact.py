@@ -120,6 +120,49 @@ def test_an_artifact_is_not_pushed_to_a_digest(
     assert "blob" not in pushed.stderr  # refused before anything was uploaded
 
 
+def test_a_media_type_after_the_last_colon_is_the_layer_s_as_oras_reads_it(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """``PATH:MEDIA_TYPE`` splits at the last ``:``; a path with one in it ends with one more."""
+    src = model_files(tmp_path / "src")
+    (src / "c:d").write_text("a colon in its name")
+    given = ["model.onnx:application/x-foo", "tokenizer:application/vnd.example.dir+gzip", "c:d:"]
+    layers = {}
+    for tool in ("ours", "oras"):
+        ref = f"{basic_registry.host}/models/{tool}-typed:v1"
+        if tool == "ours":
+            pushed = regauth("push-artifact", ref, *given, cwd=src)
+            assert pushed.code == 0, pushed.stderr
+        else:
+            oras(basic_registry, "push", ref, *given, cwd=src)
+        layers[tool] = [
+            (layer["mediaType"], layer["annotations"]["org.opencontainers.image.title"])
+            for layer in logged_in.inspect(ref)["manifest"]["layers"]
+        ]
+        out = tmp_path / f"{tool}-pulled"
+        out.mkdir()
+        oras(basic_registry, "pull", ref, cwd=out)
+        same_tree(src, out)
+    assert (
+        layers["ours"]
+        == layers["oras"]
+        == [
+            ("application/x-foo", "model.onnx"),
+            ("application/vnd.example.dir+gzip", "tokenizer"),
+            ("application/vnd.oci.image.layer.v1.tar", "c:d"),
+        ]
+    )
+
+    ref = f"{basic_registry.host}/models/typed:v2"
+    colon = regauth("push-artifact", ref, "c:d", cwd=src)
+    assert colon.code == 1 and "Cannot push c: 'd' is not a media type" in colon.stderr
+    assert "(c:d:)" in colon.stderr  # the hint: how to name a file with a colon in it
+    untyped = regauth("push-artifact", ref, "model.onnx:not a type", cwd=src)
+    assert untyped.code == 1 and "'not a type' is not a media type" in untyped.stderr
+    nameless = regauth("push-artifact", ref, ":application/x-foo", cwd=src)
+    assert nameless.code == 1 and "No path in ':application/x-foo'" in nameless.stderr
+
+
 def test_an_artifact_type_that_is_not_a_media_type_is_refused(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:

@@ -63,26 +63,33 @@ class PulledFile:
 
 @dataclass(frozen=True)
 class ArtifactFile:
-    """A file or directory to push, and its title: the path a pull writes it to."""
+    """A file or directory to push, its title (the path a pull writes it to), and its layer's
+    media type (None: oras' default, a tar for a file, a tar+gzip for a directory)."""
 
     path: Path
     title: str
+    media_type: str | None = None
 
     @classmethod
     def parse(cls, arg: str) -> ArtifactFile:
-        """A path as ``oras push`` takes it: titled by itself, normalised (``./a/`` is ``a``,
-        a directory given as ``.`` is the pull's target itself). One outside the working
-        directory is refused: absolute, as oras refuses it, or above it, which no pull writes."""
-        if not arg:
-            raise ImageError("Cannot push an empty path", hint="name a file or directory")
-        title = posixpath.normpath(arg)
+        """``PATH[:MEDIA_TYPE]`` as ``oras push`` reads it on POSIX: split at the last ``:``,
+        so that a path with one in it ends with one more (``a:b:`` is ``a:b``, default type).
+        The path is the title, normalised (``./a/`` is ``a``, a directory given as ``.`` is the
+        pull's target itself). One outside the working directory is refused: absolute, as oras
+        refuses it, or above it, which no pull writes."""
+        path, colon, media_type = arg.rpartition(":")
+        if not colon:
+            path, media_type = arg, ""
+        if not path:
+            raise ImageError(f"No path in {arg!r}", hint="write it as PATH[:MEDIA_TYPE]")
+        title = posixpath.normpath(path)
         if posixpath.isabs(title) or title == ".." or title.startswith("../"):
             raise ImageError(
-                f"Cannot push {arg}: it is outside the working directory, and a file's path "
+                f"Cannot push {path}: it is outside the working directory, and a file's path "
                 "is its title, where a pull writes it",
                 hint="run from a directory above it and give the path from there",
             )
-        return cls(Path(arg), title)
+        return cls(Path(path), title, media_type or None)
 
 
 def push_artifact(
@@ -110,6 +117,12 @@ def push_artifact(
                 f"Two paths are both titled {file.title!r}", hint="give each path once"
             )
         titles.add(file.title)
+        if file.media_type is not None and not media.is_media_type(file.media_type):
+            raise ImageError(
+                f"Cannot push {file.path}: {file.media_type!r} is not a media type",
+                hint="write it as PATH:TYPE/SUBTYPE (RFC 6838); a path with a ':' in it ends "
+                f"with one more, as for oras push ({file.path}:{file.media_type}:)",
+            )
         if not (file.path.is_dir() or file.path.is_file()):
             raise ImageError(f"Cannot push {file.path}: no such file or directory", hint="check it")
     repo = target.path
@@ -117,7 +130,7 @@ def push_artifact(
     sent = 0
     for file in files:
         push = _push_directory if file.path.is_dir() else _push_file
-        layer, size = push(client, repo, file.path, file.title, progress)
+        layer, size = push(client, repo, file, progress)
         layers.append(layer)
         sent += size
     push_bytes(client, repo, EMPTY_JSON)
@@ -144,12 +157,9 @@ def push_artifact(
 
 
 def _push_file(
-    client: RegistryClient,
-    repo: str,
-    path: Path,
-    title: str,
-    progress: ProgressCallback | None,
+    client: RegistryClient, repo: str, file: ArtifactFile, progress: ProgressCallback | None
 ) -> tuple[JSON, int]:
+    path, title = file.path, file.title
     h = hashlib.sha256()
     for chunk in file_opener(str(path))(0):
         h.update(chunk)
@@ -157,7 +167,7 @@ def _push_file(
     result = push_blob(client, repo, digest, file_opener(str(path)))
     emit(progress, ProgressEvent("blob", digest, _shown(result.state), size, size, title))
     layer = {
-        "mediaType": FILE_MEDIA_TYPE,
+        "mediaType": file.media_type or FILE_MEDIA_TYPE,
         "digest": digest,
         "size": size,
         "annotations": {TITLE: title},
@@ -166,12 +176,9 @@ def _push_file(
 
 
 def _push_directory(
-    client: RegistryClient,
-    repo: str,
-    path: Path,
-    title: str,
-    progress: ProgressCallback | None,
+    client: RegistryClient, repo: str, file: ArtifactFile, progress: ProgressCallback | None
 ) -> tuple[JSON, int]:
+    path, title = file.path, file.title
     # Entries under the title only, not for its parents: oras refuses to unpack those.
     entries = [
         e
@@ -183,7 +190,7 @@ def _push_directory(
     )
     emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, title))
     layer = {
-        "mediaType": media.OCI_LAYER_GZIP,
+        "mediaType": file.media_type or media.OCI_LAYER_GZIP,
         "digest": info.digest,
         "size": info.size,
         "annotations": {TITLE: title, TAR_DIGEST: info.diff_id, UNPACK: "true"},
