@@ -504,6 +504,8 @@ def cmd_push_artifact(service: RegAuth, args: argparse.Namespace, console: Conso
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"bad annotation {item!r}", hint="write it as KEY=VALUE")
+        if key in annotations:  # as oras refuses it, not the last one silently winning
+            raise ConfigError(f"duplicate annotation key {key!r}", hint="give each KEY once")
         annotations[key] = value
     result = _with_progress(
         console,

@@ -179,6 +179,18 @@ def test_an_artifact_type_that_is_not_a_media_type_is_refused(
     assert pushed.code == 0, pushed.stderr
 
 
+def test_an_annotation_given_twice_is_refused(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """As oras refuses it (``duplicate annotation key``): neither value is dropped silently."""
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/annotated:v1"
+    twice = ["--annotation", "a=1", "--annotation", "b=x", "--annotation", "a=2"]
+    pushed = regauth("push-artifact", ref, "model.onnx", *twice, cwd=src)
+    assert pushed.code == 1 and "duplicate annotation key 'a'" in pushed.stderr
+    assert "blob" not in pushed.stderr  # refused before anything was uploaded
+
+
 def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:
