@@ -215,8 +215,13 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         "pull", parents=[shared], help="pull an artifact's files, or an image to an OCI layout"
     )
     pull.add_argument("reference", metavar="REFERENCE")
-    pull.add_argument("directory", metavar="DIR", type=Path, nargs="?")
-    pull.add_argument("--oci-layout", type=Path, metavar="DIR", help="write an OCI layout here")
+    where = pull.add_mutually_exclusive_group(required=True)  # a usage error otherwise
+    where.add_argument(
+        "directory", metavar="DIR", type=Path, nargs="?", help="write an artifact's files here"
+    )
+    where.add_argument(
+        "--oci-layout", type=Path, metavar="DIR", help="write the image as an OCI layout here"
+    )
 
 
 def make_service(args: argparse.Namespace) -> RegAuth:
@@ -554,10 +559,6 @@ def cmd_mirror(service: RegAuth, args: argparse.Namespace, console: Console) -> 
 
 
 def cmd_pull(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
-    if (args.directory is None) == (args.oci_layout is None):
-        raise ConfigError(
-            "say where to pull to: DIR for an artifact's files, or --oci-layout DIR for an image"
-        )
     directory = args.oci_layout or args.directory
     result = _with_progress(
         console,

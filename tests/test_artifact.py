@@ -338,6 +338,16 @@ def test_an_image_is_not_pulled_as_files(
     assert json.loads(error)["error"]["hint"] == "pull images into an OCI layout"
 
 
+def test_pull_without_a_place_or_with_two_is_a_usage_error() -> None:
+    """Exit 2, as for every usage error, with what is wrong in each case."""
+    neither = regauth("pull", "registry.example/models/demo:v1")
+    assert neither.code == 2
+    assert "one of the arguments DIR --oci-layout is required" in neither.stderr
+    both = regauth("pull", "registry.example/models/demo:v1", "out", "--oci-layout", "layout")
+    assert both.code == 2
+    assert "argument --oci-layout: not allowed with argument DIR" in both.stderr
+
+
 def test_a_layout_oras_wrote_keeps_its_entries_when_an_image_is_added(tmp_path: Path) -> None:
     """index.json entries are kept as another tool wrote them: ORAS lists an artifact with its
     ``artifactType``, which ``oras`` and others read from there."""
