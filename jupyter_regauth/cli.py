@@ -188,7 +188,13 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         "push-artifact", parents=[shared], help="push files as an OCI artifact (as oras push)"
     )
     artifact.add_argument("reference", metavar="REFERENCE")
-    artifact.add_argument("paths", nargs="+", metavar="PATH")
+    artifact.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH[:TYPE]",
+        help="a file or directory, relative: its title, where a pull writes it; TYPE is its "
+        "media type (split at the last ':', as oras does)",
+    )
     artifact.add_argument("--artifact-type", help="the artifact's type (a media type)")
     artifact.add_argument(
         "--annotation", action="append", default=[], metavar="KEY=VALUE", help="manifest annotation"

@@ -253,7 +253,7 @@ def _made_dir(path: Path) -> Iterator[None]:
 
 
 def _safe_title(title: str, unpack: bool) -> PurePosixPath:
-    """The title as a path under the target directory: ``.`` (as ``oras push DIR .`` titles
+    """The title as a path under the target directory: ``.`` (as ``oras push REF .`` titles
     it) is the target itself, which only a directory can be."""
     path = PurePosixPath(title)
     if path.is_absolute() or ".." in path.parts or "\\" in title:
