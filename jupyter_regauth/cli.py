@@ -194,7 +194,13 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         "push-artifact", parents=[shared], help="push files as an OCI artifact (as oras push)"
     )
     artifact.add_argument("reference", metavar="REFERENCE")
-    artifact.add_argument("paths", nargs="+", metavar="PATH")
+    artifact.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH[:TYPE]",
+        help="a file or directory, relative: its title, where a pull writes it; TYPE is its "
+        "media type (split at the last ':', as oras does)",
+    )
     artifact.add_argument("--artifact-type", help="the artifact's type (a media type)")
     artifact.add_argument(
         "--annotation", action="append", default=[], metavar="KEY=VALUE", help="manifest annotation"
@@ -221,8 +227,13 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         "pull", parents=[shared], help="pull an artifact's files, or an image to an OCI layout"
     )
     pull.add_argument("reference", metavar="REFERENCE")
-    pull.add_argument("directory", metavar="DIR", type=Path, nargs="?")
-    pull.add_argument("--oci-layout", type=Path, metavar="DIR", help="write an OCI layout here")
+    where = pull.add_mutually_exclusive_group(required=True)  # a usage error otherwise
+    where.add_argument(
+        "directory", metavar="DIR", type=Path, nargs="?", help="write an artifact's files here"
+    )
+    where.add_argument(
+        "--oci-layout", type=Path, metavar="DIR", help="write the image as an OCI layout here"
+    )
 
 
 def make_service(args: argparse.Namespace) -> RegAuth:
@@ -519,13 +530,15 @@ def cmd_push_artifact(service: RegAuth, args: argparse.Namespace, console: Conso
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"bad annotation {item!r}", hint="write it as KEY=VALUE")
+        if key in annotations:  # as oras refuses it, not the last one silently winning
+            raise ConfigError(f"duplicate annotation key {key!r}", hint="give each KEY once")
         annotations[key] = value
     result = _with_progress(
         console,
         args,
         lambda p: service.push_artifact(
             args.reference,
-            [str(p_) for p_ in args.paths],
+            args.paths,
             artifact_type=args.artifact_type,
             annotations=annotations,
             progress=p,
@@ -567,10 +580,6 @@ def cmd_mirror(service: RegAuth, args: argparse.Namespace, console: Console) -> 
 
 
 def cmd_pull(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
-    if (args.directory is None) == (args.oci_layout is None):
-        raise ConfigError(
-            "say where to pull to: DIR for an artifact's files, or --oci-layout DIR for an image"
-        )
     directory = args.oci_layout or args.directory
     result = _with_progress(
         console,

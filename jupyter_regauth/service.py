@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
+    from .images.artifact import ArtifactFile
     from .images.copy import CopyResult
     from .images.progress import ProgressCallback
     from .images.push import PushResult
@@ -566,21 +567,22 @@ class RegAuth:
     def push_artifact(
         self,
         reference: str,
-        paths: list[str],
+        files: Sequence[str | ArtifactFile],
         *,
         artifact_type: str | None = None,
         annotations: dict[str, str] | None = None,
         progress: ProgressCallback | None = None,
     ) -> PushResult:
-        """Push files and directories as an OCI artifact (ORAS-compatible)."""
-        from .images.artifact import push_artifact
+        """Push files and directories as an OCI artifact (ORAS-compatible): each a path as
+        ``oras push`` takes it, or an ``ArtifactFile`` with a title of its own."""
+        from .images.artifact import ArtifactFile, push_artifact
 
         target = push_target(reference)
         with self.client(target.domain) as client:
             return push_artifact(
                 client,
                 target,
-                paths,
+                [f if isinstance(f, ArtifactFile) else ArtifactFile.parse(f) for f in files],
                 artifact_type=artifact_type,
                 annotations=annotations,
                 progress=progress,

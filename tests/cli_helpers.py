@@ -23,13 +23,21 @@ class Run:
         return json.loads(self.stdout)
 
 
-def regauth(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> Run:
+# The checkout under test: the child imports it, whatever its working directory.
+SOURCE = Path(__file__).resolve().parents[1]
+
+
+def regauth(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Run:
+    path = os.pathsep.join(filter(None, [str(SOURCE), os.environ.get("PYTHONPATH")]))
     completed = subprocess.run(
         [sys.executable, "-m", "jupyter_regauth", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PYTHONPATH": path, **(env or {})},
+        cwd=cwd,
         timeout=120,
         check=False,
     )

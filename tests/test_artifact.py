@@ -67,12 +67,13 @@ def test_artifact_round_trip(logged_in: RegAuth, basic_registry: Registry, tmp_p
     pushed = regauth(
         "push-artifact",
         ref,
-        str(src / "model.onnx"),
-        str(src / "tokenizer"),
+        "model.onnx",
+        "tokenizer",
         "--artifact-type",
         "application/vnd.example.model.v1",
         "--annotation",
         "stage=test",
+        cwd=src,
     )
     assert pushed.code == 0, pushed.stderr
     digest_ref = pushed.stdout.strip().splitlines()[-1]
@@ -113,9 +114,80 @@ def test_an_artifact_is_not_pushed_to_a_digest(
 ) -> None:
     src = model_files(tmp_path / "src")
     ref = f"{basic_registry.host}/models/bydigest@sha256:{'1' * 64}"
-    pushed = regauth("push-artifact", ref, str(src / "model.onnx"))
+    pushed = regauth("push-artifact", ref, "model.onnx", cwd=src)
     assert pushed.code == 1
     assert "it names a digest, which the new image will not have" in pushed.stderr
+    assert "blob" not in pushed.stderr  # refused before anything was uploaded
+
+
+def test_a_media_type_after_the_last_colon_is_the_layer_s_as_oras_reads_it(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """``PATH:MEDIA_TYPE`` splits at the last ``:``; a path with one in it ends with one more."""
+    src = model_files(tmp_path / "src")
+    (src / "c:d").write_text("a colon in its name")
+    given = ["model.onnx:application/x-foo", "tokenizer:application/vnd.example.dir+gzip", "c:d:"]
+    layers = {}
+    for tool in ("ours", "oras"):
+        ref = f"{basic_registry.host}/models/{tool}-typed:v1"
+        if tool == "ours":
+            pushed = regauth("push-artifact", ref, *given, cwd=src)
+            assert pushed.code == 0, pushed.stderr
+        else:
+            oras(basic_registry, "push", ref, *given, cwd=src)
+        layers[tool] = [
+            (layer["mediaType"], layer["annotations"]["org.opencontainers.image.title"])
+            for layer in logged_in.inspect(ref)["manifest"]["layers"]
+        ]
+        out = tmp_path / f"{tool}-pulled"
+        out.mkdir()
+        oras(basic_registry, "pull", ref, cwd=out)
+        same_tree(src, out)
+    assert (
+        layers["ours"]
+        == layers["oras"]
+        == [
+            ("application/x-foo", "model.onnx"),
+            ("application/vnd.example.dir+gzip", "tokenizer"),
+            ("application/vnd.oci.image.layer.v1.tar", "c:d"),
+        ]
+    )
+
+    ref = f"{basic_registry.host}/models/typed:v2"
+    colon = regauth("push-artifact", ref, "c:d", cwd=src)
+    assert colon.code == 1 and "Cannot push c: 'd' is not a media type" in colon.stderr
+    assert "(c:d:)" in colon.stderr  # the hint: how to name a file with a colon in it
+    untyped = regauth("push-artifact", ref, "model.onnx:not a type", cwd=src)
+    assert untyped.code == 1 and "'not a type' is not a media type" in untyped.stderr
+    nameless = regauth("push-artifact", ref, ":application/x-foo", cwd=src)
+    assert nameless.code == 1 and "No path in ':application/x-foo'" in nameless.stderr
+
+
+def test_an_artifact_type_that_is_not_a_media_type_is_refused(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """As oras refuses it (``invalid media type``): RFC 6838's TYPE/SUBTYPE and nothing else."""
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/typed:v1"
+    for bad in ("not a type", "application", "application/", "/x", "a/b; charset=utf-8", "a/b\n"):
+        pushed = regauth("push-artifact", ref, "model.onnx", "--artifact-type", bad, cwd=src)
+        assert pushed.code == 1, bad
+        assert f"The artifact type {bad!r} is not a media type" in pushed.stderr
+        assert "blob" not in pushed.stderr  # refused before anything was uploaded
+    ok = "application/vnd.example.model.v1+json"
+    pushed = regauth("push-artifact", ref, "model.onnx", "--artifact-type", ok, cwd=src)
+    assert pushed.code == 0, pushed.stderr
+
+
+def test_an_annotation_given_twice_is_refused(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """As oras refuses it (``duplicate annotation key``): neither value is dropped silently."""
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/annotated:v1"
+    twice = ["--annotation", "a=1", "--annotation", "b=x", "--annotation", "a=2"]
+    pushed = regauth("push-artifact", ref, "model.onnx", *twice, cwd=src)
+    assert pushed.code == 1 and "duplicate annotation key 'a'" in pushed.stderr
     assert "blob" not in pushed.stderr  # refused before anything was uploaded
 
 
@@ -125,19 +197,27 @@ def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
     src = model_files(tmp_path / "src")
     (src / "tokenizer" / "abs").symlink_to("/etc/hostname")
     ref = f"{basic_registry.host}/models/links:v1"
-    assert regauth("push-artifact", ref, str(src / "tokenizer")).code == 0
+    assert regauth("push-artifact", ref, "tokenizer", cwd=src).code == 0
     out = tmp_path / "out"
     pulled = regauth("pull", ref, str(out))
     assert pulled.code == 1
     assert "Refusing entry 'tokenizer/abs' of 'tokenizer'" in pulled.stderr
     assert "absolute path" in pulled.stderr
-    assert list(out.iterdir()) == []  # neither a partial tree nor the staging directory
+    assert not out.exists()  # made for the pull, removed with what it held when it failed
+    out.mkdir()
+    (out / "mine").write_text("kept")
+    assert regauth("pull", ref, str(out)).code == 1
+    # Neither a partial tree nor the staging directory; what was there stays.
+    assert [p.name for p in out.iterdir()] == ["mine"]
+    deeper = tmp_path / "new" / "deeper"
+    assert regauth("pull", ref, str(deeper)).code == 1
+    assert not (tmp_path / "new").exists()
 
 
 def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Path) -> None:
     src = model_files(tmp_path / "src")
     ours = f"{basic_registry.host}/models/ours:v1"
-    assert regauth("push-artifact", ours, str(src / "model.onnx"), str(src / "tokenizer")).code == 0
+    assert regauth("push-artifact", ours, "model.onnx", "tokenizer", cwd=src).code == 0
     (tmp_path / "by-oras").mkdir()
     oras(basic_registry, "pull", ours, cwd=tmp_path / "by-oras")
     same_tree(src, tmp_path / "by-oras")
@@ -161,6 +241,89 @@ def test_oras_interop(logged_in: RegAuth, basic_registry: Registry, tmp_path: Pa
     assert pulled.json()["artifact_type"] == manifest["artifactType"]
 
 
+def test_a_path_is_its_title_as_oras_push_makes_it(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """The path as given, normalised, is the title, so that a pull (``oras pull`` too) writes
+    the file where it was: two files of one name in two directories are two titles."""
+    src = model_files(tmp_path / "src")
+    for name in ("a", "b"):
+        (src / name).mkdir()
+        (src / name / "x").write_text(name)
+    ref = f"{basic_registry.host}/models/paths:v1"
+    given = ["./src/model.onnx", "src/tokenizer/merges/", "src/a/x", "src//b/x"]
+    pushed = regauth("push-artifact", ref, *given, cwd=tmp_path)
+    assert pushed.code == 0, pushed.stderr
+    layers = logged_in.inspect(ref)["manifest"]["layers"]
+    titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in layers]
+    assert titles == ["src/model.onnx", "src/tokenizer/merges", "src/a/x", "src/b/x"]
+    expected = tmp_path / "expected" / "src"
+    expected.mkdir(parents=True)
+    shutil.copy(src / "model.onnx", expected)
+    shutil.copytree(src / "tokenizer" / "merges", expected / "tokenizer" / "merges")
+    shutil.copytree(src / "a", expected / "a")
+    shutil.copytree(src / "b", expected / "b")
+    (tmp_path / "by-oras").mkdir()
+    oras(basic_registry, "pull", ref, cwd=tmp_path / "by-oras")
+    same_tree(expected.parent, tmp_path / "by-oras")
+    assert regauth("pull", ref, str(tmp_path / "by-us")).code == 0
+    same_tree(expected.parent, tmp_path / "by-us")
+
+    # The working directory itself is titled ".", and pulled into the target directory.
+    whole = f"{basic_registry.host}/models/whole:v1"
+    assert regauth("push-artifact", whole, ".", cwd=src).code == 0
+    layers = logged_in.inspect(whole)["manifest"]["layers"]
+    assert layers[0]["annotations"]["org.opencontainers.image.title"] == "."
+    (tmp_path / "whole-by-oras").mkdir()
+    oras(basic_registry, "pull", whole, cwd=tmp_path / "whole-by-oras")
+    same_tree(src, tmp_path / "whole-by-oras")
+
+
+def test_a_path_outside_the_working_directory_or_given_twice_is_refused(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """oras refuses an absolute path; one above the working directory no pull would write."""
+    src = model_files(tmp_path / "src")
+    ref = f"{basic_registry.host}/models/refused:v1"
+    for path in (str(src / "model.onnx"), "../src/model.onnx", "tokenizer/../.."):
+        pushed = regauth("push-artifact", ref, path, cwd=src)
+        assert pushed.code == 1, path
+        assert f"Cannot push {path}: it is outside the working directory" in pushed.stderr
+    twice = regauth("push-artifact", ref, "model.onnx", "tokenizer", "./model.onnx", cwd=src)
+    assert twice.code == 1
+    assert "Two paths are both titled 'model.onnx'" in twice.stderr
+    assert "blob" not in twice.stderr  # refused before anything was uploaded
+
+
+def test_a_directory_oras_titles_by_its_path_is_pulled_there(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """``oras push REF .`` titles the directory ``.``: the target directory itself. A nested
+    directory is titled by its path, and its entries lie under that path."""
+    src = model_files(tmp_path / "src")
+    whole = f"{basic_registry.host}/models/dot:v1"
+    oras(basic_registry, "push", whole, ".", cwd=src)
+    out = tmp_path / "out"
+    pulled = regauth("pull", whole, str(out), "--json")
+    assert pulled.code == 0, pulled.stderr
+    assert [(f["title"], f["path"]) for f in pulled.json()["files"]] == [(".", str(out))]
+    same_tree(src, out)
+    # Pulled again, each top-level entry is replaced whole; what else the directory has stays.
+    (out / "tokenizer" / "stale.txt").write_text("left over")
+    (out / "mine.txt").write_text("kept")
+    again = regauth("pull", whole, str(out))
+    assert again.code == 0, again.stderr
+    assert not (out / "tokenizer" / "stale.txt").exists()
+    assert (out / "mine.txt").read_text() == "kept"
+
+    nested = f"{basic_registry.host}/models/nested:v1"
+    oras(basic_registry, "push", nested, "tokenizer/merges", cwd=src)
+    out = tmp_path / "nested"
+    pulled = regauth("pull", nested, str(out))
+    assert pulled.code == 0, pulled.stderr
+    same_tree(src / "tokenizer" / "merges", out / "tokenizer" / "merges")
+
+
 def test_an_image_is_not_pulled_as_files(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:
@@ -173,6 +336,16 @@ def test_an_image_is_not_pulled_as_files(
     assert f"Hint: pull images with `regauth pull {ref} --oci-layout DIR`" in pulled.stderr
     error = regauth("pull", ref, str(tmp_path / "out"), "--json").stderr
     assert json.loads(error)["error"]["hint"] == "pull images into an OCI layout"
+
+
+def test_pull_without_a_place_or_with_two_is_a_usage_error() -> None:
+    """Exit 2, as for every usage error, with what is wrong in each case."""
+    neither = regauth("pull", "registry.example/models/demo:v1")
+    assert neither.code == 2
+    assert "one of the arguments DIR --oci-layout is required" in neither.stderr
+    both = regauth("pull", "registry.example/models/demo:v1", "out", "--oci-layout", "layout")
+    assert both.code == 2
+    assert "argument --oci-layout: not allowed with argument DIR" in both.stderr
 
 
 def test_a_layout_oras_wrote_keeps_its_entries_when_an_image_is_added(tmp_path: Path) -> None:

@@ -1,16 +1,18 @@
 """Arbitrary files (a model) as OCI artifacts, in the shape ORAS writes and reads.
 
 An OCI 1.1 image manifest with ``artifactType``, the empty config (``{}``), and one layer per
-path titled ``org.opencontainers.image.title``. A file is its own blob; a directory is a tar+gzip
-of it (entries under its name) marked ``io.deis.oras.content.unpack`` with the tar's digest in
-``io.deis.oras.content.digest``, so ``oras pull`` unpacks it, and we unpack what ``oras push``
-wrote.
+path, titled (``org.opencontainers.image.title``) by the path as given, where a pull writes it. A
+file is its own blob; a directory is a tar+gzip of it (entries under its title) marked
+``io.deis.oras.content.unpack`` with the tar's digest in ``io.deis.oras.content.digest``, so
+``oras pull`` unpacks it, and we unpack what ``oras push`` wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -26,7 +28,7 @@ from ..registry.client import RegistryClient
 from ..registry.upload import file_opener, push_blob, push_bytes
 from . import media
 from .errors import ImageError, NotAnArtifact
-from .layer import LayerSource, LayerStream
+from .layer import LayerSource, LayerStream, plan
 from .manifest import JSON, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .push import PushResult, digest_reference, upload_layer
@@ -59,43 +61,83 @@ class PulledFile:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class ArtifactFile:
+    """A file or directory to push, its title (the path a pull writes it to), and its layer's
+    media type (None: oras' default, a tar for a file, a tar+gzip for a directory)."""
+
+    path: Path
+    title: str
+    media_type: str | None = None
+
+    @classmethod
+    def parse(cls, arg: str) -> ArtifactFile:
+        """``PATH[:MEDIA_TYPE]`` as ``oras push`` reads it on POSIX: split at the last ``:``,
+        so that a path with one in it ends with one more (``a:b:`` is ``a:b``, default type).
+        The path is the title, normalised (``./a/`` is ``a``, a directory given as ``.`` is the
+        pull's target itself). One outside the working directory is refused: absolute, as oras
+        refuses it, or above it, which no pull writes."""
+        path, colon, media_type = arg.rpartition(":")
+        if not colon:
+            path, media_type = arg, ""
+        if not path:
+            raise ImageError(f"No path in {arg!r}", hint="write it as PATH[:MEDIA_TYPE]")
+        title = posixpath.normpath(path)
+        if posixpath.isabs(title) or title == ".." or title.startswith("../"):
+            raise ImageError(
+                f"Cannot push {path}: it is outside the working directory, and a file's path "
+                "is its title, where a pull writes it",
+                hint="run from a directory above it and give the path from there",
+            )
+        return cls(Path(path), title, media_type or None)
+
+
 def push_artifact(
     client: RegistryClient,
     target: Reference,
-    paths: Sequence[str | os.PathLike[str]],
+    files: Sequence[ArtifactFile],
     *,
     artifact_type: str | None = None,
     annotations: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
 ) -> PushResult:
     """Push files and directories as one artifact; returns its digest reference."""
-    if not paths:
+    if not files:
         raise ImageError("An artifact needs at least one file", hint="name the files to push")
-    repo = target.path
+    artifact_type = artifact_type or DEFAULT_ARTIFACT_TYPE
+    if not media.is_media_type(artifact_type):
+        raise ImageError(
+            f"The artifact type {artifact_type!r} is not a media type",
+            hint=f"write it as TYPE/SUBTYPE (RFC 6838), e.g. {DEFAULT_ARTIFACT_TYPE}",
+        )
     titles: set[str] = set()
+    for file in files:  # all checked before anything is uploaded
+        if file.title in titles:
+            raise ImageError(
+                f"Two paths are both titled {file.title!r}", hint="give each path once"
+            )
+        titles.add(file.title)
+        if file.media_type is not None and not media.is_media_type(file.media_type):
+            raise ImageError(
+                f"Cannot push {file.path}: {file.media_type!r} is not a media type",
+                hint="write it as PATH:TYPE/SUBTYPE (RFC 6838); a path with a ':' in it ends "
+                f"with one more, as for oras push ({file.path}:{file.media_type}:)",
+            )
+        if not (file.path.is_dir() or file.path.is_file()):
+            raise ImageError(f"Cannot push {file.path}: no such file or directory", hint="check it")
+    repo = target.path
     layers: list[JSON] = []
     sent = 0
-    for raw in paths:
-        path = Path(raw)
-        title = path.resolve().name
-        if title in titles:
-            raise ImageError(
-                f"Two paths are both named {title!r}", hint="rename one: titles must be unique"
-            )
-        titles.add(title)
-        if path.is_dir():
-            layer, size = _push_directory(client, repo, path, title, progress)
-        elif path.is_file():
-            layer, size = _push_file(client, repo, path, title, progress)
-        else:
-            raise ImageError(f"Cannot push {path}: no such file or directory", hint="check it")
+    for file in files:
+        push = _push_directory if file.path.is_dir() else _push_file
+        layer, size = push(client, repo, file, progress)
         layers.append(layer)
         sent += size
     push_bytes(client, repo, EMPTY_JSON)
     manifest: JSON = {
         "schemaVersion": 2,
         "mediaType": media.OCI_MANIFEST,
-        "artifactType": artifact_type or DEFAULT_ARTIFACT_TYPE,
+        "artifactType": artifact_type,
         "config": EMPTY_DESCRIPTOR,
         "layers": layers,
     }
@@ -115,12 +157,9 @@ def push_artifact(
 
 
 def _push_file(
-    client: RegistryClient,
-    repo: str,
-    path: Path,
-    title: str,
-    progress: ProgressCallback | None,
+    client: RegistryClient, repo: str, file: ArtifactFile, progress: ProgressCallback | None
 ) -> tuple[JSON, int]:
+    path, title = file.path, file.title
     h = hashlib.sha256()
     for chunk in file_opener(str(path))(0):
         h.update(chunk)
@@ -128,7 +167,7 @@ def _push_file(
     result = push_blob(client, repo, digest, file_opener(str(path)))
     emit(progress, ProgressEvent("blob", digest, _shown(result.state), size, size, title))
     layer = {
-        "mediaType": FILE_MEDIA_TYPE,
+        "mediaType": file.media_type or FILE_MEDIA_TYPE,
         "digest": digest,
         "size": size,
         "annotations": {TITLE: title},
@@ -137,18 +176,21 @@ def _push_file(
 
 
 def _push_directory(
-    client: RegistryClient,
-    repo: str,
-    path: Path,
-    title: str,
-    progress: ProgressCallback | None,
+    client: RegistryClient, repo: str, file: ArtifactFile, progress: ProgressCallback | None
 ) -> tuple[JSON, int]:
+    path, title = file.path, file.title
+    # Entries under the title only, not for its parents: oras refuses to unpack those.
+    entries = [
+        e
+        for e in plan([LayerSource(path, title)])
+        if title == "." or e.path == title or e.path.startswith(title + "/")
+    ]
     result, info = upload_layer(
-        client, repo, lambda: LayerStream([LayerSource(path, title)], progress=progress, name=title)
+        client, repo, lambda: LayerStream(entries=entries, progress=progress, name=title)
     )
     emit(progress, ProgressEvent("blob", info.digest, "done", info.size, info.size, title))
     layer = {
-        "mediaType": media.OCI_LAYER_GZIP,
+        "mediaType": file.media_type or media.OCI_LAYER_GZIP,
         "digest": info.digest,
         "size": info.size,
         "annotations": {TITLE: title, TAR_DIGEST: info.diff_id, UNPACK: "true"},
@@ -180,29 +222,51 @@ def pull_artifact(
         raise ImageError(
             f"{out} is a file, not a directory to pull into", hint="give a directory's path"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    pulled = []
-    for desc in titled:
-        title = _safe_title(desc.annotations[TITLE])
-        unpack = desc.annotations.get(UNPACK, "").lower() == "true"
-        with client.open_blob(ref.path, desc.digest) as chunks:
-            if unpack:
-                _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
-            else:
-                _write_file(chunks, out / title)
-        emit(progress, ProgressEvent("blob", desc.digest, "done", desc.size, desc.size, title))
-        pulled.append(PulledFile(title, str(out / title), desc.digest, desc.size, unpack))
+    with _made_dir(out):
+        pulled = []
+        for desc in titled:
+            raw = desc.annotations[TITLE]
+            unpack = desc.annotations.get(UNPACK, "").lower() == "true"
+            title = _safe_title(raw, unpack)
+            with client.open_blob(ref.path, desc.digest) as chunks:
+                if unpack:
+                    _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
+                else:
+                    _write_file(chunks, out / title)
+            emit(progress, ProgressEvent("blob", desc.digest, "done", desc.size, desc.size, raw))
+            pulled.append(PulledFile(raw, str(out / title), desc.digest, desc.size, unpack))
     return doc, pulled
 
 
-def _safe_title(title: str) -> str:
-    parts = PurePosixPath(title).parts
-    if not parts or PurePosixPath(title).is_absolute() or ".." in parts or "\\" in title:
+@contextlib.contextmanager
+def _made_dir(path: Path) -> Iterator[None]:
+    """Make ``path`` (and its missing parents); if the block fails, remove what was made, so
+    that a failed pull leaves no directory behind that was not there before."""
+    top = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
+def _safe_title(title: str, unpack: bool) -> PurePosixPath:
+    """The title as a path under the target directory: ``.`` (as ``oras push REF .`` titles
+    it) is the target itself, which only a directory can be."""
+    path = PurePosixPath(title)
+    if path.is_absolute() or ".." in path.parts or "\\" in title:
         raise ImageError(
             f"Refusing the file title {title!r}: it points outside the target directory",
             hint="the artifact may be malicious; inspect it before pulling",
         )
-    return title
+    if not path.parts and not unpack:
+        raise ImageError(
+            f"Refusing the file title {title!r}: a file cannot be the target directory",
+            hint="the artifact is malformed; inspect it before pulling",
+        )
+    return path
 
 
 def _write_file(chunks: Iterator[bytes], dest: Path) -> None:
@@ -264,39 +328,50 @@ class _GunzipReader:
             pass
 
 
-def _unpack(chunks: Iterator[bytes], out: Path, title: str, tar_digest: str | None) -> None:
+def _unpack(
+    chunks: Iterator[bytes], out: Path, title: PurePosixPath, tar_digest: str | None
+) -> None:
     """Extract a directory layer into ``out`` (its entries live under ``title``): into a
     directory of its own first, moved into place once all of it is verified, so that an entry
-    refused or a corrupt layer leaves nothing behind."""
+    refused or a corrupt layer leaves nothing behind. What an earlier pull left is replaced
+    whole: the directory, or for ``.`` each of its top-level entries."""
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".tmp-pull-"))
+    tree, old = staging / "tree", staging / "old"
     try:
         reader = _GunzipReader(chunks)
         with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
                 name = PurePosixPath(member.name)
-                if name.parts[:1] != (title,) and str(name) != title:
+                if name.is_absolute() or name.parts[: len(title.parts)] != title.parts:
                     raise ImageError(
-                        f"Entry {member.name!r} of {title!r} lies outside it",
+                        f"Entry {member.name!r} of {str(title)!r} lies outside it",
                         hint="the artifact may be malicious; inspect it before pulling",
                     )
                 try:
-                    tar.extract(member, staging, filter="data")
+                    tar.extract(member, tree, filter="data")
                 except tarfile.FilterError as exc:  # e.g. a link to an absolute path
                     raise ImageError(
-                        f"Refusing entry {member.name!r} of {title!r}: {exc}",
+                        f"Refusing entry {member.name!r} of {str(title)!r}: {exc}",
                         hint="only files and links that stay inside the directory are unpacked",
                     ) from None
         reader.drain()
         if tar_digest and "sha256:" + reader.hash.hexdigest() != tar_digest:
             raise DigestMismatch(
-                f"The unpacked content of {title!r} does not match {tar_digest}",
+                f"The unpacked content of {str(title)!r} does not match {tar_digest}",
                 hint="the artifact is corrupt; push it again",
             )
-        unpacked, dest = staging / title, out / title
-        if unpacked.exists() or unpacked.is_symlink():
+        unpacked = tree / title
+        if not title.parts:  # the target directory itself
+            moves = [(e, out / e.name) for e in unpacked.iterdir()] if unpacked.is_dir() else []
+        elif unpacked.exists() or unpacked.is_symlink():
+            moves = [(unpacked, out / title)]
+        else:
+            moves = []
+        old.mkdir()
+        for source, dest in moves:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.exists() or dest.is_symlink():  # what an earlier pull left: replaced whole
-                dest.rename(staging / ".replaced")
-            unpacked.rename(dest)
+            if dest.exists() or dest.is_symlink():  # what an earlier pull left
+                dest.rename(old / dest.name)
+            source.rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -22,6 +24,18 @@ MANIFESTS = IMAGE_MANIFESTS | INDEXES
 
 # What a client sends in ``Accept`` to get any manifest shape back.
 MANIFEST_ACCEPT = ", ".join(sorted(MANIFESTS))
+
+
+# RFC 6838 section 4.2's type/subtype, as the OCI image spec's descriptor schema writes it.
+_MEDIA_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+)
+
+
+def is_media_type(value: str) -> bool:
+    """Whether ``value`` may stand in a descriptor's ``mediaType`` or a manifest's
+    ``artifactType``: the OCI spec allows nothing else there."""
+    return _MEDIA_TYPE.fullmatch(value) is not None
 
 
 _DOCKER_TO_OCI = {

@@ -153,6 +153,8 @@ def build(
 ) -> BuildJobResult:
     """Ship ``context_dir`` as an OCI artifact next to ``image``, make sure the registry's
     Secrets are in the namespace, and create the Job that builds and pushes ``image``."""
+    from ..images.artifact import ArtifactFile
+
     directory = Path(context_dir)
     if not (directory / dockerfile).is_file():
         raise ConfigError(
@@ -160,12 +162,12 @@ def build(
         )
     target = parse(image).with_default_tag()
     context_ref = f"{target.domain}/{target.path}-build-context:{secrets.token_hex(6)}"
-    pushed = service.push_artifact(context_ref, [str(directory)])
+    # Titled by its name, whatever path it was given by: the Job builds in WORKSPACE/name.
+    context = ArtifactFile(directory, directory.resolve().name)
+    pushed = service.push_artifact(context_ref, [context])
     spec = registry_spec(service, target.domain)
     cluster = options.connect(namespace)
-    request = BuildRequest(
-        str(target), pushed.reference, directory.resolve().name, dockerfile, builder
-    )
+    request = BuildRequest(str(target), pushed.reference, context.title, dockerfile, builder)
     body = build_job(spec, request, cluster.namespace)
     with cluster.api:
         if not create:
