@@ -134,6 +134,11 @@ def test_rebuild_is_identical_and_skipped(
     config = json.loads(dated.config)
     assert config["created"] == "2023-11-14T22:13:20Z"
     assert config["config"]["Labels"]["org.opencontainers.image.created"] == config["created"]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "253402300799")
+    assert json.loads(build(spec, tmp_path / "a").config)["created"] == "9999-12-31T23:59:59Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "99999999999999")  # was a ValueError traceback
+    with pytest.raises(ImageError, match="SOURCE_DATE_EPOCH='99999999999999' is not a time"):
+        build(spec, tmp_path / "a")
 
 
 def test_scratch_docker_base_and_platform(
