@@ -99,7 +99,7 @@ class BuildSpec:
             platform=Platform.parse(_str(platform, "platform")) if platform else Platform(),
             tag=_opt_str(data, "tag") or "latest",
             layers=tuple(_layer(i, item, base_dir) for i, item in enumerate(_layers(data))),
-            env=_str_map(data, "env"),
+            env=_env(data),
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
             workdir=_opt_str(data, "workdir"),
@@ -199,6 +199,19 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise BuildSpecError(f"{key} must be a mapping of names to strings", hint="NAME: value")
     return {_str(k, f"{key} name"): _scalar(v, f"{key}.{k}") for k, v in value.items()}
+
+
+def _env(data: Mapping[str, Any]) -> dict[str, str]:
+    """``env``, with names a process environment can hold: ``A=B: a`` was written as
+    ``A=B=a``, which is the variable A."""
+    env = _str_map(data, "env")
+    for name in env:
+        if not name or any(c == "=" or c == "\0" or c.isspace() for c in name):
+            raise BuildSpecError(
+                f"env name {name!r} is empty or has =, whitespace or NUL in it",
+                hint="e.g. env: {MODEL_DIR: /model}",
+            )
+    return env
 
 
 def _scalar(value: object, key: str) -> str:

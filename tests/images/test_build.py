@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -192,6 +193,14 @@ def test_spec_errors(tmp_path: Path) -> None:
     spec_file.write_bytes(b"env: {A: caf\xe9}\n")  # Latin-1
     with pytest.raises(BuildSpecError, match=r"is not UTF-8 text \(byte 12\)"):
         BuildSpec.load(spec_file)
+
+
+@pytest.mark.parametrize("name", ["A=B", "A B", "A\tB", "A\0B", ""])
+def test_an_env_name_a_process_cannot_hold_is_refused(name: str) -> None:
+    """``A=B: a`` was written as ``Env: ["A=B=a"]``, the variable A; ``A B`` as a name no
+    shell can use."""
+    with pytest.raises(BuildSpecError, match=rf"env name {re.escape(repr(name))} is empty or"):
+        BuildSpec.from_dict({"env": {name: "a"}})
 
 
 def test_a_layout_base_is_found_beside_the_spec(
