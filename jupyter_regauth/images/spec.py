@@ -103,7 +103,7 @@ class BuildSpec:
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
             workdir=_opt_str(data, "workdir"),
-            user=_opt_str(data, "user"),
+            user=_user(data.get("user")),
             labels=_str_map(data, "labels"),
             title=_opt_str(data, "title"),
             source=_opt_str(data, "source"),
@@ -212,6 +212,18 @@ def _env(data: Mapping[str, Any]) -> dict[str, str]:
                 hint="e.g. env: {MODEL_DIR: /model}",
             )
     return env
+
+
+def _user(value: object) -> str | None:
+    """``user``: a name or UID[:GID]. YAML reads ``user: 1000`` as a number: its digits."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    what = json.dumps(value) if isinstance(value, bool | float) else _kind(value)
+    raise BuildSpecError(
+        f"user must be a name or a UID, not {what}", hint='e.g. user: 1000, or user: "1000:1000"'
+    )
 
 
 def _scalar(value: object, key: str) -> str:

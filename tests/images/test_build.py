@@ -203,6 +203,20 @@ def test_an_env_name_a_process_cannot_hold_is_refused(name: str) -> None:
         BuildSpec.from_dict({"env": {name: "a"}})
 
 
+def test_a_numeric_user_is_a_uid(tmp_path: Path) -> None:
+    """YAML reads ``user: 1000`` as a number, which was refused; env and label values took
+    numbers already."""
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("user: 1000\n")
+    spec = BuildSpec.load(spec_file)
+    assert spec.user == "1000"
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["User"] == "1000" and "USER 1000" in config["history"][-1]["created_by"]
+    for value, shown in [(True, "true"), (1000.5, "1000.5"), ([1000], "a list")]:
+        with pytest.raises(BuildSpecError, match=f"user must be a name or a UID, not {shown}"):
+            BuildSpec.from_dict({"user": value})
+
+
 def test_a_layout_base_is_found_beside_the_spec(
     base_layout: OCILayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
