@@ -14,8 +14,6 @@ import copy
 import json
 import os
 import posixpath
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -27,6 +25,7 @@ from .cache import layer_diff_ids
 from .compression import layer_compressor
 from .deflate import BLOCK
 from .errors import ImageError
+from .expansion import expand
 from .layer import LayerInfo, plan, source_date_epoch, write_layer
 from .layout import OCILayout
 from .manifest import (
@@ -271,7 +270,7 @@ def _apply(
     if spec.env:
         env = _env_dict(run.get("Env") or [])
         # As one Dockerfile ENV: every value sees the variables from before it.
-        env.update({key: expand(value, env) for key, value in spec.env.items()})
+        env.update({key: expand(value, env, f"env.{key}") for key, value in spec.env.items()})
         run["Env"] = [f"{k}={v}" for k, v in env.items()]
         changes += [f"ENV {k}={v}" for k, v in spec.env.items()]
     if spec.entrypoint is not None:
@@ -312,27 +311,6 @@ def _apply(
     cfg["config"] = run
     cfg["history"] = history
     return cfg
-
-
-_VARIABLE = re.compile(r"\\\$|\$\{([A-Za-z_]\w*)(?::([-+])([^}]*))?\}|\$([A-Za-z_]\w*)")
-
-
-def expand(text: str, env: Mapping[str, str]) -> str:
-    """``text`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}`` and ``${NAME:+alternative}``
-    replaced from ``env`` as a Dockerfile's ENV does (an unset name is empty); ``\\$`` is a
-    literal ``$``."""
-
-    def value(match: re.Match[str]) -> str:
-        if match[0] == "\\$":
-            return "$"
-        current = env.get(match[1] or match[4], "")
-        if match[2] == "-":
-            return current or match[3]
-        if match[2] == "+":
-            return match[3] if current else ""
-        return current
-
-    return _VARIABLE.sub(value, text)
 
 
 def _workdir(current: str, requested: str) -> str:

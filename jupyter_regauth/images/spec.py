@@ -11,6 +11,7 @@ from typing import Any
 
 from .compression import COMPRESSIONS, GZIP, ZSTD_RUNTIMES
 from .errors import BuildSpecError, ImageError
+from .expansion import parse
 from .ignore import Excludes
 from .layer import LayerSource
 from .manifest import Platform
@@ -165,7 +166,18 @@ class BuildSpec:
             revised.append("workdir")  # relative: was written as given
         if any("$" in value for value in self.env.values()):
             revised.append("env")  # was not expanded
+        if not all(_EXPANDED_AS_BEFORE.fullmatch(value) for value in self.env.values()):
+            revised.append("env-syntax")  # e.g. $LANG in ${A:-$LANG}, ${A-b}, $1: were literal
         return revised
+
+
+# The env values that expanded as they do now already when "env" was revised: text, \$, $NAME,
+# ${NAME}, and ${NAME:-word} or ${NAME:+word} with no variable or escape in the word.
+_LONE_DOLLAR = r"\$(?![\w{@*#?$!-])"  # a $ that starts no variable
+_EXPANDED_AS_BEFORE = re.compile(
+    r"(?:[^$\\]|\\\$|\\(?!\$)|" + _LONE_DOLLAR + r"|\$[A-Za-z_][A-Za-z0-9_]*(?!\w)"
+    r"|\$\{[A-Za-z_][A-Za-z0-9_]*(?::[-+](?:[^$\\}]|\\(?![$}])|" + _LONE_DOLLAR + r")*)?\})*"
+)
 
 
 _KEYS = frozenset(
@@ -202,15 +214,16 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
 
 
 def _env(data: Mapping[str, Any]) -> dict[str, str]:
-    """``env``, with names a process environment can hold: ``A=B: a`` was written as
-    ``A=B=a``, which is the variable A."""
+    """``env``, with names a process environment can hold (``A=B: a`` was written as
+    ``A=B=a``, which is the variable A) and values whose variables can be expanded."""
     env = _str_map(data, "env")
-    for name in env:
+    for name, value in env.items():
         if not name or any(c == "=" or c == "\0" or c.isspace() for c in name):
             raise BuildSpecError(
                 f"env name {name!r} is empty or has =, whitespace or NUL in it",
                 hint="e.g. env: {MODEL_DIR: /model}",
             )
+        parse(value, f"env.{name}")
     return env
 
 

@@ -276,3 +276,30 @@ def test_env_values_expand_variables_as_a_dockerfile_env(
     assert "ENV PATH=/opt/venv/bin:$PATH" in config["history"][-1]["created_by"]
     assert spec.config_fields()["revised"] == ["env"]
     assert "revised" not in BuildSpec.from_dict({"env": {"A": "b"}}).config_fields()
+
+
+def test_variables_in_a_word_and_the_unset_forms_expand_as_buildkit(tmp_path: Path) -> None:
+    """``${NOPE:-$LANG/x}`` was written with ``$LANG`` in it, and ``${A-b}`` as it was; Docker
+    expands both, and fails a build on ``${A:?message}`` when A is empty or unset."""
+    env = {"LANG": "C.UTF-8", "PYTHON_VERSION": "3.11.7", "EMPTY": ""}
+    build(BuildSpec.from_dict({"env": env, "tag": "b"}), tmp_path / "l")
+    base = f"oci:{tmp_path / 'l'}:b"
+    words = {
+        "A": "${NOPE:-$LANG/x}",
+        "B": "${LANG:+$PYTHON_VERSION}",
+        "C": "${NOPE:-${LANG}}",
+        "D": "${EMPTY-unset} ${EMPTY:-empty} ${EMPTY+set}",
+    }
+    spec = BuildSpec.from_dict({"base": base, "env": words})
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["Env"][3:] == ["A=C.UTF-8/x", "B=3.11.7", "C=C.UTF-8", "D= empty set"]
+    # An image built when these were literal is rebuilt; the forms read as now keep their digest.
+    assert spec.config_fields()["revised"] == ["env", "env-syntax"]
+    same = {"PATH": "/x:$PATH", "S": "${BASE:+set} ${NOPE:-a/b} \\$HOME ${B}x $NOPE. a$ $/"}
+    assert BuildSpec.from_dict({"env": same}).config_fields()["revised"] == ["env"]
+
+    needed = BuildSpec.from_dict({"base": base, "env": {"M": "${MODEL_DIR:?mount the model}"}})
+    with pytest.raises(BuildSpecError, match=r"env\.M: MODEL_DIR: mount the model"):
+        build(needed, tmp_path / "out")
+    with pytest.raises(BuildSpecError, match=r"env\.C: '\$\{NOPE:-\$\{LANG\}' has no closing \}"):
+        BuildSpec.from_dict({"env": {"C": "${NOPE:-${LANG}"}})  # was written as given
