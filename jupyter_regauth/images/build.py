@@ -267,8 +267,8 @@ def _apply(
         )
 
     changes: list[str] = []
+    env = _env_dict(run.get("Env") or [])
     if spec.env:
-        env = _env_dict(run.get("Env") or [])
         # As one Dockerfile ENV: every value sees the variables from before it.
         env.update({key: expand(value, env, f"env.{key}") for key, value in spec.env.items()})
         run["Env"] = [f"{k}={v}" for k, v in env.items()]
@@ -281,15 +281,17 @@ def _apply(
     if spec.cmd is not None:
         run["Cmd"] = list(spec.cmd)
         changes.append(f"CMD {json.dumps(list(spec.cmd))}")
+    # As a Dockerfile's WORKDIR, USER and LABEL after its ENV, these see the image's env.
     if spec.workdir is not None:
-        run["WorkingDir"] = _workdir(run.get("WorkingDir") or "/", spec.workdir)
+        workdir = expand(spec.workdir, env, "workdir")
+        run["WorkingDir"] = _workdir(run.get("WorkingDir") or "/", workdir)
         changes.append(f"WORKDIR {run['WorkingDir']}")
     if spec.user is not None:
-        run["User"] = spec.user
-        changes.append(f"USER {spec.user}")
+        run["User"] = expand(spec.user, env, "user")
+        changes.append(f"USER {run['User']}")
 
     labels = dict(run.get("Labels") or {})
-    labels.update(spec.labels)
+    labels.update({key: expand(value, env, f"labels.{key}") for key, value in spec.labels.items()})
     for key in ("title", "source", "revision"):
         value = getattr(spec, key)
         if value:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .compression import COMPRESSIONS, GZIP, ZSTD_RUNTIMES
 from .errors import BuildSpecError, ImageError
@@ -103,8 +103,8 @@ class BuildSpec:
             env=_env(data),
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
-            workdir=_opt_str(data, "workdir"),
-            user=_user(data.get("user")),
+            workdir=_expandable(_opt_str(data, "workdir"), "workdir"),
+            user=_expandable(_user(data.get("user")), "user"),
             labels=_str_map(data, "labels"),
             title=_opt_str(data, "title"),
             source=_opt_str(data, "source"),
@@ -168,6 +168,12 @@ class BuildSpec:
             revised.append("env")  # was not expanded
         if not all(_EXPANDED_AS_BEFORE.fullmatch(value) for value in self.env.values()):
             revised.append("env-syntax")  # e.g. $LANG in ${A:-$LANG}, ${A-b}, $1: were literal
+        if "$" in (self.workdir or ""):
+            revised.append("workdir-vars")  # was not expanded, as user and label values
+        if "$" in (self.user or ""):
+            revised.append("user-vars")
+        if any("$" in value for value in self.labels.values()):
+            revised.append("labels-vars")
         return revised
 
 
@@ -210,20 +216,32 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
     value = data.get(key) or {}
     if not isinstance(value, Mapping):
         raise BuildSpecError(f"{key} must be a mapping of names to strings", hint="NAME: value")
-    return {_str(k, f"{key} name"): _scalar(v, f"{key}.{k}") for k, v in value.items()}
+    return {
+        _str(k, f"{key} name"): _expandable(_scalar(v, f"{key}.{k}"), f"{key}.{k}")
+        for k, v in value.items()
+    }
+
+
+_Text = TypeVar("_Text", str, str | None)
+
+
+def _expandable(value: _Text, where: str) -> _Text:
+    """``value``, once a malformed variable in it has failed now rather than in the build."""
+    if value is not None:
+        parse(value, where)
+    return value
 
 
 def _env(data: Mapping[str, Any]) -> dict[str, str]:
     """``env``, with names a process environment can hold (``A=B: a`` was written as
-    ``A=B=a``, which is the variable A) and values whose variables can be expanded."""
+    ``A=B=a``, which is the variable A)."""
     env = _str_map(data, "env")
-    for name, value in env.items():
+    for name in env:
         if not name or any(c == "=" or c == "\0" or c.isspace() for c in name):
             raise BuildSpecError(
                 f"env name {name!r} is empty or has =, whitespace or NUL in it",
                 hint="e.g. env: {MODEL_DIR: /model}",
             )
-        parse(value, f"env.{name}")
     return env
 
 

@@ -303,3 +303,36 @@ def test_variables_in_a_word_and_the_unset_forms_expand_as_buildkit(tmp_path: Pa
         build(needed, tmp_path / "out")
     with pytest.raises(BuildSpecError, match=r"env\.C: '\$\{NOPE:-\$\{LANG\}' has no closing \}"):
         BuildSpec.from_dict({"env": {"C": "${NOPE:-${LANG}"}})  # was written as given
+
+
+def test_workdir_user_and_label_values_expand_the_images_env(tmp_path: Path) -> None:
+    """As a Dockerfile's WORKDIR, USER and LABEL do, after the spec's env: ``workdir:
+    $MODEL_DIR`` was /app/$MODEL_DIR on a base whose WORKDIR is /app."""
+    base = BuildSpec.from_dict({"workdir": "/app", "env": {"UID": "1000"}, "tag": "b"})
+    build(base, tmp_path / "l")
+    spec = BuildSpec.from_dict(
+        {
+            "base": f"oci:{tmp_path / 'l'}:b",
+            "env": {"MODEL_DIR": "/model"},
+            "workdir": "$MODEL_DIR",
+            "user": "${UID}:${GID:-100}",
+            "labels": {"model": "${MODEL_DIR}/weights", "literal": "\\$MODEL_DIR"},
+        }
+    )
+    config = json.loads(build(spec, tmp_path / "out").config)
+    run = config["config"]
+    assert (run["WorkingDir"], run["User"]) == ("/model", "1000:100")
+    assert run["Labels"]["model"] == "/model/weights" and run["Labels"]["literal"] == "$MODEL_DIR"
+    assert "WORKDIR /model; USER 1000:100" in config["history"][-1]["created_by"]
+    # Images built when these were written as given are rebuilt; a spec without $ keeps its digest.
+    revised = spec.config_fields()["revised"]
+    assert revised == ["workdir", "workdir-vars", "user-vars", "labels-vars"]
+    plain = BuildSpec.from_dict({"workdir": "/app", "user": "1000", "labels": {"a": "b"}})
+    assert "revised" not in plain.config_fields()
+
+    needed = BuildSpec.from_dict({"labels": {"model": "${MODEL_DIR:?mount the model}"}})
+    with pytest.raises(BuildSpecError, match=r"labels\.model: MODEL_DIR: mount the model"):
+        build(needed, tmp_path / "out")
+    for key in ("workdir", "user"):
+        with pytest.raises(BuildSpecError, match=rf"{key}: '\$\{{HOME' has no closing \}}"):
+            BuildSpec.from_dict({key: "/srv/${HOME"})
