@@ -138,6 +138,7 @@ def build(
     source = base_source if base_source is not None else open_base(spec.base, spec.platform)
     base = BaseImage.load(source, spec.platform)
     spec = with_python(spec, base, progress)
+    runtime_config(spec, base.config)  # a ${VAR:?message} fails before any layer is made
     created = created_timestamp()
 
     reused = _reuse(layout, spec, base.manifest, created, progress)
@@ -247,25 +248,11 @@ def _copy_base_layers(
         emit(progress, ProgressEvent("blob", desc.digest, state, desc.size, desc.size))
 
 
-def _apply(
-    spec: BuildSpec, base_config: JSON, added: list[LayerInfo], created: str, digest_in: str
-) -> JSON:
-    cfg = copy.deepcopy(base_config)
-    cfg["created"] = created
-    run: dict[str, Any] = dict(cfg.get("config") or {})
-    rootfs = cfg.setdefault("rootfs", {"type": "layers"})
-    rootfs["diff_ids"] = [*(rootfs.get("diff_ids") or []), *(a.diff_id for a in added)]
-    history: list[JSON] = list(cfg.get("history") or [])
-    for lay in spec.layers:
-        name = posixpath.basename(os.path.normpath(lay.src))  # never the local absolute path
-        history.append(
-            {
-                "created": created,
-                "created_by": f"COPY {name} {lay.dest}",
-                "comment": "jupyter-regauth",
-            }
-        )
-
+def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], list[str]]:
+    """The base's runtime config with ``spec``'s env, entrypoint, cmd, workdir, user and
+    labels, and those changes as history lines. A build takes it before any layer too, so a
+    ``${VAR:?message}`` fails then, not once the layers are made or sent."""
+    run: dict[str, Any] = dict(base_config.get("config") or {})
     changes: list[str] = []
     env = _env_dict(run.get("Env") or [])
     if spec.env:
@@ -289,9 +276,32 @@ def _apply(
     if spec.user is not None:
         run["User"] = expand(spec.user, env, "user")
         changes.append(f"USER {run['User']}")
-
     labels = dict(run.get("Labels") or {})
     labels.update({key: expand(value, env, f"labels.{key}") for key, value in spec.labels.items()})
+    run["Labels"] = labels
+    return run, changes
+
+
+def _apply(
+    spec: BuildSpec, base_config: JSON, added: list[LayerInfo], created: str, digest_in: str
+) -> JSON:
+    cfg = copy.deepcopy(base_config)
+    cfg["created"] = created
+    rootfs = cfg.setdefault("rootfs", {"type": "layers"})
+    rootfs["diff_ids"] = [*(rootfs.get("diff_ids") or []), *(a.diff_id for a in added)]
+    history: list[JSON] = list(cfg.get("history") or [])
+    for lay in spec.layers:
+        name = posixpath.basename(os.path.normpath(lay.src))  # never the local absolute path
+        history.append(
+            {
+                "created": created,
+                "created_by": f"COPY {name} {lay.dest}",
+                "comment": "jupyter-regauth",
+            }
+        )
+
+    run, changes = runtime_config(spec, cfg)
+    labels = run["Labels"]
     for key in ("title", "source", "revision"):
         value = getattr(spec, key)
         if value:
@@ -299,7 +309,6 @@ def _apply(
     if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
         labels[OCI_LABEL + "created"] = created
     labels[CONTENT_DIGEST_LABEL] = digest_in
-    run["Labels"] = labels
     changes.append("LABEL " + " ".join(sorted(labels)))
 
     history.append(

@@ -336,3 +336,13 @@ def test_workdir_user_and_label_values_expand_the_images_env(tmp_path: Path) -> 
     for key in ("workdir", "user"):
         with pytest.raises(BuildSpecError, match=rf"{key}: '\$\{{HOME' has no closing \}}"):
             BuildSpec.from_dict({key: "/srv/${HOME"})
+
+
+def test_a_variable_that_must_be_set_fails_before_any_layer_is_made(
+    base_layout: OCILayout, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(model_dir)
+    spec = _spec(f"oci:{base_layout.root}:base", user="${APP_USER:?set APP_USER}")
+    with pytest.raises(BuildSpecError, match="user: APP_USER: set APP_USER"):
+        build(spec, tmp_path / "out")
+    assert list((tmp_path / "out" / "blobs" / "sha256").iterdir()) == []
