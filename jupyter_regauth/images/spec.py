@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .compression import COMPRESSIONS, GZIP, ZSTD_RUNTIMES
 from .errors import BuildSpecError, ImageError
@@ -16,6 +17,9 @@ from .ignore import Excludes
 from .layer import LayerSource
 from .manifest import Platform
 from .source import layout_base
+
+if TYPE_CHECKING:
+    import yaml
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class BuildSpec:
 
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text())
+            data = load_yaml(path.read_text())
         except OSError as exc:
             raise BuildSpecError(
                 f"Cannot read build spec {path}: {exc.strerror}", hint="check the path"
@@ -184,6 +188,32 @@ _EXPANDED_AS_BEFORE = re.compile(
     r"(?:[^$\\]|\\\$|\\(?!\$)|" + _LONE_DOLLAR + r"|\$[A-Za-z_][A-Za-z0-9_]*(?!\w)"
     r"|\$\{[A-Za-z_][A-Za-z0-9_]*(?::[-+](?:[^$\\}]|\\(?![$}])|" + _LONE_DOLLAR + r")*)?\})*"
 )
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` as ``yaml.safe_load`` reads it, but for a YAML 1.1 base-60 number, which is the
+    text it is, as in YAML 1.2: ``user: 1001:0`` is the UID 1001 and GID 0, not 60060."""
+    import yaml  # only spec files need it
+
+    return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader)
+
+
+# How YAML 1.1 writes a base-60 int (1001:0) or float (1:30.5).
+_BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+
+
+@functools.cache
+def _yaml_loader() -> type[yaml.SafeLoader]:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """The SafeLoader, with a base-60 number read as text."""
+
+    resolvers = {first: list(r) for first, r in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first in "+-0123456789":  # tried in order: text before the int and float resolvers
+        resolvers.setdefault(first, []).insert(0, ("tag:yaml.org,2002:str", _BASE_60))
+    Loader.yaml_implicit_resolvers = resolvers
+    return Loader
 
 
 _KEYS = frozenset(

@@ -215,6 +215,10 @@ def test_a_numeric_user_is_a_uid(tmp_path: Path) -> None:
     for value, shown in [(True, "true"), (1000.5, "1000.5"), ([1000], "a list")]:
         with pytest.raises(BuildSpecError, match=f"user must be a name or a UID, not {shown}"):
             BuildSpec.from_dict({"user": value})
+    # YAML 1.1 reads 1001:0 as the base-60 number 60060: a spec reads it as text, as YAML 1.2.
+    spec_file.write_text("user: 1001:0\nenv: {T: 1:30, N: 1, F: 1.5}\n")
+    spec = BuildSpec.load(spec_file)
+    assert spec.user == "1001:0" and spec.env == {"T": "1:30", "N": "1", "F": "1.5"}
 
 
 def test_a_layout_base_is_found_beside_the_spec(
