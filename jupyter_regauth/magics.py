@@ -193,10 +193,10 @@ class RegAuthMagics(Magics):
 
     def build_cell(self, service: RegAuth, args: argparse.Namespace, cell: str) -> ImageResult:
         from .images.errors import BuildSpecError
-        from .images.spec import BuildSpec
+        from .images.spec import BuildSpec, load_yaml
 
         try:
-            data = yaml.safe_load(cell) or {}
+            data = load_yaml(cell) or {}
         except yaml.YAMLError as exc:
             raise BuildSpecError(f"the cell is not valid YAML: {exc}", hint="fix it") from None
         if isinstance(data, dict) and "files" in data:

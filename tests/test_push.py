@@ -17,6 +17,7 @@ import httpx
 import pytest
 import zstandard
 
+from jupyter_regauth.images.errors import BuildSpecError
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.progress import ProgressEvent
 from jupyter_regauth.images.push import push_build
@@ -387,6 +388,21 @@ def test_changed_files_are_hashed_with_progress_and_can_be_stopped(
         logged_in.push_directory(model, target, progress=stop_while_hashing)
     assert blob_writes(basic_registry.server, since) == []
     assert logged_in.inspect(target)["digest"] == second.digest != first.digest
+
+
+def test_a_variable_that_must_be_set_fails_before_any_upload(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.bin").write_bytes(os.urandom(1 << 20))
+    spec = BuildSpec.from_dict(
+        {"layers": [{"src": "model", "dest": "/model"}], "env": {"M": "${MODEL_DIR:?unset}"}},
+        tmp_path,
+    )
+    since = log_size(basic_registry.server)
+    with pytest.raises(BuildSpecError, match=r"env\.M: MODEL_DIR: unset"):
+        logged_in.build_push(spec, f"{basic_registry.host}/team/unset:v1")
+    assert blob_writes(basic_registry.server, since) == []
 
 
 def test_diff_id_cache_misses_an_in_place_edit(docker_config: Path, tmp_path: Path) -> None:

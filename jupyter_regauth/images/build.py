@@ -14,8 +14,6 @@ import copy
 import json
 import os
 import posixpath
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -27,6 +25,7 @@ from .cache import layer_diff_ids
 from .compression import layer_compressor
 from .deflate import BLOCK
 from .errors import ImageError
+from .expansion import expand
 from .layer import LayerInfo, plan, source_date_epoch, write_layer
 from .layout import OCILayout
 from .manifest import (
@@ -139,6 +138,7 @@ def build(
     source = base_source if base_source is not None else open_base(spec.base, spec.platform)
     base = BaseImage.load(source, spec.platform)
     spec = with_python(spec, base, progress)
+    runtime_config(spec, base.config)  # a ${VAR:?message} fails before any layer is made
     created = created_timestamp()
 
     reused = _reuse(layout, spec, base.manifest, created, progress)
@@ -248,12 +248,45 @@ def _copy_base_layers(
         emit(progress, ProgressEvent("blob", desc.digest, state, desc.size, desc.size))
 
 
+def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], list[str]]:
+    """The base's runtime config with ``spec``'s env, entrypoint, cmd, workdir, user and
+    labels, and those changes as history lines. A build takes it before any layer too, so a
+    ``${VAR:?message}`` fails then, not once the layers are made or sent."""
+    run: dict[str, Any] = dict(base_config.get("config") or {})
+    changes: list[str] = []
+    env = _env_dict(run.get("Env") or [])
+    if spec.env:
+        # As one Dockerfile ENV: every value sees the variables from before it.
+        env.update({key: expand(value, env, f"env.{key}") for key, value in spec.env.items()})
+        run["Env"] = [f"{k}={v}" for k, v in env.items()]
+        changes += [f"ENV {k}={v}" for k, v in spec.env.items()]
+    if spec.entrypoint is not None:
+        run["Entrypoint"] = list(spec.entrypoint)
+        if spec.cmd is None:
+            run.pop("Cmd", None)  # as in a Dockerfile, a new ENTRYPOINT drops the base's CMD
+        changes.append(f"ENTRYPOINT {json.dumps(list(spec.entrypoint))}")
+    if spec.cmd is not None:
+        run["Cmd"] = list(spec.cmd)
+        changes.append(f"CMD {json.dumps(list(spec.cmd))}")
+    # As a Dockerfile's WORKDIR, USER and LABEL after its ENV, these see the image's env.
+    if spec.workdir is not None:
+        workdir = expand(spec.workdir, env, "workdir")
+        run["WorkingDir"] = _workdir(run.get("WorkingDir") or "/", workdir)
+        changes.append(f"WORKDIR {run['WorkingDir']}")
+    if spec.user is not None:
+        run["User"] = expand(spec.user, env, "user")
+        changes.append(f"USER {run['User']}")
+    labels = dict(run.get("Labels") or {})
+    labels.update({key: expand(value, env, f"labels.{key}") for key, value in spec.labels.items()})
+    run["Labels"] = labels
+    return run, changes
+
+
 def _apply(
     spec: BuildSpec, base_config: JSON, added: list[LayerInfo], created: str, digest_in: str
 ) -> JSON:
     cfg = copy.deepcopy(base_config)
     cfg["created"] = created
-    run: dict[str, Any] = dict(cfg.get("config") or {})
     rootfs = cfg.setdefault("rootfs", {"type": "layers"})
     rootfs["diff_ids"] = [*(rootfs.get("diff_ids") or []), *(a.diff_id for a in added)]
     history: list[JSON] = list(cfg.get("history") or [])
@@ -267,30 +300,8 @@ def _apply(
             }
         )
 
-    changes: list[str] = []
-    if spec.env:
-        env = _env_dict(run.get("Env") or [])
-        # As one Dockerfile ENV: every value sees the variables from before it.
-        env.update({key: expand(value, env) for key, value in spec.env.items()})
-        run["Env"] = [f"{k}={v}" for k, v in env.items()]
-        changes += [f"ENV {k}={v}" for k, v in spec.env.items()]
-    if spec.entrypoint is not None:
-        run["Entrypoint"] = list(spec.entrypoint)
-        if spec.cmd is None:
-            run.pop("Cmd", None)  # as in a Dockerfile, a new ENTRYPOINT drops the base's CMD
-        changes.append(f"ENTRYPOINT {json.dumps(list(spec.entrypoint))}")
-    if spec.cmd is not None:
-        run["Cmd"] = list(spec.cmd)
-        changes.append(f"CMD {json.dumps(list(spec.cmd))}")
-    if spec.workdir is not None:
-        run["WorkingDir"] = _workdir(run.get("WorkingDir") or "/", spec.workdir)
-        changes.append(f"WORKDIR {run['WorkingDir']}")
-    if spec.user is not None:
-        run["User"] = spec.user
-        changes.append(f"USER {spec.user}")
-
-    labels = dict(run.get("Labels") or {})
-    labels.update(spec.labels)
+    run, changes = runtime_config(spec, cfg)
+    labels = run["Labels"]
     for key in ("title", "source", "revision"):
         value = getattr(spec, key)
         if value:
@@ -298,7 +309,6 @@ def _apply(
     if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
         labels[OCI_LABEL + "created"] = created
     labels[CONTENT_DIGEST_LABEL] = digest_in
-    run["Labels"] = labels
     changes.append("LABEL " + " ".join(sorted(labels)))
 
     history.append(
@@ -312,27 +322,6 @@ def _apply(
     cfg["config"] = run
     cfg["history"] = history
     return cfg
-
-
-_VARIABLE = re.compile(r"\\\$|\$\{([A-Za-z_]\w*)(?::([-+])([^}]*))?\}|\$([A-Za-z_]\w*)")
-
-
-def expand(text: str, env: Mapping[str, str]) -> str:
-    """``text`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}`` and ``${NAME:+alternative}``
-    replaced from ``env`` as a Dockerfile's ENV does (an unset name is empty); ``\\$`` is a
-    literal ``$``."""
-
-    def value(match: re.Match[str]) -> str:
-        if match[0] == "\\$":
-            return "$"
-        current = env.get(match[1] or match[4], "")
-        if match[2] == "-":
-            return current or match[3]
-        if match[2] == "+":
-            return match[3] if current else ""
-        return current
-
-    return _VARIABLE.sub(value, text)
 
 
 def _workdir(current: str, requested: str) -> str:

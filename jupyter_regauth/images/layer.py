@@ -78,18 +78,25 @@ class Entry:
     stamp: tuple[int, int, int, int] | None = field(default=None, compare=False)
 
 
+# 9999-12-31T23:59:59Z: an image's "created" time has a four-digit year.
+_LATEST_EPOCH = 253402300799
+
+
 def source_date_epoch() -> int:
     """The fixed timestamp for reproducible output: ``SOURCE_DATE_EPOCH`` or 0."""
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return 0
+    hint = "set it to seconds since 1970, e.g. $(git log -1 --format=%ct)"
     try:
-        return max(0, int(value))
+        seconds = int(value)
     except ValueError:
+        raise ImageError(f"SOURCE_DATE_EPOCH={value!r} is not a number", hint=hint) from None
+    if not 0 <= seconds <= _LATEST_EPOCH:
         raise ImageError(
-            f"SOURCE_DATE_EPOCH={value!r} is not a number",
-            hint="set it to seconds since 1970, e.g. $(git log -1 --format=%ct)",
-        ) from None
+            f"SOURCE_DATE_EPOCH={value!r} is not a time from 1970 to the year 9999", hint=hint
+        )
+    return seconds
 
 
 def plan(sources: Iterable[LayerSource]) -> list[Entry]:

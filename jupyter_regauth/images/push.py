@@ -29,7 +29,14 @@ from ..registry.upload import (
     push_stream,
     skip,
 )
-from .build import CONTENT_DIGEST_LABEL, BaseImage, assemble, content_digest, created_timestamp
+from .build import (
+    CONTENT_DIGEST_LABEL,
+    BaseImage,
+    assemble,
+    content_digest,
+    created_timestamp,
+    runtime_config,
+)
 from .cache import KnownLayer, layer_key, lookup, remember
 from .compression import LayerCompressor, layer_compressor
 from .layer import LayerInfo, LayerStream
@@ -114,6 +121,7 @@ def _push_build(
     repo = target.path
     base_image = BaseImage.load(base, spec.platform)
     spec = with_python(spec, base_image, progress)
+    runtime_config(spec, base_image.config)  # a ${VAR:?message} fails before any upload
     created = created_timestamp()
     tag = target.tag or target.identifier
 

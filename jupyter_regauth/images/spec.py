@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .compression import COMPRESSIONS, GZIP, ZSTD_RUNTIMES
 from .errors import BuildSpecError, ImageError
+from .expansion import parse
 from .ignore import Excludes
 from .layer import LayerSource
 from .manifest import Platform
 from .source import layout_base
+
+if TYPE_CHECKING:
+    import yaml
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,11 @@ class BuildSpec:
             platform=Platform.parse(_str(platform, "platform")) if platform else Platform(),
             tag=_opt_str(data, "tag") or "latest",
             layers=tuple(_layer(i, item, base_dir) for i, item in enumerate(_layers(data))),
-            env=_str_map(data, "env"),
+            env=_env(data),
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
-            workdir=_opt_str(data, "workdir"),
-            user=_opt_str(data, "user"),
+            workdir=_expandable(_opt_str(data, "workdir"), "workdir"),
+            user=_expandable(_user(data.get("user")), "user"),
             labels=_str_map(data, "labels"),
             title=_opt_str(data, "title"),
             source=_opt_str(data, "source"),
@@ -119,7 +124,7 @@ class BuildSpec:
 
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text())
+            data = load_yaml(path.read_text())
         except OSError as exc:
             raise BuildSpecError(
                 f"Cannot read build spec {path}: {exc.strerror}", hint="check the path"
@@ -165,7 +170,50 @@ class BuildSpec:
             revised.append("workdir")  # relative: was written as given
         if any("$" in value for value in self.env.values()):
             revised.append("env")  # was not expanded
+        if not all(_EXPANDED_AS_BEFORE.fullmatch(value) for value in self.env.values()):
+            revised.append("env-syntax")  # e.g. $LANG in ${A:-$LANG}, ${A-b}, $1: were literal
+        if "$" in (self.workdir or ""):
+            revised.append("workdir-vars")  # was not expanded, as user and label values
+        if "$" in (self.user or ""):
+            revised.append("user-vars")
+        if any("$" in value for value in self.labels.values()):
+            revised.append("labels-vars")
         return revised
+
+
+# The env values that expanded as they do now already when "env" was revised: text, \$, $NAME,
+# ${NAME}, and ${NAME:-word} or ${NAME:+word} with no variable or escape in the word.
+_LONE_DOLLAR = r"\$(?![\w{@*#?$!-])"  # a $ that starts no variable
+_EXPANDED_AS_BEFORE = re.compile(
+    r"(?:[^$\\]|\\\$|\\(?!\$)|" + _LONE_DOLLAR + r"|\$[A-Za-z_][A-Za-z0-9_]*(?!\w)"
+    r"|\$\{[A-Za-z_][A-Za-z0-9_]*(?::[-+](?:[^$\\}]|\\(?![$}])|" + _LONE_DOLLAR + r")*)?\})*"
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` as ``yaml.safe_load`` reads it, but for a YAML 1.1 base-60 number, which is the
+    text it is, as in YAML 1.2: ``user: 1001:0`` is the UID 1001 and GID 0, not 60060."""
+    import yaml  # only spec files need it
+
+    return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader)
+
+
+# How YAML 1.1 writes a base-60 int (1001:0) or float (1:30.5).
+_BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+
+
+@functools.cache
+def _yaml_loader() -> type[yaml.SafeLoader]:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """The SafeLoader, with a base-60 number read as text."""
+
+    resolvers = {first: list(r) for first, r in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first in "+-0123456789":  # tried in order: text before the int and float resolvers
+        resolvers.setdefault(first, []).insert(0, ("tag:yaml.org,2002:str", _BASE_60))
+    Loader.yaml_implicit_resolvers = resolvers
+    return Loader
 
 
 _KEYS = frozenset(
@@ -198,7 +246,45 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
     value = data.get(key) or {}
     if not isinstance(value, Mapping):
         raise BuildSpecError(f"{key} must be a mapping of names to strings", hint="NAME: value")
-    return {_str(k, f"{key} name"): _scalar(v, f"{key}.{k}") for k, v in value.items()}
+    return {
+        _str(k, f"{key} name"): _expandable(_scalar(v, f"{key}.{k}"), f"{key}.{k}")
+        for k, v in value.items()
+    }
+
+
+_Text = TypeVar("_Text", str, str | None)
+
+
+def _expandable(value: _Text, where: str) -> _Text:
+    """``value``, once a malformed variable in it has failed now rather than in the build."""
+    if value is not None:
+        parse(value, where)
+    return value
+
+
+def _env(data: Mapping[str, Any]) -> dict[str, str]:
+    """``env``, with names a process environment can hold (``A=B: a`` was written as
+    ``A=B=a``, which is the variable A)."""
+    env = _str_map(data, "env")
+    for name in env:
+        if not name or any(c == "=" or c == "\0" or c.isspace() for c in name):
+            raise BuildSpecError(
+                f"env name {name!r} is empty or has =, whitespace or NUL in it",
+                hint="e.g. env: {MODEL_DIR: /model}",
+            )
+    return env
+
+
+def _user(value: object) -> str | None:
+    """``user``: a name or UID[:GID]. YAML reads ``user: 1000`` as a number: its digits."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    what = json.dumps(value) if isinstance(value, bool | float) else _kind(value)
+    raise BuildSpecError(
+        f"user must be a name or a UID, not {what}", hint='e.g. user: 1000, or user: "1000:1000"'
+    )
 
 
 def _scalar(value: object, key: str) -> str:

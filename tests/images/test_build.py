@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -134,6 +135,11 @@ def test_rebuild_is_identical_and_skipped(
     config = json.loads(dated.config)
     assert config["created"] == "2023-11-14T22:13:20Z"
     assert config["config"]["Labels"]["org.opencontainers.image.created"] == config["created"]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "253402300799")
+    assert json.loads(build(spec, tmp_path / "a").config)["created"] == "9999-12-31T23:59:59Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "99999999999999")  # was a ValueError traceback
+    with pytest.raises(ImageError, match="SOURCE_DATE_EPOCH='99999999999999' is not a time"):
+        build(spec, tmp_path / "a")
 
 
 def test_scratch_docker_base_and_platform(
@@ -187,6 +193,32 @@ def test_spec_errors(tmp_path: Path) -> None:
     spec_file.write_bytes(b"env: {A: caf\xe9}\n")  # Latin-1
     with pytest.raises(BuildSpecError, match=r"is not UTF-8 text \(byte 12\)"):
         BuildSpec.load(spec_file)
+
+
+@pytest.mark.parametrize("name", ["A=B", "A B", "A\tB", "A\0B", ""])
+def test_an_env_name_a_process_cannot_hold_is_refused(name: str) -> None:
+    """``A=B: a`` was written as ``Env: ["A=B=a"]``, the variable A; ``A B`` as a name no
+    shell can use."""
+    with pytest.raises(BuildSpecError, match=rf"env name {re.escape(repr(name))} is empty or"):
+        BuildSpec.from_dict({"env": {name: "a"}})
+
+
+def test_a_numeric_user_is_a_uid(tmp_path: Path) -> None:
+    """YAML reads ``user: 1000`` as a number, which was refused; env and label values took
+    numbers already."""
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("user: 1000\n")
+    spec = BuildSpec.load(spec_file)
+    assert spec.user == "1000"
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["User"] == "1000" and "USER 1000" in config["history"][-1]["created_by"]
+    for value, shown in [(True, "true"), (1000.5, "1000.5"), ([1000], "a list")]:
+        with pytest.raises(BuildSpecError, match=f"user must be a name or a UID, not {shown}"):
+            BuildSpec.from_dict({"user": value})
+    # YAML 1.1 reads 1001:0 as the base-60 number 60060: a spec reads it as text, as YAML 1.2.
+    spec_file.write_text("user: 1001:0\nenv: {T: 1:30, N: 1, F: 1.5}\n")
+    spec = BuildSpec.load(spec_file)
+    assert spec.user == "1001:0" and spec.env == {"T": "1:30", "N": "1", "F": "1.5"}
 
 
 def test_a_layout_base_is_found_beside_the_spec(
@@ -248,3 +280,73 @@ def test_env_values_expand_variables_as_a_dockerfile_env(
     assert "ENV PATH=/opt/venv/bin:$PATH" in config["history"][-1]["created_by"]
     assert spec.config_fields()["revised"] == ["env"]
     assert "revised" not in BuildSpec.from_dict({"env": {"A": "b"}}).config_fields()
+
+
+def test_variables_in_a_word_and_the_unset_forms_expand_as_buildkit(tmp_path: Path) -> None:
+    """``${NOPE:-$LANG/x}`` was written with ``$LANG`` in it, and ``${A-b}`` as it was; Docker
+    expands both, and fails a build on ``${A:?message}`` when A is empty or unset."""
+    env = {"LANG": "C.UTF-8", "PYTHON_VERSION": "3.11.7", "EMPTY": ""}
+    build(BuildSpec.from_dict({"env": env, "tag": "b"}), tmp_path / "l")
+    base = f"oci:{tmp_path / 'l'}:b"
+    words = {
+        "A": "${NOPE:-$LANG/x}",
+        "B": "${LANG:+$PYTHON_VERSION}",
+        "C": "${NOPE:-${LANG}}",
+        "D": "${EMPTY-unset} ${EMPTY:-empty} ${EMPTY+set}",
+    }
+    spec = BuildSpec.from_dict({"base": base, "env": words})
+    config = json.loads(build(spec, tmp_path / "out").config)
+    assert config["config"]["Env"][3:] == ["A=C.UTF-8/x", "B=3.11.7", "C=C.UTF-8", "D= empty set"]
+    # An image built when these were literal is rebuilt; the forms read as now keep their digest.
+    assert spec.config_fields()["revised"] == ["env", "env-syntax"]
+    same = {"PATH": "/x:$PATH", "S": "${BASE:+set} ${NOPE:-a/b} \\$HOME ${B}x $NOPE. a$ $/"}
+    assert BuildSpec.from_dict({"env": same}).config_fields()["revised"] == ["env"]
+
+    needed = BuildSpec.from_dict({"base": base, "env": {"M": "${MODEL_DIR:?mount the model}"}})
+    with pytest.raises(BuildSpecError, match=r"env\.M: MODEL_DIR: mount the model"):
+        build(needed, tmp_path / "out")
+    with pytest.raises(BuildSpecError, match=r"env\.C: '\$\{NOPE:-\$\{LANG\}' has no closing \}"):
+        BuildSpec.from_dict({"env": {"C": "${NOPE:-${LANG}"}})  # was written as given
+
+
+def test_workdir_user_and_label_values_expand_the_images_env(tmp_path: Path) -> None:
+    """As a Dockerfile's WORKDIR, USER and LABEL do, after the spec's env: ``workdir:
+    $MODEL_DIR`` was /app/$MODEL_DIR on a base whose WORKDIR is /app."""
+    base = BuildSpec.from_dict({"workdir": "/app", "env": {"UID": "1000"}, "tag": "b"})
+    build(base, tmp_path / "l")
+    spec = BuildSpec.from_dict(
+        {
+            "base": f"oci:{tmp_path / 'l'}:b",
+            "env": {"MODEL_DIR": "/model"},
+            "workdir": "$MODEL_DIR",
+            "user": "${UID}:${GID:-100}",
+            "labels": {"model": "${MODEL_DIR}/weights", "literal": "\\$MODEL_DIR"},
+        }
+    )
+    config = json.loads(build(spec, tmp_path / "out").config)
+    run = config["config"]
+    assert (run["WorkingDir"], run["User"]) == ("/model", "1000:100")
+    assert run["Labels"]["model"] == "/model/weights" and run["Labels"]["literal"] == "$MODEL_DIR"
+    assert "WORKDIR /model; USER 1000:100" in config["history"][-1]["created_by"]
+    # Images built when these were written as given are rebuilt; a spec without $ keeps its digest.
+    revised = spec.config_fields()["revised"]
+    assert revised == ["workdir", "workdir-vars", "user-vars", "labels-vars"]
+    plain = BuildSpec.from_dict({"workdir": "/app", "user": "1000", "labels": {"a": "b"}})
+    assert "revised" not in plain.config_fields()
+
+    needed = BuildSpec.from_dict({"labels": {"model": "${MODEL_DIR:?mount the model}"}})
+    with pytest.raises(BuildSpecError, match=r"labels\.model: MODEL_DIR: mount the model"):
+        build(needed, tmp_path / "out")
+    for key in ("workdir", "user"):
+        with pytest.raises(BuildSpecError, match=rf"{key}: '\$\{{HOME' has no closing \}}"):
+            BuildSpec.from_dict({key: "/srv/${HOME"})
+
+
+def test_a_variable_that_must_be_set_fails_before_any_layer_is_made(
+    base_layout: OCILayout, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(model_dir)
+    spec = _spec(f"oci:{base_layout.root}:base", user="${APP_USER:?set APP_USER}")
+    with pytest.raises(BuildSpecError, match="user: APP_USER: set APP_USER"):
+        build(spec, tmp_path / "out")
+    assert list((tmp_path / "out" / "blobs" / "sha256").iterdir()) == []

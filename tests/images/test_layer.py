@@ -134,6 +134,14 @@ def test_source_date_epoch(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(ImageError, match="SOURCE_DATE_EPOCH"):
         source_date_epoch()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "253402300799")  # 9999-12-31T23:59:59Z
+    blob, _ = layer_bytes([LayerSource(tree, "/m")])
+    assert {i.mtime for i in members(blob).values()} == {253402300799}
+    # Out of range was a traceback from the created time; negative was taken as 0.
+    for value in ("99999999999999", "-1"):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+        with pytest.raises(ImageError, match=f"SOURCE_DATE_EPOCH='{value}' is not a time from"):
+            source_date_epoch()
 
 
 def test_stream_equals_file_and_reports_progress(tree: Path) -> None:
