@@ -35,6 +35,7 @@ from .manifest import (
     Platform,
     canonical_json,
     check_platform,
+    config_env,
     empty_config,
     new_image_manifest,
     sha256_digest,
@@ -254,7 +255,7 @@ def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], 
     ``${VAR:?message}`` fails then, not once the layers are made or sent."""
     run: dict[str, Any] = dict(base_config.get("config") or {})
     changes: list[str] = []
-    env = _env_dict(run.get("Env") or [])
+    env = config_env(base_config)
     if spec.env:
         # As one Dockerfile ENV: every value sees the variables from before it.
         env.update({key: expand(value, env, f"env.{key}") for key, value in spec.env.items()})
@@ -328,11 +329,3 @@ def _workdir(current: str, requested: str) -> str:
     """``requested`` as Docker's WORKDIR has it: a relative one is under ``current``. A
     runtime refuses a relative working directory, so one is never written."""
     return "/" + posixpath.normpath(posixpath.join("/", current, requested)).lstrip("/")
-
-
-def _env_dict(env: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in env:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out

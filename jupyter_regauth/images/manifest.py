@@ -289,6 +289,12 @@ def new_index(manifests: list[Descriptor], media_type: str = media.OCI_INDEX) ->
     return Document.build(media_type, data)
 
 
+def config_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """The ``Env`` of an image config, as names and values (a later one wins, as at run)."""
+    env = (config.get("config") or {}).get("Env") or []
+    return dict(item.partition("=")[::2] for item in env)
+
+
 def empty_config(platform: Platform | None = None) -> JSON:
     """The config of an image with no layers (``FROM scratch``). Plain ``arm`` is recorded as
     ``arm/v7``, as containerd's platforms.Normalize and so BuildKit write it."""

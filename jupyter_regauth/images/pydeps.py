@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..fileio import cache_root
 from .errors import BuildSpecError, ImageError
-from .manifest import JSON, Platform, canonical_json
+from .manifest import Platform, canonical_json, config_env
 from .progress import ProgressCallback, ProgressEvent, emit
 from .spec import BuildSpec, LayerSpec, PythonSpec, major_minor, mask_url
 
@@ -57,7 +57,7 @@ def with_python(
     py = spec.python
     if py is None:
         return spec
-    base_env = _env(base.config)
+    base_env = config_env(base.config)
     version = py.version or major_minor(base_env.get("PYTHON_VERSION", ""))
     if version is None:
         raise BuildSpecError(
@@ -66,7 +66,10 @@ def with_python(
             hint='set python.version, e.g. version: "3.11"',
         )
     tree = install(py, version, spec.platform, progress)
-    current = spec.env.get("PYTHONPATH", base_env.get("PYTHONPATH", ""))
+    if "PYTHONPATH" in spec.env:
+        current = spec.env["PYTHONPATH"]
+    else:  # the base's value is literal text: it stays so when the spec's env is expanded
+        current = base_env.get("PYTHONPATH", "").replace("$", "\\$")
     path = [py.dest, *(p for p in current.split(":") if p and p != py.dest)]
     return replace(
         spec,
@@ -202,8 +205,3 @@ def _pip(args: list[str], cwd: Path | None, still_wanted: Callable[[], None]) ->
                 f"pip could not install the Python dependencies:\n{mask_url(tail)}",
                 hint="check python.requirements, python.version and the index options",
             )
-
-
-def _env(config: JSON) -> dict[str, str]:
-    env = (config.get("config") or {}).get("Env") or []
-    return dict(item.partition("=")[::2] for item in env)

@@ -149,7 +149,7 @@ def test_version_and_pythonpath_from_the_base_image(
         media.OCI_CONFIG,
         Platform().to_dict()
         | {
-            "config": {"Env": ["PATH=/usr/bin", "PYTHON_VERSION=3.11.9", "PYTHONPATH=/srv/lib"]},
+            "config": {"Env": ["PATH=/usr/bin", "PYTHON_VERSION=3.11.9", "PYTHONPATH=/srv/$lib"]},
             "rootfs": {"type": "layers", "diff_ids": []},
         },
     )
@@ -161,7 +161,8 @@ def test_version_and_pythonpath_from_the_base_image(
     built = build(_spec(wheels, base=f"oci:{base.root}:py"), tmp_path / "out")
     cmd = pip_runs[0]
     assert cmd[cmd.index("--python-version") + 1] == "3.11"
-    assert _env(built.config)["PYTHONPATH"] == "/opt/regauth/python:/srv/lib"
+    # The base's value is kept as it is: its $ is not a variable of the spec's env.
+    assert _env(built.config)["PYTHONPATH"] == "/opt/regauth/python:/srv/$lib"
     assert _env(built.config)["PYTHON_VERSION"] == "3.11.9"
 
 
