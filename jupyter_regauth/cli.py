@@ -180,7 +180,11 @@ def _add_image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     push.add_argument("directory", metavar="DIR", type=Path)
     push.add_argument("reference", metavar="REFERENCE")
     push.add_argument("--base", help="base image: a registry reference or oci:LAYOUT[:REF]")
-    push.add_argument("--dest", default="/model", help="where the files go (default /model)")
+    push.add_argument(
+        "--dest",
+        default="/model",
+        help="where the files go (default /model; a relative one is under the base's WORKDIR)",
+    )
     push.add_argument("--platform", help="os/arch[/variant] to pick from a base index")
     push.add_argument(
         "--exclude",

@@ -139,7 +139,7 @@ def build(
     source = base_source if base_source is not None else open_base(spec.base, spec.platform)
     base = BaseImage.load(source, spec.platform)
     spec = with_python(spec, base, progress)
-    runtime_config(spec, base.config)  # a ${VAR:?message} fails before any layer is made
+    spec = in_workdir(spec, base)  # and a ${VAR:?message} fails before any layer is made
     created = created_timestamp()
 
     reused = _reuse(layout, spec, base.manifest, created, progress)
@@ -247,6 +247,20 @@ def _copy_base_layers(
             with source.open_blob(desc.digest) as f:
                 layout.write_blob(iter(partial(f.read, BLOCK), b""), desc.digest)
         emit(progress, ProgressEvent("blob", desc.digest, state, desc.size, desc.size))
+
+
+def in_workdir(spec: BuildSpec, base: BaseImage) -> BuildSpec:
+    """``spec`` with each relative layer ``dest`` under the image's working directory (the
+    spec's ``workdir``, else the base's), as a Dockerfile's COPY puts one under WORKDIR. It
+    takes the image's config for that, so a ``${VAR:?message}`` fails here, before any layer."""
+    workdir = runtime_config(spec, base.config)[0].get("WorkingDir") or "/"
+    if workdir == "/":  # where a relative dest was put before: the spec stays as it is
+        return spec
+    layers = tuple(
+        lay if lay.dest.startswith("/") else replace(lay, dest=posixpath.join(workdir, lay.dest))
+        for lay in spec.layers
+    )
+    return replace(spec, layers=layers)
 
 
 def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], list[str]]:

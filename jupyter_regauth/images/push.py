@@ -35,7 +35,7 @@ from .build import (
     assemble,
     content_digest,
     created_timestamp,
-    runtime_config,
+    in_workdir,
 )
 from .cache import KnownLayer, layer_key, lookup, remember
 from .compression import LayerCompressor, layer_compressor
@@ -121,7 +121,7 @@ def _push_build(
     repo = target.path
     base_image = BaseImage.load(base, spec.platform)
     spec = with_python(spec, base_image, progress)
-    runtime_config(spec, base_image.config)  # a ${VAR:?message} fails before any upload
+    spec = in_workdir(spec, base_image)  # and a ${VAR:?message} fails before any upload
     created = created_timestamp()
     tag = target.tag or target.identifier
 

@@ -259,6 +259,28 @@ def test_a_relative_workdir_is_under_the_current_one_as_in_docker(tmp_path: Path
     assert "revised" not in absolute.config_fields()
 
 
+def _layer_names(layout: OCILayout, tag: str) -> list[str]:
+    with tarfile.open(layout.blob_path(layout.read_manifest(tag).layers()[-1].digest)) as tar:
+        return tar.getnames()
+
+
+def test_a_relative_dest_is_under_the_working_directory_as_copy_in_docker(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """``COPY model models/`` under ``WORKDIR /srv`` puts the files in /srv/models: the spec's
+    workdir, else the base's, else /."""
+    build(BuildSpec.from_dict({"workdir": "/srv", "tag": "b"}), tmp_path / "base")
+    out = OCILayout.create(tmp_path / "out")
+    layers = [{"src": str(model_dir / "model"), "dest": "models/"}]
+    for spec, where in [
+        ({"base": f"oci:{tmp_path / 'base'}:b", "tag": "on-base"}, "srv/models"),
+        ({"base": f"oci:{tmp_path / 'base'}:b", "workdir": "../app", "tag": "own"}, "app/models"),
+        ({"tag": "scratch"}, "models"),
+    ]:
+        build(BuildSpec.from_dict({**spec, "layers": layers}), out)
+        assert f"{where}/weights.bin" in _layer_names(out, str(spec["tag"]))
+
+
 def test_env_values_expand_variables_as_a_dockerfile_env(
     base_layout: OCILayout, tmp_path: Path
 ) -> None:
