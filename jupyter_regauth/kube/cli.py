@@ -82,7 +82,8 @@ def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
     job = actions.add_parser(
         "build-job", parents=[cluster, shape], help="build a Dockerfile context in the cluster"
     )
-    job.add_argument("context", metavar="DIR", help="the build context (holds the Dockerfile)")
+    # Not dest "context": --context (the kubeconfig's) has it.
+    job.add_argument("directory", metavar="DIR", help="the build context (holds the Dockerfile)")
     job.add_argument("image", metavar="IMAGE", help="where to push, e.g. registry/team/model:1")
     job.add_argument("-n", "--namespace")
     job.add_argument("-f", "--file", dest="dockerfile", default="Dockerfile")
@@ -197,7 +198,7 @@ def run(service: RegAuth, args: argparse.Namespace, prog: str) -> tuple[Any, str
         return profile, profile["jupyterhub_config"].rstrip()
     options = _options(args)
     job = service.kube_build_job(
-        args.context,
+        args.directory,
         args.image,
         args.namespace,
         dockerfile=args.dockerfile,

@@ -170,6 +170,30 @@ def test_build_job_is_accepted_and_context_pushed(
     assert secrets["docker"] == names.docker_secret and secrets["tls"] == names.certificate_secret
 
 
+def test_build_job_on_the_command_line_takes_dir_and_a_kubeconfig_context(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    docker_config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """DIR is the build context and --context the kubeconfig's: two things, both given."""
+    logged_in(basic_registry)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    kubeconfig = str(kube_cluster.admin_kubeconfig)
+    contexts = yaml.safe_load(Path(kubeconfig).read_text())["contexts"]
+    image = f"{basic_registry.host}/team/cli-built:1"
+    argv = ["--json", "kube", "build-job", str(context), image, "-n", kube_namespace]
+    argv += ["--kubeconfig", kubeconfig, "--context", contexts[0]["name"], "--dry-run"]
+    assert main(argv) == 0, capsys.readouterr().err
+    job = json.loads(capsys.readouterr().out)
+    assert job["image"] == image and job["namespace"] == kube_namespace
+    assert job["manifest"]["kind"] == "Job"
+
+
 def test_kaniko_job_and_digest(
     kube_cluster: KubeCluster, kube_namespace: str, mtls_registry: Registry
 ) -> None:
