@@ -50,6 +50,10 @@ def normalize_host(host: str) -> str:
     return text
 
 
+#: ``mirror_of`` entries that stand for every upstream (containerd's ``_default``).
+EVERY_UPSTREAM = ("*", "_default")
+
+
 @dataclass(frozen=True)
 class RegistryProfile:
     """A registry users can pick: its address, how to trust it and how to log in to it."""
@@ -90,9 +94,17 @@ class RegistryProfile:
             raise ConfigError(
                 f"registry {values['host']}: auth must be one of {', '.join(AUTH_KINDS)}"
             )
+        if not isinstance(values.get("insecure", False), bool):
+            # A string such as "false" is true in Python: it would turn TLS checks off.
+            raise ConfigError(
+                f"registry {values['host']}: insecure must be true or false, "
+                f"not {values['insecure']!r}",
+                hint="write insecure: true (or leave it out)",
+            )
         mirror_of = values.get("mirror_of") or ()
         values["mirror_of"] = tuple(
-            normalize_host(m) for m in ([mirror_of] if isinstance(mirror_of, str) else mirror_of)
+            m if m in EVERY_UPSTREAM else normalize_host(m)
+            for m in ([mirror_of] if isinstance(mirror_of, str) else mirror_of)
         )
         if bool(values.get("client_cert")) != bool(values.get("client_key")):
             raise ConfigError(f"registry {values['host']}: client_cert and client_key go together")
@@ -127,11 +139,18 @@ def default_user_file() -> Path:
     return Path(base) / "jupyter-regauth" / "registries.json"
 
 
-def _load_file(path: Path) -> list[object]:
+def _load_file(path: Path, *, named: bool = False) -> list[object]:
+    """The profiles in ``path``; none when it does not exist, unless it was ``named`` (an
+    admin's file: missing, it is a mistake to report, not an empty list)."""
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return []
+        if not named:
+            return []
+        raise ConfigError(
+            f"the registries file {path} does not exist",
+            hint="check RegistryProfiles.registries_file or $REGAUTH_REGISTRIES_FILE",
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     if path.suffix in (".yaml", ".yml"):
@@ -149,6 +168,12 @@ def _load_file(path: Path) -> list[object]:
                 f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
             ) from None
     if isinstance(data, dict):
+        unknown = sorted(map(str, set(data) - {"registries"}))
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown key(s) {', '.join(unknown)}",
+                hint="the file holds registries: [...] (or a list of registries)",
+            )
         data = data.get("registries", [])
     if not isinstance(data, list):
         raise ConfigError(f"{path} must hold a list of registries (or {{registries: [...]}})")
@@ -181,7 +206,7 @@ class ProfileStore:
     def admin(self) -> list[RegistryProfile]:
         raw: list[object] = list(self.registries)
         if self.registries_file:
-            raw += _load_file(Path(self.registries_file).expanduser())
+            raw += _load_file(Path(self.registries_file).expanduser(), named=True)
         return [RegistryProfile.from_dict(item, source="admin") for item in raw]
 
     def user(self) -> list[RegistryProfile]:

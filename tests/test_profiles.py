@@ -68,6 +68,8 @@ def test_user_profiles_add_remove_and_admin_wins(tmp_path: Path) -> None:
         ({"host": "a", "auth": "kerberos"}, "auth must be one of auto, basic, token"),
         ({"host": "a", "client_cert": "c.pem"}, "client_cert and client_key go together"),
         ({"host": "has space"}, "is not a registry host"),
+        ({"host": "a", "insecure": "false"}, "insecure must be true or false, not 'false'"),
+        ({"host": "a", "insecure": "no"}, "insecure must be true or false"),
     ],
 )
 def test_bad_profiles_are_named(entry: dict[str, object], message: str) -> None:
@@ -81,6 +83,23 @@ def test_malformed_profiles_file(tmp_path: Path) -> None:
     file.write_text('{"registries": [\n  {"host": "a",}\n]}')
     with pytest.raises(ConfigError, match="line 2 column"):
         ProfileStore(registries_file=str(file)).admin()
+
+
+def test_a_named_profiles_file_must_exist_and_hold_only_registries(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match=f"the registries file {missing} does not exist"):
+        ProfileStore(registries_file=str(missing)).admin()
+    misspelt = tmp_path / "registries.yaml"
+    misspelt.write_text("regstries: []\n")
+    with pytest.raises(ConfigError, match="unknown key\\(s\\) regstries"):
+        ProfileStore(registries_file=str(misspelt)).admin()
+    # The user's own file may well not exist yet.
+    assert ProfileStore(user_file=str(tmp_path / "user.json")).user() == []
+
+
+def test_a_mirror_of_every_upstream_is_kept() -> None:
+    entry = {"host": "mirror.example", "mirror_of": ["docker.io", "*"]}
+    assert ProfileStore(registries=[entry]).admin()[0].mirror_of == ("docker.io", "*")
 
 
 def test_normalize_host() -> None:

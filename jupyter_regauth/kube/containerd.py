@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from ..profiles import EVERY_UPSTREAM
 from .objects import FIELD_MANAGER, MANAGED_BY, REGISTRY_LABEL, Manifest, RegistrySpec, slug
 
 CERTS_DIR = "/etc/containerd/certs.d"
@@ -91,7 +92,7 @@ def node_files(
         ]
     )
     for upstream in mirror_of:
-        directory = "_default" if upstream in ("*", "_default") else upstream
+        directory = "_default" if upstream in EVERY_UPSTREAM else upstream
         server = (
             []
             if directory == "_default"
