@@ -306,7 +306,7 @@ def _status_table(rows: list[RegistryStatus]) -> str:
                 row.host + (" (insecure)" if row.insecure else ""),
                 row.source,
                 mark(row.reachable),
-                mark(row.trusted),
+                "off" if row.insecure else mark(row.trusted),
                 mark(row.authenticated),
                 row.username or "",
                 expires_in(row.token_expires_at),

@@ -230,10 +230,12 @@ class RegAuth:
             insecure=profile.insecure,
             username=creds.username if creds else None,
         )
+        # With TLS verification off nothing is trusted or distrusted: trusted stays None.
+        verified = None if profile.insecure else True
         try:
             with self.client(host, creds) as client:
                 ping = client.ping()
-                status.reachable, status.trusted = True, True
+                status.reachable, status.trusted = True, verified
                 status.auth_scheme = ping.auth_scheme
                 status.authenticated = ping.status < 400 if creds else None
                 status.token_expires_at = client.auth.token_expiry()
@@ -242,7 +244,7 @@ class RegAuth:
         except TLSError as exc:
             status.reachable, status.trusted, status.error = True, False, exc.to_dict()
         except AuthenticationFailed as exc:
-            status.reachable, status.trusted = True, True
+            status.reachable, status.trusted = True, verified
             status.authenticated, status.error = False, exc.to_dict()
         except RegAuthError as exc:
             status.reachable, status.error = True, exc.to_dict()

@@ -290,4 +290,7 @@ def test_insecure_login_warns_and_is_remembered(
     assert "TLS verification is OFF" in err
     [row] = [r for r in regauth("ls", "--json").json() if r["host"] == basic_registry.host]
     assert row["insecure"] and row["authenticated"]
+    assert row["trusted"] is None  # nothing was verified, so nothing is trusted
+    table = regauth("ls").stdout
+    assert "off" in next(line for line in table.splitlines() if basic_registry.host in line)
     assert not (Path.home() / ".config/containers/certs.d").exists()  # nothing trusted for it

@@ -48,16 +48,12 @@ function Badges(props: {
           label={r.reachable ? trans.__('reachable') : trans.__('unreachable')}
         />
       )}
-      {r.trusted === null ? null : (
+      {r.insecure ? (
+        <Badge tone="warn" label={trans.__('TLS not verified')} />
+      ) : r.trusted === null ? null : (
         <Badge
-          tone={r.trusted ? (r.insecure ? 'warn' : 'good') : 'bad'}
-          label={
-            r.insecure
-              ? trans.__('TLS not verified')
-              : r.trusted
-                ? trans.__('trusted')
-                : trans.__('not trusted')
-          }
+          tone={r.trusted ? 'good' : 'bad'}
+          label={r.trusted ? trans.__('trusted') : trans.__('not trusted')}
         />
       )}
       <Badge
