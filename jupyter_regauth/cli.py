@@ -254,11 +254,20 @@ def _read_file(path: Path | None, what: str) -> bytes | None:
         raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
 
 
+class UsageError(ConfigError):
+    """Options that cannot go together, as argparse's own usage errors: exit status 2."""
+
+    code = "usage_error"
+    exit_code = 2
+
+
 def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> Output:
     username = args.username
+    if bool(args.client_cert) != bool(args.client_key):  # before a password is asked for
+        raise UsageError("--client-cert and --client-key go together")
     if args.password_stdin:
         if not username:
-            raise ConfigError("--password-stdin needs --username")
+            raise UsageError("--password-stdin needs --username")
         password = console.stdin.read().rstrip("\r\n")
     elif console.interactive:
         username = username or console.prompt("Username: ")
@@ -268,8 +277,6 @@ def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> O
             "cannot prompt for a password: standard input is not a terminal",
             hint="pipe the password in with --password-stdin",
         )
-    if bool(args.client_cert) != bool(args.client_key):
-        raise ConfigError("--client-cert and --client-key go together")
     result = service.login(
         args.host,
         username,

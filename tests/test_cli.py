@@ -191,6 +191,16 @@ def test_prompt_refused_without_terminal(basic_registry: Registry, docker_config
     assert run.code == 1 and "--password-stdin" in run.stderr
 
 
+def test_options_that_do_not_go_together_are_usage_errors(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    no_user = regauth("login", basic_registry.host, "--password-stdin", stdin="pw\n")
+    assert (no_user.code, no_user.stderr) == (2, "Error: --password-stdin needs --username\n")
+    half = login(basic_registry, "--client-cert", "me.crt")
+    assert half[0] == 2 and "--client-cert and --client-key go together" in half[2]
+    assert not (docker_config / "config.json").exists()
+
+
 def test_twenty_concurrent_logins(pki: PKI, tmp_path: Path, docker_config: Path) -> None:
     registries = [
         LocalRegistry(tmp_path / f"r{i}", ca=pki.ca, users={"u": new_password()}) for i in range(20)
