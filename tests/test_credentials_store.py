@@ -96,6 +96,12 @@ def test_existing_loose_mode_is_tightened(docker_dir: Path) -> None:
     path.chmod(0o644)
     DockerConfig().store("r.example", Credentials("u", new_password()))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # Storing the same credentials again, into a file made readable meanwhile, tightens it too.
+    creds = Credentials("u", new_password())
+    DockerConfig().store("r.example", creds)
+    path.chmod(0o644)
+    DockerConfig().store("r.example", creds)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_docker_hub_is_stored_under_the_index_key(docker_dir: Path) -> None:

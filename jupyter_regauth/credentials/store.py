@@ -89,9 +89,9 @@ class DockerConfig:
                 # Like docker: the file keeps an empty placeholder (and a registry token,
                 # which helpers cannot hold), replacing any plain-text entry.
                 entry = encode_entry(Credentials(registry_token=creds.registry_token))
-            if auths.get(key) == entry:
+            if auths.get(key) == entry and not _readable_by_others(self.path):
                 return False
-            auths[key] = entry
+            auths[key] = entry  # written again, 0600, where others could read the file
             return True
 
         update(self.path, change)
@@ -275,5 +275,14 @@ def _helper_for(path: Path, data: JSONObject, key: str) -> HelperClient | None:
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _readable_by_others(path: Path) -> bool:
+    """Whether the group or others may read ``path``: a config.json holding credentials must not
+    be, and a login rewrites it 0600 as docker login does."""
+    try:
+        return bool(path.stat().st_mode & 0o044)
     except OSError:
         return False
