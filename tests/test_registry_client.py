@@ -285,6 +285,21 @@ class _RateLimitedHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+def test_a_registry_that_answers_in_plain_http_is_named_so() -> None:
+    handler = type("H", (_RateLimitedHandler,), {"calls": [], "retry_after": "1"})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        with RegistryClient(host) as client, pytest.raises(RegistryError) as info:
+            client.ping()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert info.value.message == f"{host} does not speak TLS: it answered in plain HTTP"
+    assert info.value.hint and "over HTTPS only" in info.value.hint
+
+
 # A number of seconds, too long to wait, an HTTP date (past), and nonsense (waited as unknown).
 @pytest.mark.parametrize("retry_after", ["1", "3600", "Wed, 21 Oct 2015 07:28:00 GMT", "soon"])
 def test_rate_limit_honours_retry_after(retry_after: str) -> None:

@@ -232,14 +232,17 @@ class RegistryClient:
 
     def _transport_error(self, exc: httpx.HTTPError) -> RegistryError:
         tls = _ssl_error(exc)
+        # What a TLS client reads when the server answers in plain HTTP; checked before the
+        # TLS failure it also is, whose message would say nothing useful.
+        if any(s in str(tls or exc) for s in ("WRONG_VERSION_NUMBER", "record layer failure")):
+            return RegistryError(
+                f"{self.host} does not speak TLS: it answered in plain HTTP",
+                hint="serve the registry over TLS (a self-signed CA is fine: trust it here); "
+                "this client talks to registries over HTTPS only",
+            )
         if tls is not None:
             return explain_tls_failure(
                 self.host, tls, has_client_cert=self.trust.client_cert is not None
-            )
-        if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
-            return RegistryError(
-                f"{self.host} does not speak TLS",
-                hint="the registry serves plain HTTP: mark it insecure only if that is intended",
             )
         return RegistryUnreachable(
             f"cannot connect to {self.host}: {exc}",
