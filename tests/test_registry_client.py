@@ -120,6 +120,10 @@ def test_token_forbidden_scope(token_registry: Registry) -> None:
         client.check_login()
         with pytest.raises(Forbidden, match="does not grant registry:catalog"):
             client.catalog()
+    # The same as the first request: its token is fetched on the 401 and refused in turn.
+    with client_for(token_registry, username="reader", password=password) as client:
+        with pytest.raises(Forbidden, match="does not grant registry:catalog"):
+            client.catalog()
 
 
 def test_anonymous_token(token_registry: Registry) -> None:

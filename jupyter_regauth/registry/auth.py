@@ -310,4 +310,8 @@ class RegistryAuth(httpx.Auth):
                 status=401,
             )
         request.headers["Authorization"] = retry
-        yield request
+        response = yield request
+        if response.status_code == 401:
+            # Its challenge says why the new token was refused too (insufficient_scope: the
+            # token grants less than asked), which the client's error then names.
+            self.learn(response)
