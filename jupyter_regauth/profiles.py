@@ -139,6 +139,9 @@ def default_user_file() -> Path:
     return Path(base) / "jupyter-regauth" / "registries.json"
 
 
+_FIX_FILE = "fix it, or move it away: it only lists the registries offered here"
+
+
 def _load_file(path: Path, *, named: bool = False) -> list[object]:
     """The profiles in ``path``; none when it does not exist, unless it was ``named`` (an
     admin's file: missing, it is a mistake to report, not an empty list)."""
@@ -159,13 +162,14 @@ def _load_file(path: Path, *, named: bool = False) -> list[object]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+            raise ConfigError(f"{path} is not valid YAML: {exc}", hint=_FIX_FILE) from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(
-                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                hint=_FIX_FILE,
             ) from None
     if isinstance(data, dict):
         unknown = sorted(map(str, set(data) - {"registries"}))
@@ -176,7 +180,9 @@ def _load_file(path: Path, *, named: bool = False) -> list[object]:
             )
         data = data.get("registries", [])
     if not isinstance(data, list):
-        raise ConfigError(f"{path} must hold a list of registries (or {{registries: [...]}})")
+        raise ConfigError(
+            f"{path} must hold a list of registries (or {{registries: [...]}})", hint=_FIX_FILE
+        )
     return data
 
 

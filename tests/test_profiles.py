@@ -81,8 +81,9 @@ def test_bad_profiles_are_named(entry: dict[str, object], message: str) -> None:
 def test_malformed_profiles_file(tmp_path: Path) -> None:
     file = tmp_path / "registries.json"
     file.write_text('{"registries": [\n  {"host": "a",}\n]}')
-    with pytest.raises(ConfigError, match="line 2 column"):
+    with pytest.raises(ConfigError, match="line 2 column") as info:
         ProfileStore(registries_file=str(file)).admin()
+    assert info.value.hint and "move it away" in info.value.hint
 
 
 def test_a_named_profiles_file_must_exist_and_hold_only_registries(tmp_path: Path) -> None:
