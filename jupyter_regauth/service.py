@@ -10,7 +10,7 @@ import json
 import logging
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from .errors import ConfigError, CredentialHelperError, RegAuthError
 from .profiles import ProfileStore, RegistryProfile, normalize_host
 from .reference import Reference, parse, push_target
 from .registry import RegistryClient, RegistryUnreachable, TLSError, TrustConfig
-from .registry.errors import AuthenticationFailed
+from .registry.errors import AuthenticationFailed, CANotIssuer, UnknownCA
 from .registry.trust import (
     SSLContexts,
     ca_to_trust,
@@ -34,7 +34,7 @@ from .registry.trust import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from cryptography import x509
 
@@ -292,7 +292,7 @@ class RegAuth:
             trust=TrustConfig(ca_pem=data),
             timeout=self.timeout,
         )
-        with probe:
+        with probe, _given_ca():
             probe.ping()  # raises UnknownCA etc. before anything is written
         return store_trust(host, ca_pem=data, root=self.certs_root)
 
@@ -338,12 +338,15 @@ class RegAuth:
         try:
             if temp_pair:
                 _check_client_pair(*temp_pair)
-            with RegistryClient(
-                registry_api_host(host),
-                credentials=Credentials(username=username, password=password),
-                trust=trust,
-                timeout=self.timeout,
-            ) as client:
+            with (
+                RegistryClient(
+                    registry_api_host(host),
+                    credentials=Credentials(username=username, password=password),
+                    trust=trust,
+                    timeout=self.timeout,
+                ) as client,
+                _given_ca() if ca_pem is not None else nullcontext(),
+            ):
                 to_store = client.check_login()
                 if store_password:
                     to_store = Credentials(username=username, password=password)
@@ -669,6 +672,16 @@ class RegAuth:
 def registry_api_host(host: str) -> str:
     """Docker Hub's API lives on registry-1.docker.io; everything else on its own host."""
     return "registry-1.docker.io" if host == "docker.io" else host
+
+
+@contextmanager
+def _given_ca() -> Iterator[None]:
+    """Where a CA was given to verify with, an unknown CA means that one does not sign the
+    server's certificate: the usual advice (trust a CA, give one) is what was just done."""
+    try:
+        yield
+    except UnknownCA as exc:
+        raise CANotIssuer.of(exc) from exc
 
 
 def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:

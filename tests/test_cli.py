@@ -13,6 +13,7 @@ from pathlib import Path
 from jupyter_regauth.credentials import Credentials
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
 from jupyter_regauth.service import RegAuth
+from jupyter_regauth.testing.pki import make_ca
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import config_json, regauth
@@ -291,3 +292,21 @@ def test_insecure_login_warns_and_is_remembered(
     [row] = [r for r in regauth("ls", "--json").json() if r["host"] == basic_registry.host]
     assert row["insecure"] and row["authenticated"]
     assert not (Path.home() / ".config/containers/certs.d").exists()  # nothing trusted for it
+
+
+def other_ca_file(tmp_path: Path) -> Path:
+    """A CA that signs none of the test registries."""
+    path = tmp_path / "other-ca.pem"
+    path.write_bytes(make_ca("some other CA").cert_pem)
+    return path
+
+
+def test_trust_with_a_ca_file_that_does_not_sign_says_so(
+    basic_registry: Registry, docker_config: Path, pki: PKI, tmp_path: Path
+) -> None:
+    run = regauth("trust", basic_registry.host, "--ca-file", str(other_ca_file(tmp_path)))
+    assert run.code == 1
+    assert f"does not sign the certificate of {basic_registry.host}" in run.stderr
+    assert f"issued by {pki.ca.cert.subject.rfc4514_string()}" in run.stderr
+    assert "regauth trust" not in run.stderr and "--ca-file PEM" not in run.stderr
+    assert not (Path.home() / ".config/containers/certs.d").exists()
