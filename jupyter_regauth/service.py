@@ -328,7 +328,8 @@ class RegAuth:
         trust = profile.trust(roots=self._roots())
         if ca_pem is not None:
             load_pem_bundle(ca_pem, "CA certificate")
-            trust = replace(trust, ca_pem=ca_pem + b"\n" + trust.ca_pem)
+            # Alone: the CAs already trusted would pass a wrong one, which then replaces them.
+            trust = replace(trust, ca_pem=ca_pem)
         temp_pair: tuple[Path, Path] | None = None
         if client_cert is not None and client_key is not None:
             temp_pair = _temp_client_pair(client_cert, client_key)

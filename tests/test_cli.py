@@ -294,11 +294,33 @@ def test_insecure_login_warns_and_is_remembered(
     assert not (Path.home() / ".config/containers/certs.d").exists()  # nothing trusted for it
 
 
+def certs_dir(registry: Registry) -> Path:
+    return Path.home() / ".config/containers/certs.d" / registry.host
+
+
 def other_ca_file(tmp_path: Path) -> Path:
     """A CA that signs none of the test registries."""
     path = tmp_path / "other-ca.pem"
     path.write_bytes(make_ca("some other CA").cert_pem)
     return path
+
+
+def test_login_with_a_wrong_ca_file_keeps_the_trusted_one(
+    basic_registry: Registry, docker_config: Path, pki: PKI, tmp_path: Path
+) -> None:
+    """The CA given is verified alone: the one already in certs.d would pass it, and it would
+    then replace that one."""
+    trusted = certs_dir(basic_registry) / "ca.crt"
+    trusted.parent.mkdir(parents=True)
+    trusted.write_bytes(pki.ca.cert_pem)
+    code, out, err = login(basic_registry, "--ca-file", str(other_ca_file(tmp_path)))
+    assert code == 1 and "Login Succeeded" not in out
+    issuer = pki.ca.cert.subject.rfc4514_string()
+    assert f"does not sign the certificate of {basic_registry.host}" in err
+    assert f"issued by {issuer}" in err
+    assert "regauth trust" not in err and "--ca-file PEM" not in err
+    assert trusted.read_bytes() == pki.ca.cert_pem
+    assert not (docker_config / "config.json").exists()
 
 
 def test_trust_with_a_ca_file_that_does_not_sign_says_so(
