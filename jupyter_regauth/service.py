@@ -286,10 +286,11 @@ class RegAuth:
                     "the certificate does not have the fingerprint that was confirmed",
                     hint="fetch the chain again and compare the fingerprint out of band",
                 )
+        # The CA alone, verified (never insecure), with the client pair the registry may want.
         probe = RegistryClient(
             registry_api_host(host),
             credentials=Credentials(),
-            trust=TrustConfig(ca_pem=data),
+            trust=replace(self.trust_for(host), ca_pem=data, insecure=False),
             timeout=self.timeout,
         )
         with probe, _given_ca():

@@ -332,3 +332,20 @@ def test_trust_with_a_ca_file_that_does_not_sign_says_so(
     assert f"issued by {pki.ca.cert.subject.rfc4514_string()}" in run.stderr
     assert "regauth trust" not in run.stderr and "--ca-file PEM" not in run.stderr
     assert not (Path.home() / ".config/containers/certs.d").exists()
+
+
+def test_trust_uses_the_client_pair_in_certs_d(
+    mtls_registry: Registry, docker_config: Path, pki: PKI
+) -> None:
+    pair = certs_dir(mtls_registry)
+    pair.mkdir(parents=True)
+    for name, given in (("client.cert", "client_cert"), ("client.key", "client_key")):
+        (pair / name).write_bytes(Path(str(mtls_registry.extra[given])).read_bytes())
+    fetched = regauth("trust", mtls_registry.host, "--yes")
+    assert fetched.code == 0, fetched.stderr
+    assert (pair / "ca.crt").read_bytes() == pki.ca.cert_pem
+    (pair / "ca.crt").unlink()
+    assert mtls_registry.ca_file is not None
+    given = regauth("trust", mtls_registry.host, "--ca-file", str(mtls_registry.ca_file))
+    assert given.code == 0, given.stderr
+    assert (pair / "ca.crt").read_bytes() == mtls_registry.ca_file.read_bytes()
