@@ -30,6 +30,7 @@ from .registry.trust import (
     load_pem_bundle,
     pem,
     store_trust,
+    trust_stored,
     user_certs_root,
 )
 
@@ -358,17 +359,20 @@ class RegAuth:
                     path.unlink(missing_ok=True)
                 temp_pair[0].parent.rmdir()
         certs_dir = None
-        if ca_pem is not None or client_cert is not None:
-            certs_dir = str(
-                store_trust(
-                    host,
-                    ca_pem=ca_pem,
-                    client_cert=client_cert,
-                    client_key=client_key,
-                    root=self.certs_root,
+        with ExitStack() as written:  # certs.d is put back if the credentials cannot be stored
+            if ca_pem is not None or client_cert is not None:
+                certs_dir = str(
+                    written.enter_context(
+                        trust_stored(
+                            host,
+                            ca_pem=ca_pem,
+                            client_cert=client_cert,
+                            client_key=client_key,
+                            root=self.certs_root,
+                        )
+                    )
                 )
-            )
-        self.docker_config.store(host, to_store)
+            self.docker_config.store(host, to_store)
         saved = False
         if save_profile and self.profiles.get(host) is None:
             self.profiles.save_user(

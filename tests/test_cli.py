@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from jupyter_regauth.credentials import Credentials
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
 from jupyter_regauth.service import RegAuth
@@ -18,6 +20,9 @@ from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import config_json, regauth
 from .conftest import PKI, Registry, new_password
+from .credentials_helpers.fixtures import TestHelper, testhelper
+
+__all__ = ["testhelper"]  # a fixture, imported for pytest
 
 
 def login(registry: Registry, *extra: str, password: str | None = None) -> tuple[int, str, str]:
@@ -349,3 +354,42 @@ def test_trust_uses_the_client_pair_in_certs_d(
     given = regauth("trust", mtls_registry.host, "--ca-file", str(mtls_registry.ca_file))
     assert given.code == 0, given.stderr
     assert (pair / "ca.crt").read_bytes() == mtls_registry.ca_file.read_bytes()
+
+
+@pytest.mark.parametrize("trusted_before", [False, True], ids=["new", "already trusted"])
+def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_as_it_was(
+    mtls_registry: Registry,
+    docker_config: Path,
+    testhelper: TestHelper,
+    monkeypatch: pytest.MonkeyPatch,
+    pki: PKI,
+    trusted_before: bool,
+) -> None:
+    docker_config.mkdir(parents=True)
+    (docker_config / "config.json").write_text(json.dumps({"credsStore": "testhelper"}))
+    monkeypatch.setenv("TESTHELPER_FAIL", "1")
+    directory = certs_dir(mtls_registry)
+    kept = b"# the registry's CA, as its administrator sent it\n" + pki.ca.cert_pem
+    if trusted_before:
+        directory.mkdir(parents=True)
+        (directory / "ca.crt").write_bytes(kept)
+        (directory / "ca.crt").chmod(0o640)
+    assert mtls_registry.ca_file is not None
+    code, _, err = login(
+        mtls_registry,
+        "--ca-file",
+        str(mtls_registry.ca_file),
+        "--client-cert",
+        str(mtls_registry.extra["client_cert"]),
+        "--client-key",
+        str(mtls_registry.extra["client_key"]),
+    )
+    assert code == 1 and "testhelper" in err
+    assert testhelper.stored() == {}
+    if trusted_before:
+        assert sorted(p.name for p in directory.iterdir()) == ["ca.crt"]
+        assert (directory / "ca.crt").read_bytes() == kept
+        assert stat.S_IMODE((directory / "ca.crt").stat().st_mode) == 0o640
+    else:
+        assert not (Path.home() / ".config/containers/certs.d").exists()
+        assert not (Path.home() / ".config/containers").exists()
