@@ -10,7 +10,7 @@ import json
 import logging
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from .errors import ConfigError, CredentialHelperError, RegAuthError
 from .profiles import ProfileStore, RegistryProfile, normalize_host
 from .reference import Reference, parse, push_target
 from .registry import RegistryClient, RegistryUnreachable, TLSError, TrustConfig
-from .registry.errors import AuthenticationFailed
+from .registry.errors import AuthenticationFailed, CANotIssuer, UnknownCA
 from .registry.trust import (
     SSLContexts,
     ca_to_trust,
@@ -30,11 +30,12 @@ from .registry.trust import (
     load_pem_bundle,
     pem,
     store_trust,
+    trust_stored,
     user_certs_root,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from cryptography import x509
 
@@ -288,13 +289,14 @@ class RegAuth:
                     "the certificate does not have the fingerprint that was confirmed",
                     hint="fetch the chain again and compare the fingerprint out of band",
                 )
+        # The CA alone, verified (never insecure), with the client pair the registry may want.
         probe = RegistryClient(
             registry_api_host(host),
             credentials=Credentials(),
-            trust=TrustConfig(ca_pem=data),
+            trust=replace(self.trust_for(host), ca_pem=data, insecure=False),
             timeout=self.timeout,
         )
-        with probe:
+        with probe, _given_ca():
             probe.ping()  # raises UnknownCA etc. before anything is written
         return store_trust(host, ca_pem=data, root=self.certs_root)
 
@@ -330,7 +332,8 @@ class RegAuth:
         trust = profile.trust(roots=self._roots())
         if ca_pem is not None:
             load_pem_bundle(ca_pem, "CA certificate")
-            trust = replace(trust, ca_pem=ca_pem + b"\n" + trust.ca_pem)
+            # Alone: the CAs already trusted would pass a wrong one, which then replaces them.
+            trust = replace(trust, ca_pem=ca_pem)
         temp_pair: tuple[Path, Path] | None = None
         if client_cert is not None and client_key is not None:
             temp_pair = _temp_client_pair(client_cert, client_key)
@@ -340,12 +343,15 @@ class RegAuth:
         try:
             if temp_pair:
                 _check_client_pair(*temp_pair)
-            with RegistryClient(
-                registry_api_host(host),
-                credentials=Credentials(username=username, password=password),
-                trust=trust,
-                timeout=self.timeout,
-            ) as client:
+            with (
+                RegistryClient(
+                    registry_api_host(host),
+                    credentials=Credentials(username=username, password=password),
+                    trust=trust,
+                    timeout=self.timeout,
+                ) as client,
+                _given_ca() if ca_pem is not None else nullcontext(),
+            ):
                 to_store = client.check_login()
                 if store_password:
                     to_store = Credentials(username=username, password=password)
@@ -355,17 +361,20 @@ class RegAuth:
                     path.unlink(missing_ok=True)
                 temp_pair[0].parent.rmdir()
         certs_dir = None
-        if ca_pem is not None or client_cert is not None:
-            certs_dir = str(
-                store_trust(
-                    host,
-                    ca_pem=ca_pem,
-                    client_cert=client_cert,
-                    client_key=client_key,
-                    root=self.certs_root,
+        with ExitStack() as written:  # certs.d is put back if the credentials cannot be stored
+            if ca_pem is not None or client_cert is not None:
+                certs_dir = str(
+                    written.enter_context(
+                        trust_stored(
+                            host,
+                            ca_pem=ca_pem,
+                            client_cert=client_cert,
+                            client_key=client_key,
+                            root=self.certs_root,
+                        )
+                    )
                 )
-            )
-        self.docker_config.store(host, to_store)
+            self.docker_config.store(host, to_store)
         saved = False
         if save_profile and self.profiles.get(host) is None:
             self.profiles.save_user(
@@ -671,6 +680,16 @@ class RegAuth:
 def registry_api_host(host: str) -> str:
     """Docker Hub's API lives on registry-1.docker.io; everything else on its own host."""
     return "registry-1.docker.io" if host == "docker.io" else host
+
+
+@contextmanager
+def _given_ca() -> Iterator[None]:
+    """Where a CA was given to verify with, an unknown CA means that one does not sign the
+    server's certificate: the usual advice (trust a CA, give one) is what was just done."""
+    try:
+        yield
+    except UnknownCA as exc:
+        raise CANotIssuer.of(exc) from exc
 
 
 def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:

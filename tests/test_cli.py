@@ -10,13 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from jupyter_regauth.credentials import Credentials
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
 from jupyter_regauth.service import RegAuth
+from jupyter_regauth.testing.pki import make_ca
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import config_json, regauth
 from .conftest import PKI, Registry, new_password
+from .credentials_helpers.fixtures import TestHelper, testhelper
+
+__all__ = ["testhelper"]  # a fixture, imported for pytest
 
 
 def login(registry: Registry, *extra: str, password: str | None = None) -> tuple[int, str, str]:
@@ -304,3 +310,99 @@ def test_insecure_login_warns_and_is_remembered(
     table = regauth("ls").stdout
     assert "off" in next(line for line in table.splitlines() if basic_registry.host in line)
     assert not (Path.home() / ".config/containers/certs.d").exists()  # nothing trusted for it
+
+
+def certs_dir(registry: Registry) -> Path:
+    return Path.home() / ".config/containers/certs.d" / registry.host
+
+
+def other_ca_file(tmp_path: Path) -> Path:
+    """A CA that signs none of the test registries."""
+    path = tmp_path / "other-ca.pem"
+    path.write_bytes(make_ca("some other CA").cert_pem)
+    return path
+
+
+def test_login_with_a_wrong_ca_file_keeps_the_trusted_one(
+    basic_registry: Registry, docker_config: Path, pki: PKI, tmp_path: Path
+) -> None:
+    """The CA given is verified alone: the one already in certs.d would pass it, and it would
+    then replace that one."""
+    trusted = certs_dir(basic_registry) / "ca.crt"
+    trusted.parent.mkdir(parents=True)
+    trusted.write_bytes(pki.ca.cert_pem)
+    code, out, err = login(basic_registry, "--ca-file", str(other_ca_file(tmp_path)))
+    assert code == 1 and "Login Succeeded" not in out
+    issuer = pki.ca.cert.subject.rfc4514_string()
+    assert f"does not sign the certificate of {basic_registry.host}" in err
+    assert f"issued by {issuer}" in err
+    assert "regauth trust" not in err and "--ca-file PEM" not in err
+    assert trusted.read_bytes() == pki.ca.cert_pem
+    assert not (docker_config / "config.json").exists()
+
+
+def test_trust_with_a_ca_file_that_does_not_sign_says_so(
+    basic_registry: Registry, docker_config: Path, pki: PKI, tmp_path: Path
+) -> None:
+    run = regauth("trust", basic_registry.host, "--ca-file", str(other_ca_file(tmp_path)))
+    assert run.code == 1
+    assert f"does not sign the certificate of {basic_registry.host}" in run.stderr
+    assert f"issued by {pki.ca.cert.subject.rfc4514_string()}" in run.stderr
+    assert "regauth trust" not in run.stderr and "--ca-file PEM" not in run.stderr
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+
+
+def test_trust_uses_the_client_pair_in_certs_d(
+    mtls_registry: Registry, docker_config: Path, pki: PKI
+) -> None:
+    pair = certs_dir(mtls_registry)
+    pair.mkdir(parents=True)
+    for name, given in (("client.cert", "client_cert"), ("client.key", "client_key")):
+        (pair / name).write_bytes(Path(str(mtls_registry.extra[given])).read_bytes())
+    fetched = regauth("trust", mtls_registry.host, "--yes")
+    assert fetched.code == 0, fetched.stderr
+    assert (pair / "ca.crt").read_bytes() == pki.ca.cert_pem
+    (pair / "ca.crt").unlink()
+    assert mtls_registry.ca_file is not None
+    given = regauth("trust", mtls_registry.host, "--ca-file", str(mtls_registry.ca_file))
+    assert given.code == 0, given.stderr
+    assert (pair / "ca.crt").read_bytes() == mtls_registry.ca_file.read_bytes()
+
+
+@pytest.mark.parametrize("trusted_before", [False, True], ids=["new", "already trusted"])
+def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_as_it_was(
+    mtls_registry: Registry,
+    docker_config: Path,
+    testhelper: TestHelper,
+    monkeypatch: pytest.MonkeyPatch,
+    pki: PKI,
+    trusted_before: bool,
+) -> None:
+    docker_config.mkdir(parents=True)
+    (docker_config / "config.json").write_text(json.dumps({"credsStore": "testhelper"}))
+    monkeypatch.setenv("TESTHELPER_FAIL", "1")
+    directory = certs_dir(mtls_registry)
+    kept = b"# the registry's CA, as its administrator sent it\n" + pki.ca.cert_pem
+    if trusted_before:
+        directory.mkdir(parents=True)
+        (directory / "ca.crt").write_bytes(kept)
+        (directory / "ca.crt").chmod(0o640)
+    assert mtls_registry.ca_file is not None
+    code, _, err = login(
+        mtls_registry,
+        "--ca-file",
+        str(mtls_registry.ca_file),
+        "--client-cert",
+        str(mtls_registry.extra["client_cert"]),
+        "--client-key",
+        str(mtls_registry.extra["client_key"]),
+    )
+    assert code == 1 and "testhelper" in err
+    assert testhelper.stored() == {}
+    if trusted_before:
+        assert sorted(p.name for p in directory.iterdir()) == ["ca.crt"]
+        assert (directory / "ca.crt").read_bytes() == kept
+        assert stat.S_IMODE((directory / "ca.crt").stat().st_mode) == 0o640
+    else:
+        assert not (Path.home() / ".config/containers/certs.d").exists()
+        assert not (Path.home() / ".config/containers").exists()

@@ -5,6 +5,7 @@ from .challenge import Challenge, parse_challenges
 from .client import Manifest, Ping, RegistryClient
 from .errors import (
     AuthenticationFailed,
+    CANotIssuer,
     CertificateExpired,
     ClientCertificateRequired,
     DigestMismatch,
@@ -22,6 +23,7 @@ from .trust import TrustConfig
 
 __all__ = [
     "AuthenticationFailed",
+    "CANotIssuer",
     "CertificateExpired",
     "Challenge",
     "ClientCertificateRequired",

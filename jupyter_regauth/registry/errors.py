@@ -51,6 +51,27 @@ class UnknownCA(TLSError):
     code = "unknown_ca"
 
 
+class CANotIssuer(UnknownCA):
+    """The CA certificate given to verify with does not sign the server's certificate: unlike a
+    plain unknown CA, trusting a CA is what was just tried, so the issuer it needs is named."""
+
+    code = "ca_not_issuer"
+
+    @classmethod
+    def of(cls, error: UnknownCA) -> CANotIssuer:
+        host = error.host or "the registry"
+        issued = f", which is issued by {error.issuer}" if error.issuer else ""
+        return cls(
+            f"the CA certificate given does not sign the certificate of {host}{issued}",
+            host=error.host,
+            hint="give the certificate of the CA that issued the server's certificate "
+            "(ask the registry's administrator for it)",
+            fingerprint=error.fingerprint,
+            subject=error.subject,
+            issuer=error.issuer,
+        )
+
+
 class HostnameMismatch(TLSError):
     code = "hostname_mismatch"
 

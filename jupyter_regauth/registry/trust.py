@@ -13,9 +13,11 @@ import os
 import select
 import socket
 import ssl
+import stat
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -333,3 +335,43 @@ def store_trust(
         atomic_write(directory / "client.cert", client_cert, mode=0o644)
         atomic_write(directory / "client.key", client_key, mode=0o600)
     return directory
+
+
+@contextmanager
+def trust_stored(
+    host: str,
+    *,
+    ca_pem: bytes | None = None,
+    client_cert: bytes | None = None,
+    client_key: bytes | None = None,
+    root: Path | None = None,
+) -> Iterator[Path]:
+    """:func:`store_trust` for a step that can still fail after it (storing a login's
+    credentials): when the body raises, ``certs.d/<host>/`` is put back as it was, each file
+    byte for byte with its mode, and the directories made for it removed, so a failed login
+    leaves the registry's trust as it found it."""
+    from ..fileio import atomic_write
+
+    directory = (root or user_certs_root()) / host
+    made = [d for d in (directory, *directory.parents) if not d.exists()]
+    before: dict[Path, tuple[bytes, int] | None] = {}
+    for name in ("ca.crt", "client.cert", "client.key"):  # what store_trust writes
+        path = directory / name
+        try:
+            before[path] = (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
+        except FileNotFoundError:
+            before[path] = None
+    try:
+        yield store_trust(
+            host, ca_pem=ca_pem, client_cert=client_cert, client_key=client_key, root=root
+        )
+    except BaseException:
+        for path, kept in before.items():
+            if kept is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write(path, kept[0], mode=kept[1])
+        for made_dir in made:  # the deepest first; one another process wrote into stays
+            with suppress(OSError):
+                made_dir.rmdir()
+        raise
