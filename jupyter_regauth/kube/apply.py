@@ -546,13 +546,18 @@ class RolloutReport:
     errors: dict[str, dict[str, object]] = field(default_factory=dict)  # namespace -> error
 
     @property
+    def namespaces(self) -> list[str]:
+        """Every namespace the selector matched, whether it went through or failed."""
+        return sorted([r.namespace for r in self.reports] + list(self.errors))
+
+    @property
     def changed(self) -> list[str]:
         return sorted(r.namespace for r in self.reports if r.changed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "selector": self.selector,
-            "namespaces": sorted(r.namespace for r in self.reports),
+            "namespaces": self.namespaces,
             "changed": self.changed,
             "errors": dict(self.errors),
         }
