@@ -72,8 +72,15 @@ class KubeReport:
 
     @property
     def configured(self) -> bool:
+        """The registry's own pull Secret is there (the combined pair alone is every other
+        registry's), every object is as it should be, and every ServiceAccount lists it."""
         present = [s for s in self.objects if s.action != "deleted"]
-        return bool(present) and all(s.exists and s.matches for s in present)
+        pull = o.Names(self.host).docker_secret
+        return (
+            any(s.kind == "Secret" and s.name == pull for s in present)
+            and all(s.exists and s.matches for s in present)
+            and all(self.service_accounts.values())
+        )
 
     @property
     def changed(self) -> bool:
