@@ -68,6 +68,7 @@ class Output:
 
     data: Any
     text: str
+    exit_code: int = 0  # not 0: the verb printed its result, yet part of the work failed
 
 
 def build_parser(prog: str = "regauth") -> argparse.ArgumentParser:
@@ -610,7 +611,9 @@ def cmd_kube(service: RegAuth, args: argparse.Namespace, console: Console) -> Ou
     from .kube.cli import run
 
     data, text = run(service, args, console.prog)
-    return Output(data, text)
+    # A rollout's report is printed whatever failed; the exit code tells a script it did.
+    failed = args.kube_action == "rollout" and bool(data["errors"])
+    return Output(data, text, exit_code=1 if failed else 0)
 
 
 Command = Callable[[RegAuth, argparse.Namespace, Console], Output]
@@ -661,7 +664,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     text = json.dumps(result.data, indent=2, default=str) if args.json else result.text
     if text:
         console.stdout.write(text + "\n")
-    return 0
+    return result.exit_code
 
 
 if __name__ == "__main__":

@@ -72,8 +72,15 @@ class KubeReport:
 
     @property
     def configured(self) -> bool:
+        """The registry's own pull Secret is there (the combined pair alone is every other
+        registry's), every object is as it should be, and every ServiceAccount lists it."""
         present = [s for s in self.objects if s.action != "deleted"]
-        return bool(present) and all(s.exists and s.matches for s in present)
+        pull = o.Names(self.host).docker_secret
+        return (
+            any(s.kind == "Secret" and s.name == pull for s in present)
+            and all(s.exists and s.matches for s in present)
+            and all(self.service_accounts.values())
+        )
 
     @property
     def changed(self) -> bool:
@@ -546,13 +553,18 @@ class RolloutReport:
     errors: dict[str, dict[str, object]] = field(default_factory=dict)  # namespace -> error
 
     @property
+    def namespaces(self) -> list[str]:
+        """Every namespace the selector matched, whether it went through or failed."""
+        return sorted([r.namespace for r in self.reports] + list(self.errors))
+
+    @property
     def changed(self) -> list[str]:
         return sorted(r.namespace for r in self.reports if r.changed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "selector": self.selector,
-            "namespaces": sorted(r.namespace for r in self.reports),
+            "namespaces": self.namespaces,
             "changed": self.changed,
             "errors": dict(self.errors),
         }

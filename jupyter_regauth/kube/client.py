@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,14 @@ def _status_body(error: ApiException) -> dict[str, Any]:
     return body if isinstance(body, dict) and body.get("kind") == "Status" else {}
 
 
+def _refused_verb(body: dict[str, Any]) -> str | None:
+    """The verb RBAC refused, from its message (``... cannot create resource "poddefaults"
+    ...``): it can be another than the request's, as a server-side apply that creates the
+    object needs ``create``. Only that one word is taken from the message."""
+    found = re.search(r'\bcannot ([a-z]+) resource "', str(body.get("message") or ""))
+    return found.group(1) if found else None
+
+
 def _not_found(resource: str, body: dict[str, Any]) -> tuple[str, str]:
     """What a 404 other than a missing namespace means: the object, or the whole API, is
     missing."""
@@ -133,8 +142,9 @@ def _not_found(resource: str, body: dict[str, Any]) -> tuple[str, str]:
 
 
 def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTPError) -> KubeError:
-    """A KubeError naming what was refused. Only the status, the API's reason and the kind of a
-    missing object are reported: a response body can echo the request's data."""
+    """A KubeError naming what was refused. Only the status, the API's reason, the verb RBAC
+    refused and the kind of a missing object are reported: a response body can echo the
+    request's data."""
     where = f"in namespace {namespace}" if namespace else "in the cluster"
     if isinstance(error, HTTPError):
         return KubeError(
@@ -144,11 +154,16 @@ def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTP
     status = error.status or 500
     body = _status_body(error)
     reason = str(body.get("reason") or "")
-    prefix = f"cannot {verb} {resource} {where}"
     if status == 403:
+        verb = _refused_verb(body) or verb
         return KubeForbidden(
-            f"{prefix}: forbidden", verb=verb, resource=resource, where=where, reason=reason
+            f"cannot {verb} {resource} {where}: forbidden",
+            verb=verb,
+            resource=resource,
+            where=where,
+            reason=reason,
         )
+    prefix = f"cannot {verb} {resource} {where}"
     if status == 404 and (body.get("details") or {}).get("kind") == "namespaces":
         return NamespaceNotFound(f"{prefix}: 404 namespace not found", namespace)
     what = f"{status} {error.reason}"

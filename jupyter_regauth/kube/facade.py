@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..reference import parse
+from ..reference import push_target
 from . import containerd, spawner
 from .apply import Applier, KubeReport, RolloutReport, rollout
 from .buildjob import Builder, BuildRequest, build_job
@@ -140,6 +140,24 @@ class BuildJobResult:
         return dict(self.__dict__)
 
 
+def _dockerfile_in(directory: Path, dockerfile: str) -> str:
+    """``dockerfile`` as a path relative to ``directory``: only what lies inside the context
+    reaches the pod, so a Dockerfile elsewhere is refused."""
+    path = (directory / dockerfile).resolve()
+    root = directory.resolve()
+    if not path.is_relative_to(root):
+        raise ConfigError(
+            f"the Dockerfile {dockerfile} is not inside the build context {directory}",
+            hint="move the Dockerfile into the build context directory, or give that "
+            "directory as the context",
+        )
+    if not path.is_file():
+        raise ConfigError(
+            f"{directory} has no {dockerfile}", hint="give the build context directory"
+        )
+    return path.relative_to(root).as_posix()
+
+
 def build(
     service: RegAuth,
     context_dir: str | Path,
@@ -156,11 +174,8 @@ def build(
     from ..images.artifact import ArtifactFile
 
     directory = Path(context_dir)
-    if not (directory / dockerfile).is_file():
-        raise ConfigError(
-            f"{directory} has no {dockerfile}", hint="give the build context directory"
-        )
-    target = parse(image).with_default_tag()
+    dockerfile = _dockerfile_in(directory, dockerfile)
+    target = push_target(image)
     context_ref = f"{target.domain}/{target.path}-build-context:{secrets.token_hex(6)}"
     # Titled by its name, whatever path it was given by: the Job builds in WORKSPACE/name.
     context = ArtifactFile(directory, directory.resolve().name)

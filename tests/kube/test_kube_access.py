@@ -111,6 +111,28 @@ def test_user_without_rights_is_told_the_verb_and_resource(
     assert "kube rbac" not in (refused.value.hint or "")  # the command is the CLI's to name
 
 
+def test_forbidden_names_the_verb_the_api_server_checked(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Server-side apply is a patch, but one that creates the object needs 'create' too: the
+    refusal names the verb the API server refused, not the request's."""
+    logged_in(basic_registry)
+    role = rbac.role(kube_namespace)
+    [pod_defaults] = [r for r in role["rules"] if r["resources"] == ["poddefaults"]]
+    pod_defaults["verbs"].remove("create")
+    bind(kube_cluster, kube_namespace, "no-create", role)
+    user = str(kube_cluster.kubeconfig("no-create", namespace=kube_namespace))
+    assert main(["kube", "apply", basic_registry.host, "--kubeconfig", user]) == 1
+    err = capsys.readouterr().err
+    resource = f"poddefaults.kubeflow.org in namespace {kube_namespace}"
+    assert f"cannot create {resource}: forbidden" in err
+    assert f"grant 'create' on {resource}" in err
+
+
 def test_in_cluster_service_account(
     kube_cluster: KubeCluster,
     kube_namespace: str,

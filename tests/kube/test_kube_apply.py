@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client as kubernetes_client
 
+from jupyter_regauth.cli import main
 from jupyter_regauth.credentials.entries import decode_entry
 from jupyter_regauth.credentials.types import Credentials
 from jupyter_regauth.kube.apply import Applier, KubeReport
@@ -176,6 +177,52 @@ def test_status_reports_drift_and_remove_leaves_nothing(
         assert managed_objects(api, kube_namespace) == []
         assert pull_secret_names(api, kube_namespace) == ["team-pull"]
         assert service.kube_remove(token_registry.host, kube_namespace, **admin).objects == []
+
+
+def test_configured_needs_the_pull_secret_entry_and_is_false_after_remove(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    token_registry: Registry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A ServiceAccount without our entry pulls nothing; and once removed, a registry is not
+    configured however well the combined Secrets, rebuilt for another registry, match."""
+    service = logged_in(basic_registry, token_registry, store_password=True)
+    admin: dict[str, Any] = {"kubeconfig": str(kube_cluster.admin_kubeconfig)}
+    host, names = basic_registry.host, Names(basic_registry.host)
+    where = ["-n", kube_namespace, "--kubeconfig", str(kube_cluster.admin_kubeconfig)]
+    for registry in (basic_registry, token_registry):
+        service.kube_apply(registry.host, kube_namespace, **admin)
+    with kube_cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        account = core.read_namespaced_service_account("default", kube_namespace)
+        account.image_pull_secrets = [
+            ref for ref in account.image_pull_secrets if ref.name != names.docker_secret
+        ]
+        core.replace_namespaced_service_account("default", kube_namespace, account)
+    assert main(["--json", "kube", "status", host, *where]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["service_accounts"] == {"default": False}
+    assert all(o["exists"] and o["matches"] for o in status["objects"])
+    assert status["configured"] is False
+    assert main(["kube", "status", host, *where]) == 0
+    out = capsys.readouterr().out
+    assert "missing pull secret" in out and out.endswith("\nnot configured\n")
+    assert service.kube_apply(host, kube_namespace, **admin).configured  # apply repairs it
+
+    assert main(["--json", "kube", "remove", host, *where]) == 0
+    removed = json.loads(capsys.readouterr().out)
+    assert {o["action"] for o in removed["objects"]} == {"deleted", "updated"}  # the pair rebuilt
+    assert removed["configured"] is False
+    # Without a ServiceAccount to tell: the registry's own Secrets are gone, that is enough.
+    service.kube_apply(host, kube_namespace, **admin)
+    with kube_cluster.api_client() as api:
+        client.CoreV1Api(api).delete_namespaced_service_account("default", kube_namespace)
+    assert main(["kube", "remove", host, *where]) == 0
+    out = capsys.readouterr().out
+    assert " SA " not in out and out.endswith("\nnot configured\n")
 
 
 @pytest.mark.parametrize("configured_before", [False, True], ids=["first", "another-before"])

@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client as kubernetes_client
 from kubernetes.client.exceptions import ApiException
 
+from jupyter_regauth.cli import main
 from jupyter_regauth.command_hints import command_hint
 from jupyter_regauth.credentials.entries import decode_entry
 from jupyter_regauth.credentials.types import Credentials
@@ -27,7 +28,7 @@ from jupyter_regauth.kube.errors import (
     LayoutConflict,
     NamespaceNotFound,
 )
-from jupyter_regauth.kube.objects import KAPTAIN, Names, RegistrySpec
+from jupyter_regauth.kube.objects import COMBINED, KAPTAIN, Names, RegistrySpec
 from jupyter_regauth.kube.serviceaccount import DEFAULT_ACCOUNTS
 
 from ..cli_helpers import regauth
@@ -373,6 +374,41 @@ def test_rollout_reports_an_unexpected_error_and_goes_on(kube_cluster: KubeClust
             assert [r.namespace for r in result.reports] == [names[1]]
             assert result.errors[names[0]]["code"] == "unexpected_error"
             assert "RuntimeError" in str(result.errors[names[0]]["message"])
+        finally:
+            for name in names:
+                core.delete_namespace(name)
+
+
+def test_rollout_cli_counts_and_fails_on_a_failed_namespace(
+    kube_cluster: KubeCluster,
+    basic_registry: Registry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A failed namespace is one of those matched, and fails the command (its report printed)."""
+    label = f"rollout-{secrets.token_hex(3)}"
+    names = [f"{label}-{i}" for i in range(3)]
+    logged_in(basic_registry)
+    with kube_cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        for name in names:
+            core.create_namespace({"metadata": {"name": name, "labels": {"regauth-cli": label}}})
+        # Not ours: the combined Secret's name is taken, so that namespace is refused.
+        taken = {"metadata": {"name": COMBINED.docker}, "stringData": {"x": "y"}}
+        core.create_namespaced_secret(names[1], taken)
+        try:
+            base = ["kube", "rollout", basic_registry.host, "-l", f"regauth-cli={label}"]
+            base += ["--kubeconfig", str(kube_cluster.admin_kubeconfig)]
+            assert main(["--json", *base]) == 1
+            data = json.loads(capsys.readouterr().out)
+            assert data["namespaces"] == names
+            assert list(data["errors"]) == [names[1]]
+            assert data["errors"][names[1]]["code"] == "foreign_secret"
+            assert data["changed"] == [names[0], names[2]]
+            assert main(base) == 1
+            out = capsys.readouterr().out
+            assert out.startswith("3 namespaces, 0 changed, 1 failed\n")
+            assert f"  {names[1]}: Secret {COMBINED.docker} exists" in out
         finally:
             for name in names:
                 core.delete_namespace(name)

@@ -194,6 +194,49 @@ def test_build_job_on_the_command_line_takes_dir_and_a_kubeconfig_context(
     assert job["manifest"]["kind"] == "Job"
 
 
+def test_build_job_refuses_a_dockerfile_outside_and_a_digest(
+    kube_cluster: KubeCluster,
+    basic_registry: Registry,
+    docker_config: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Only the context reaches the pod, and a digest is not where a new image can go: both are
+    refused before anything is pushed."""
+    service = logged_in(basic_registry)
+    context = tmp_path / "model"
+    (context / "sub").mkdir(parents=True)
+    (context / "sub" / "gpu.Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "outside.Dockerfile").write_text("FROM scratch\n")
+    image = f"{basic_registry.host}/team/model"
+    kubeconfig = ["--kubeconfig", str(kube_cluster.admin_kubeconfig)]
+
+    def no_push(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("pushed")
+
+    monkeypatch.setattr(jupyter_regauth.service.RegAuth, "push_artifact", no_push)
+    for outside in (str(tmp_path / "outside.Dockerfile"), "../outside.Dockerfile"):
+        job = ["kube", "build-job", str(context), f"{image}:1", "-f", outside, *kubeconfig]
+        assert main(job) == 1
+        assert "is not inside the build context" in capsys.readouterr().err
+    digest = f"{image}@sha256:{'a' * 64}"
+    job = ["kube", "build-job", str(context), digest, "-f", "sub/gpu.Dockerfile", *kubeconfig]
+    assert main(job) == 1
+    assert "names a digest" in capsys.readouterr().err
+    monkeypatch.undo()
+    # A Dockerfile inside, by its absolute path: the Job names it relative to the context.
+    result = service.kube_build_job(
+        context,
+        f"{image}:1",
+        dockerfile=str(context / "sub" / "gpu.Dockerfile"),
+        create=False,
+        kubeconfig=str(kube_cluster.admin_kubeconfig),
+    )
+    build = result.manifest["spec"]["template"]["spec"]["containers"][0]
+    assert "--opt filename=sub/gpu.Dockerfile" in build["command"][2]
+
+
 def test_kaniko_job_and_digest(
     kube_cluster: KubeCluster, kube_namespace: str, mtls_registry: Registry
 ) -> None:
