@@ -201,8 +201,9 @@ def _expired(pki: PKI):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("odd_registry", [_wrong_name], indirect=True)
 def test_hostname_mismatch(odd_registry: str, pki: PKI) -> None:
     with RegistryClient(odd_registry, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
-        with pytest.raises(HostnameMismatch, match="not valid for that name"):
+        with pytest.raises(HostnameMismatch, match="not valid for that name") as info:
             client.ping()
+    assert "(it lists registry.invalid)" in info.value.message, info.value.message
 
 
 @pytest.mark.parametrize("odd_registry", [_expired], indirect=True)

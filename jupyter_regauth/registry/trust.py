@@ -255,6 +255,19 @@ _CLIENT_CERT_ALERTS = (
 )
 
 
+def _names(cert: x509.Certificate) -> list[str]:
+    """The DNS names and IP addresses a certificate is valid for (its subjectAltName)."""
+    from cryptography import x509 as x509_types
+
+    try:
+        alt = cert.extensions.get_extension_for_class(x509_types.SubjectAlternativeName).value
+    except x509_types.ExtensionNotFound:
+        return []
+    dns = alt.get_values_for_type(x509_types.DNSName)
+    ips = [str(ip) for ip in alt.get_values_for_type(x509_types.IPAddress)]
+    return [*dns, *ips]
+
+
 def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool) -> TLSError:
     """Turn an ``ssl`` failure into the specific error a user can act on, naming the server
     certificate by subject and SHA-256 fingerprint where verification failed."""
@@ -283,8 +296,10 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
                 **details,
             )
         if code in _VERIFY_NAME:
+            names = _names(leaf) if leaf else []
+            listed = f" (it lists {', '.join(names)})" if names else ""
             return HostnameMismatch(
-                f"the certificate of {host} is not valid for that name",
+                f"the certificate of {host} is not valid for that name{listed}",
                 hint="connect with a name the certificate lists, or reissue it with this name",
                 **details,
             )
