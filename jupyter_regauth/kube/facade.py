@@ -36,6 +36,9 @@ class KubeOptions:
     )
     service_account_dir: Path | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        check_home(self.home)
+
     def connect(self, namespace: str | None) -> Cluster:
         return connect(
             kubeconfig=self.kubeconfig,
@@ -115,7 +118,18 @@ def node_daemonset(service: RegAuth, host: str, namespace: str, **kw: Any) -> li
     return containerd.daemonset(spec, service.profile(host).mirror_of, namespace=namespace, **kw)
 
 
+def check_home(home: str) -> None:
+    """The notebook user's home is where mounts go: a pod takes only absolute mount paths, but
+    a PodDefault with a relative one is admitted and then breaks every pod it matches."""
+    if not home.startswith("/"):
+        raise ConfigError(
+            f"the notebook user's home must be an absolute path, not {home!r}",
+            hint="e.g. --home /home/jovyan",
+        )
+
+
 def spawner_profile(service: RegAuth, host: str, home: str = DEFAULT_HOME) -> dict[str, Any]:
+    check_home(home)
     spec = registry_spec(service, host)
     return {
         "profile": spawner.profile_entry(spec, home=home),

@@ -412,3 +412,11 @@ def test_rollout_cli_counts_and_fails_on_a_failed_namespace(
         finally:
             for name in names:
                 core.delete_namespace(name)
+
+
+def test_a_relative_home_is_refused_before_the_cluster_is_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for action in ("apply", "spawner-profile"):
+        assert main(["kube", action, "registry.example", "--home", "home/jovyan"]) == 1
+        assert "home must be an absolute path, not 'home/jovyan'" in capsys.readouterr().err
