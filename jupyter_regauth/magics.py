@@ -166,6 +166,8 @@ class RegAuthMagics(Magics):
             )
         output = run_command(args, notebook_console(args.verb))
         text = json.dumps(output.data, indent=2, default=str) if args.json else output.text
+        if output.exit_code:  # part of the work failed (a rollout's namespace): the cell fails
+            raise UsageError(text)
         return result_for(args.verb, output.data, text, as_json=args.json)
 
     def use(self, args: argparse.Namespace) -> Result:

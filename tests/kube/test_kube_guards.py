@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from kubernetes import client as kubernetes_client
 from kubernetes.client.exceptions import ApiException
 
@@ -30,6 +32,7 @@ from jupyter_regauth.kube.errors import (
 )
 from jupyter_regauth.kube.objects import COMBINED, KAPTAIN, Names, RegistrySpec
 from jupyter_regauth.kube.serviceaccount import DEFAULT_ACCOUNTS
+from jupyter_regauth.magics import RegAuthMagics
 
 from ..cli_helpers import regauth
 from ..conftest import Registry
@@ -409,6 +412,9 @@ def test_rollout_cli_counts_and_fails_on_a_failed_namespace(
             out = capsys.readouterr().out
             assert out.startswith("3 namespaces, 0 changed, 1 failed\n")
             assert f"  {names[1]}: Secret {COMBINED.docker} exists" in out
+            # In a notebook, the cell fails with the same report.
+            with pytest.raises(UsageError, match="3 namespaces, 0 changed, 1 failed"):
+                RegAuthMagics(InteractiveShell.instance()).regauth(" ".join(base))
         finally:
             for name in names:
                 core.delete_namespace(name)
