@@ -298,11 +298,14 @@ def test_a_registry_that_answers_in_plain_http_is_named_so() -> None:
         host = f"127.0.0.1:{server.server_address[1]}"
         with RegistryClient(host) as client, pytest.raises(RegistryError) as info:
             client.ping()
+        with pytest.raises(RegistryError) as fetched:  # what regauth trust does first
+            fetch_chain(host)
     finally:
         server.shutdown()
         server.server_close()
-    assert info.value.message == f"{host} does not speak TLS: it answered in plain HTTP"
-    assert info.value.hint and "over HTTPS only" in info.value.hint
+    for error in (info.value, fetched.value):
+        assert error.message == f"{host} does not speak TLS: it answered in plain HTTP"
+        assert error.hint and "over HTTPS only" in error.hint
 
 
 # A number of seconds, too long to wait, an HTTP date (past), and nonsense (waited as unknown).

@@ -33,7 +33,7 @@ from .errors import (
     RegistryError,
     RegistryUnreachable,
 )
-from .trust import SSLContexts, TrustConfig, explain_tls_failure
+from .trust import PLAIN_HTTP_HINT, SSLContexts, TrustConfig, explain_tls_failure
 
 log = logging.getLogger(__name__)
 
@@ -236,9 +236,7 @@ class RegistryClient:
         # TLS failure it also is, whose message would say nothing useful.
         if any(s in str(tls or exc) for s in ("WRONG_VERSION_NUMBER", "record layer failure")):
             return RegistryError(
-                f"{self.host} does not speak TLS: it answered in plain HTTP",
-                hint="serve the registry over TLS (a self-signed CA is fine: trust it here); "
-                "this client talks to registries over HTTPS only",
+                f"{self.host} does not speak TLS: it answered in plain HTTP", hint=PLAIN_HTTP_HINT
             )
         if tls is not None:
             return explain_tls_failure(

@@ -27,6 +27,7 @@ from .errors import (
     CertificateExpired,
     ClientCertificateRequired,
     HostnameMismatch,
+    RegistryError,
     RegistryUnreachable,
     TLSError,
     UnknownCA,
@@ -190,6 +191,13 @@ def split_host_port(host: str) -> tuple[str, int]:
     return name, int(port or 443)
 
 
+#: For a registry that answers in plain HTTP: what can be done about it.
+PLAIN_HTTP_HINT = (
+    "serve the registry over TLS (a self-signed CA is fine: trust it here); "
+    "this client talks to registries over HTTPS only"
+)
+
+
 def fetch_chain(host: str, timeout: float = 10.0) -> list[x509.Certificate]:
     """The certificates a TLS server presents, leaf first, without trusting them.
 
@@ -222,6 +230,11 @@ def fetch_chain(host: str, timeout: float = 10.0) -> list[x509.Certificate]:
                 if left <= 0 or not select.select([sock], [sock], [], left)[0:2]:
                     raise RegistryUnreachable(f"TLS handshake with {host} timed out") from None
             except SSL.Error as exc:
+                if "wrong version number" in str(exc):  # the answer was plain HTTP
+                    raise RegistryError(
+                        f"{host} does not speak TLS: it answered in plain HTTP",
+                        hint=PLAIN_HTTP_HINT,
+                    ) from exc
                 raise TLSError(f"TLS handshake with {host} failed: {exc}", host=host) from exc
         chain = conn.get_peer_cert_chain(as_cryptography=True) or []
         conn.shutdown()
@@ -276,7 +289,7 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
         try:
             chain = fetch_chain(host)
             leaf = chain[0] if chain else None
-        except (TLSError, RegistryUnreachable):
+        except RegistryError:  # the details are a courtesy: the failure is reported anyway
             pass
         details = {
             "fingerprint": fingerprint(leaf) if leaf else None,
