@@ -190,13 +190,11 @@ def _split(text: str) -> tuple[str, str, str | None, str | None]:
             "a layout is read as a copy's source or a base; to write one, pull the image "
             "into it as an OCI layout",
         )
-    if "://" in text:
-        rest = text.split("://", 1)[1]
-        if (named := _after_userinfo(rest)) is not None:
-            raise _Problem(_NO_USERINFO, _log_in_first(named))
-        raise _Problem("an image reference has no URL scheme", f"drop the scheme: {_quote(rest)}")
-    if (named := _after_userinfo(text)) is not None:
+    rest = text.split("://", 1)[-1]  # a URL's scheme off
+    if (named := _after_userinfo(rest)) is not None:
         raise _Problem(_NO_USERINFO, _log_in_first(named))
+    if rest != text:
+        raise _Problem("an image reference has no URL scheme", f"drop the scheme: {_quote(rest)}")
     if _IMAGE_ID.fullmatch(text):
         raise _Problem(
             "a 64-character hex string is an image ID, not a repository name",
