@@ -173,19 +173,20 @@ def test_token_login_stores_identity_token(token_registry: Registry, docker_conf
     assert row["token_expires_at"] is not None
 
 
+def mtls_options(registry: Registry) -> list[str]:
+    """The CA and the client pair that log in to the mTLS registry."""
+    return [
+        *("--ca-file", str(registry.ca_file)),
+        *("--client-cert", str(registry.extra["client_cert"])),
+        *("--client-key", str(registry.extra["client_key"])),
+    ]
+
+
 def test_mtls_login(mtls_registry: Registry, docker_config: Path) -> None:
     code, _, err = login(mtls_registry, "--ca-file", str(mtls_registry.ca_file))
     assert code == 1 and "requires a client certificate" in err
     assert f"`regauth login {mtls_registry.host} --client-cert CERT --client-key KEY`" in err
-    code, _, err = login(
-        mtls_registry,
-        "--ca-file",
-        str(mtls_registry.ca_file),
-        "--client-cert",
-        str(mtls_registry.extra["client_cert"]),
-        "--client-key",
-        str(mtls_registry.extra["client_key"]),
-    )
+    code, _, err = login(mtls_registry, *mtls_options(mtls_registry))
     assert code == 0, err
     host_dir = Path.home() / ".config/containers/certs.d" / mtls_registry.host
     assert stat.S_IMODE((host_dir / "client.key").stat().st_mode) == 0o600
@@ -388,15 +389,7 @@ def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_as_it_was(
         (directory / "ca.crt").write_bytes(kept)
         (directory / "ca.crt").chmod(0o640)
     assert mtls_registry.ca_file is not None
-    code, _, err = login(
-        mtls_registry,
-        "--ca-file",
-        str(mtls_registry.ca_file),
-        "--client-cert",
-        str(mtls_registry.extra["client_cert"]),
-        "--client-key",
-        str(mtls_registry.extra["client_key"]),
-    )
+    code, _, err = login(mtls_registry, *mtls_options(mtls_registry))
     assert code == 1 and "testhelper" in err
     assert testhelper.stored() == {}
     if trusted_before:
