@@ -3,6 +3,11 @@
 Objects are written with server-side apply under one field manager and only when they differ
 from what is desired, so a second run changes nothing. ``remove`` deletes what carries the
 registry's label, which is exactly what ``apply`` wrote.
+
+Both run their writes twice: first as a server-side dry run, in which the API server checks
+every write's rights, validity and admission and keeps nothing, then for real. A verb the Role
+lacks or an object the server rejects is so refused before the first write, not halfway through
+(which would leave Secrets that no ServiceAccount or PodDefault names, or the reverse).
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ class _Kind:
 
     def __init__(self, api: client.ApiClient, kind: str) -> None:
         self.kind, self.api = kind, api
+        self.dry_run = False  # writes are checked by the API server and not kept
         self.path: tuple[str, ...]
         core: Any = client.CoreV1Api(api)
         custom: Any = client.CustomObjectsApi(api)
@@ -147,6 +153,7 @@ class _Kind:
         call(
             "patch", self.resource, namespace, self._patch, *args,
             field_manager=o.FIELD_MANAGER, force=True, _content_type=APPLY_PATCH,
+            dry_run=self._dry_run,
         )  # fmt: skip
 
     def create(self, body: Manifest) -> None:
@@ -154,7 +161,10 @@ class _Kind:
         it ignores a resourceVersion on a missing object, so it cannot guard a creation.)"""
         namespace = body["metadata"]["namespace"]
         args = (namespace, body) if not self.path else self._args(namespace, body)
-        call("create", self.resource, namespace, self._create, *args, field_manager=o.FIELD_MANAGER)
+        call(
+            "create", self.resource, namespace, self._create, *args,
+            field_manager=o.FIELD_MANAGER, dry_run=self._dry_run,
+        )  # fmt: skip
 
     def delete(self, namespace: str, name: str, *, resource_version: str | None = None) -> None:
         """Delete (already gone is fine); with ``resource_version``, only that version."""
@@ -164,7 +174,12 @@ class _Kind:
                 preconditions=client.V1Preconditions(resource_version=resource_version)
             )
         args = self._args(namespace, name)
-        missing_ok("delete", self.resource, namespace, self._delete, *args, body=options)
+        delete, kind = self._delete, self.resource
+        missing_ok("delete", kind, namespace, delete, *args, body=options, dry_run=self._dry_run)
+
+    @property
+    def _dry_run(self) -> str | None:
+        return "All" if self.dry_run else None
 
     def list(self, namespace: str, selector: str) -> list[Manifest]:
         args = self._args(namespace) if self.path else (namespace,)
@@ -253,6 +268,11 @@ class Applier:
         self._check_combined_names()
         self._check_layout(names.slug)
         self._note_pod_defaults(report)
+        self._rehearsed(report, lambda into: self._apply_writes(spec, into))
+        return report
+
+    def _apply_writes(self, spec: RegistrySpec, report: KubeReport) -> None:
+        names = o.Names(spec.host)
         # The PodDefault goes last: applying it first would offer a Configuration whose
         # Secrets do not exist yet.
         wanted = self.desired(spec)
@@ -268,12 +288,13 @@ class Applier:
             self.service_accounts,
             add=[names.docker_secret],
             remove=_pull_secrets(stale),  # under an older name
+            dry_run=self.dry_run,
         )
         report.service_accounts = self._accounts(names.docker_secret)
-        return report
 
     def status(self, spec: RegistrySpec) -> KubeReport:
         report = self._report(spec.host)
+        self._check_namespace()  # else a mistyped name would read as "not configured"
         self._note_pod_defaults(report)
         # The registry's own objects, then the combined pair its PodDefault mounts, as the
         # registries' Secrets make it now.
@@ -293,9 +314,14 @@ class Applier:
         return report
 
     def remove(self, host: str) -> KubeReport:
-        names = o.Names(host)
         report = self._report(host)
-        self._check_layout(names.slug)
+        self._check_namespace()  # else a mistyped name would read as "nothing to remove"
+        self._check_layout(o.Names(host).slug)
+        self._rehearsed(report, lambda into: self._remove_writes(host, into))
+        return report
+
+    def _remove_writes(self, host: str, report: KubeReport) -> None:
+        names = o.Names(host)
         # Every ServiceAccount that lists the Secret, not only the ones named now: an apply
         # may have added it to others.
         stale = self._stale(host, names.slug, set())
@@ -308,11 +334,26 @@ class Applier:
             report.notes.append(service_accounts_not_listed(host, self.namespace, cleaned))
         else:
             accounts += [a for a in listing if a not in accounts]
-        merge_pull_secrets(self.api, self.namespace, accounts, remove=secrets)
+        merge_pull_secrets(self.api, self.namespace, accounts, remove=secrets, dry_run=self.dry_run)
         report.objects += self._delete(stale)
         report.objects += self._combine()
         report.service_accounts = self._accounts(names.docker_secret, accounts)
-        return report
+
+    @property
+    def dry_run(self) -> bool:
+        return self.kinds["Secret"].dry_run
+
+    def _rehearsed(self, report: KubeReport, writes: Callable[[KubeReport], None]) -> None:
+        """``writes(report)`` as a dry run (into a report thrown away), then for real: see the
+        module's docstring."""
+        for kind in self.kinds.values():
+            kind.dry_run = True
+        try:
+            writes(self._report(report.host))
+        finally:
+            for kind in self.kinds.values():
+                kind.dry_run = False
+        writes(report)
 
     # -- checks before writing ---------------------------------------------------------------
 

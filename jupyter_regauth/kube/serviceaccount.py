@@ -59,9 +59,11 @@ def merge_pull_secrets(
     *,
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
+    dry_run: bool = False,
 ) -> list[str]:
     """Add ``add`` and drop ``remove`` in each existing account; returns the accounts changed.
-    Accounts that do not exist (yet) are skipped: Kubeflow creates ``default-editor`` later."""
+    Accounts that do not exist (yet) are skipped: Kubeflow creates ``default-editor`` later.
+    ``dry_run``: the API server checks the updates and keeps none."""
     core = client.CoreV1Api(api)
     changed = []
     for name in accounts:
@@ -85,7 +87,11 @@ def merge_pull_secrets(
             account.image_pull_secrets = kept
             try:
                 core.replace_namespaced_service_account(
-                    name, namespace, account, field_manager="jupyter-regauth"
+                    name,
+                    namespace,
+                    account,
+                    field_manager="jupyter-regauth",
+                    dry_run="All" if dry_run else None,
                 )
             except ApiException as error:
                 if error.status == 409 and attempt < 4:

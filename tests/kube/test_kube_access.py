@@ -20,7 +20,7 @@ from jupyter_regauth.kube.facade import registry_spec
 
 from ..conftest import Registry
 from .conftest import KubeCluster
-from .helpers import logged_in, managed_objects
+from .helpers import logged_in, managed_objects, pull_secret_names
 
 # The client's models are typed; the tests pass plain dicts, which it sends as they are.
 client: Any = kubernetes_client
@@ -131,6 +131,48 @@ def test_forbidden_names_the_verb_the_api_server_checked(
     resource = f"poddefaults.kubeflow.org in namespace {kube_namespace}"
     assert f"cannot create {resource}: forbidden" in err
     assert f"grant 'create' on {resource}" in err
+
+
+def test_a_refused_later_write_leaves_nothing_written(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    basic_registry: Registry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Role without 'update' on ServiceAccounts: apply's last write would be refused, and
+    the dry run finds that out before the Secrets and the PodDefault are written. Then a
+    Role without 'delete' on Secrets: remove leaves the ServiceAccount listing the Secret."""
+    logged_in(basic_registry)
+    role = rbac.role(kube_namespace)
+    [accounts] = [r for r in role["rules"] if r["resources"] == ["serviceaccounts"]]
+    accounts["verbs"].remove("update")
+    bind(kube_cluster, kube_namespace, "no-sa-update", role)
+    user = str(kube_cluster.kubeconfig("no-sa-update", namespace=kube_namespace))
+    assert main(["kube", "apply", basic_registry.host, "--kubeconfig", user]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot update serviceaccounts in namespace {kube_namespace}: forbidden" in err
+    with kube_cluster.api_client() as api:
+        assert managed_objects(api, kube_namespace) == []
+        assert pull_secret_names(api, kube_namespace) == []
+
+    admin = ["--kubeconfig", str(kube_cluster.admin_kubeconfig), "-n", kube_namespace]
+    assert main(["kube", "apply", basic_registry.host, *admin]) == 0
+    capsys.readouterr()
+    with kube_cluster.api_client() as api:
+        written = managed_objects(api, kube_namespace)
+        listed = pull_secret_names(api, kube_namespace)
+    role = rbac.role(kube_namespace)
+    role["metadata"]["name"] = "no-secret-delete"
+    role["rules"][0]["verbs"].remove("delete")
+    bind(kube_cluster, kube_namespace, "no-secret-delete", role)
+    user = str(kube_cluster.kubeconfig("no-secret-delete", namespace=kube_namespace))
+    assert main(["kube", "remove", basic_registry.host, "--kubeconfig", user]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot delete secrets in namespace {kube_namespace}: forbidden" in err
+    with kube_cluster.api_client() as api:
+        assert managed_objects(api, kube_namespace) == written
+        assert pull_secret_names(api, kube_namespace) == listed != []
 
 
 def test_in_cluster_service_account(

@@ -183,6 +183,13 @@ def test_missing_namespace_is_named(
     )
     assert cli.code == 1
     assert "Hint: check -n/--namespace, or create the namespace first" in cli.stderr
+    # status and remove name it too, rather than "not configured" or "nothing to remove".
+    for action in ("status", "remove"):
+        cli = regauth(
+            "kube", action, basic_registry.host, "-n", "no-such-ns", *admin_option(kube_cluster)
+        )
+        assert (cli.code, cli.stdout) == (1, ""), action
+        assert "namespace no-such-ns does not exist" in cli.stderr, action
     # A user who may write Secrets everywhere but not read namespaces: the write's 404 says it.
     user = f"no-ns-reader-{secrets.token_hex(3)}"
     role: Any = {"metadata": {"name": user}, "rules": rbac.RULES}
