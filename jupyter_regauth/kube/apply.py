@@ -43,6 +43,7 @@ from .serviceaccount import (
 )
 
 APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
 CONFLICT = 409
 # Rebuilding the combined Secrets after a conflict: each retry follows a write by another
 # applier, so a few are enough even with several registries applied at once.
@@ -155,6 +156,22 @@ class _Kind:
             field_manager=o.FIELD_MANAGER, force=True, _content_type=APPLY_PATCH,
             dry_run=self._dry_run,
         )  # fmt: skip
+
+    def drop_data_keys(self, live: Manifest, keys: Sequence[str]) -> str:
+        """Delete ``keys`` from a Secret's data, whoever set them (server-side apply removes
+        only the fields its own manager set), only onto the version of ``live`` read; returns
+        the new resourceVersion."""
+        meta = live["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        patch = {
+            "metadata": {"resourceVersion": meta["resourceVersion"]},
+            "data": dict.fromkeys(keys),  # null removes the key
+        }
+        patched = call(
+            "patch", self.resource, namespace, self._patch, *self._args(namespace, name, patch),
+            _content_type=MERGE_PATCH, field_manager=o.FIELD_MANAGER, dry_run=self._dry_run,
+        )  # fmt: skip
+        return _resource_version(self._json(patched))
 
     def create(self, body: Manifest) -> None:
         """Create the object; where it exists already, a 409 KubeError. (Apply creates too, but
@@ -433,12 +450,23 @@ class Applier:
         if live is not None and not found:
             return ObjectStatus(kind, name, True, True, [], "unchanged")
         if not guarded:
+            self._drop_stray_keys(body, live)
             self.kinds[kind].apply(body)
         elif live is None:
             self.kinds[kind].create(body)
         else:
-            self.kinds[kind].apply(body, resource_version=_resource_version(live))
+            version = self._drop_stray_keys(body, live) or _resource_version(live)
+            self.kinds[kind].apply(body, resource_version=version)
         return ObjectStatus(kind, name, True, True, found, "updated" if live else "created")
+
+    def _drop_stray_keys(self, body: Manifest, live: Manifest | None) -> str | None:
+        """Remove the data keys of ``live`` that ``body`` lacks (added by ``kubectl edit``, say:
+        our apply would leave them, and report the drift on every run); returns the new
+        resourceVersion, None where there were none."""
+        stray = sorted(set((live or {}).get("data") or {}) - set(body.get("data") or {}))
+        if live is None or not stray:
+            return None
+        return self.kinds[body["kind"]].drop_data_keys(live, stray)
 
     def _managed(self, selector: str) -> list[tuple[str, Manifest]]:
         full = f"{o.MANAGED_SELECTOR},{selector}"

@@ -133,6 +133,36 @@ def test_service_account_merge_is_idempotent_and_keeps_entries(
         assert again.service_accounts == {"default": True, "default-editor": True}
 
 
+def test_apply_removes_data_keys_added_by_hand(
+    kube_cluster: KubeCluster, kube_namespace: str, basic_registry: Registry, docker_config: Path
+) -> None:
+    """A key added with an update (as ``kubectl edit`` does) belongs to another field manager,
+    which our server-side apply would leave in place and report as drift on every run."""
+    service = logged_in(basic_registry)
+    names = Names(basic_registry.host)
+    admin: dict[str, Any] = {"kubeconfig": str(kube_cluster.admin_kubeconfig)}
+    service.kube_apply(basic_registry.host, kube_namespace, **admin)
+    extra = {"data": {"note.txt": "aGFuZC1hZGRlZA=="}}
+    with kube_cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        for name in (names.certificate_secret, "regauth-docker-secret"):  # own, combined
+            core.patch_namespaced_secret(name, kube_namespace, extra, field_manager="kubectl-edit")
+        status = service.kube_status(basic_registry.host, kube_namespace, **admin)
+        drifted = {s.name: s.drift for s in status.objects if s.drift}
+        assert drifted == {
+            names.certificate_secret: ["data.note.txt"],
+            "regauth-docker-secret": ["data.note.txt"],
+        }
+        repaired = service.kube_apply(basic_registry.host, kube_namespace, **admin)
+        assert repaired.configured
+        actions = {s.name: s.action for s in repaired.objects}
+        assert actions[names.certificate_secret] == actions["regauth-docker-secret"] == "updated"
+        for name in (names.certificate_secret, "regauth-docker-secret"):
+            assert "note.txt" not in secret_data(api, kube_namespace, name)[1]
+        again = service.kube_apply(basic_registry.host, kube_namespace, **admin)
+        assert not again.changed
+
+
 def test_status_reports_drift_and_remove_leaves_nothing(
     kube_cluster: KubeCluster,
     kube_namespace: str,
