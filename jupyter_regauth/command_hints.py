@@ -49,6 +49,10 @@ def _namespace_not_found(error: Error, prog: str) -> str:
     return "check -n/--namespace, or create the namespace first"
 
 
+def _invalid_selector(error: Error, prog: str) -> str:
+    return f"check -l/--selector: {error['hint']}"
+
+
 def _kube_forbidden(error: Error, prog: str) -> str:
     return f"{error['hint']}; `{prog} kube rbac` prints the Role jupyter-regauth needs"
 
@@ -108,6 +112,7 @@ HINTS: dict[str, Callable[[Error, str], str | None]] = {
     "kubelet_needs_password": _kubelet_needs_password,
     "namespace_not_found": _namespace_not_found,
     "kube_forbidden": _kube_forbidden,
+    "invalid_selector": _invalid_selector,
     "kubeconfig_not_found": _kubeconfig_not_found,
     "kube_layout_conflict": _layout_conflict,
     "foreign_secret": _foreign_secret,

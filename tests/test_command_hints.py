@@ -22,6 +22,7 @@ from jupyter_regauth.images.errors import NotAnArtifact
 from jupyter_regauth.kube.client import connect, failure
 from jupyter_regauth.kube.errors import (
     ForeignSecret,
+    InvalidSelector,
     KubeletNeedsPassword,
     LayoutConflict,
     NamespaceNotFound,
@@ -75,6 +76,7 @@ SAMPLES: list[tuple[RegAuthError | Note, bool]] = [
     (KubeletNeedsPassword(HOST, "an identity token"), True),
     (NamespaceNotFound("namespace team-a does not exist", "team-a"), True),
     (failure("get", "secrets", "team-a", ApiException(status=403, reason="Forbidden")), True),
+    (InvalidSelector("team in (a"), True),
     (_no_kubeconfig(), True),
     (LayoutConflict("mixed", namespace="a", hosts=["r.a"], kaptain_names=True, home="/h"), True),
     (LayoutConflict("mixed", namespace="a", hosts=["r.a"], kaptain_names=False, home="/h"), True),

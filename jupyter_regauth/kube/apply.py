@@ -28,6 +28,7 @@ from . import objects as o
 from .client import call, failure, missing_ok
 from .errors import (
     ForeignSecret,
+    InvalidSelector,
     KubeError,
     KubeletNeedsPassword,
     LayoutConflict,
@@ -649,7 +650,12 @@ def rollout(
     """Run ``action(namespace)`` for every namespace matching the label ``selector``,
     ``workers`` at a time; a namespace that fails is reported, the others go on."""
     core = client.CoreV1Api(api)
-    listed = call("list", "namespaces", "", core.list_namespace, label_selector=selector)
+    try:
+        listed = call("list", "namespaces", "", core.list_namespace, label_selector=selector)
+    except KubeError as error:
+        if error.status == 400:  # the one thing of ours in the request
+            raise InvalidSelector(selector) from None
+        raise
     namespaces = sorted(str(ns.metadata.name) for ns in listed.items if ns.metadata)
     result = RolloutReport(selector)
 

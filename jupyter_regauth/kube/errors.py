@@ -51,6 +51,23 @@ class NamespaceNotFound(KubeError):
         self.namespace = namespace
 
 
+class InvalidSelector(KubeError):
+    """The API server could not parse the label ``selector``."""
+
+    code = "invalid_selector"
+    fields = ("selector",)
+
+    def __init__(self, selector: str) -> None:
+        super().__init__(
+            f"the label selector {selector!r} is not valid",
+            hint="write it as Kubernetes does: key=value, key!=value, key, !key, "
+            "key in (a,b), joined by commas",
+            status=400,
+            reason="BadRequest",
+        )
+        self.selector = selector
+
+
 class KubeForbidden(KubeError):
     """403: the account may not ``verb`` the ``resource`` there."""
 

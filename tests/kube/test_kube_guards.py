@@ -427,6 +427,21 @@ def test_rollout_cli_counts_and_fails_on_a_failed_namespace(
                 core.delete_namespace(name)
 
 
+def test_rollout_names_an_invalid_selector(
+    kube_cluster: KubeCluster,
+    basic_registry: Registry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logged_in(basic_registry)
+    for selector in ("team in (a", "team=a b", "=a"):
+        argv = ["kube", "rollout", basic_registry.host, "-l", selector]
+        assert main([*argv, *admin_option(kube_cluster)]) == 1
+        err = capsys.readouterr().err
+        assert f"the label selector {selector!r} is not valid" in err, selector
+        assert "Hint: check -l/--selector: write it as Kubernetes does" in err
+
+
 def test_a_relative_home_is_refused_before_the_cluster_is_asked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
