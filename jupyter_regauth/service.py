@@ -57,7 +57,9 @@ class RegistryStatus:
 
     host: str
     name: str
-    source: str  # "admin", "user" or "config" (credentials in config.json, no profile)
+    # "admin", "user", "config" (credentials in config.json, no profile), or "none" (a host
+    # asked about that is in neither)
+    source: str
     reachable: bool | None = None
     trusted: bool | None = None
     authenticated: bool | None = None
@@ -224,10 +226,11 @@ class RegAuth:
         host = normalize_host(host)
         profile = self.profile(host)
         creds = self.docker_config.get(host)
+        known = self.profiles.get(host)
         status = RegistryStatus(
             host,
             profile.name,
-            profile.source if self.profiles.get(host) else "config",
+            known.source if known else "config" if creds else "none",
             insecure=profile.insecure,
             username=creds.username if creds else None,
         )

@@ -53,6 +53,21 @@ def test_login_right_stores_everything(basic_registry: Registry, docker_config: 
     assert row["username"] == "alice" and row["source"] == "user"
 
 
+def test_ls_names_where_a_host_asked_about_comes_from(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """A host in neither a profile nor config.json is "none", not "config"."""
+    [row] = regauth("ls", basic_registry.host, "--json").json()
+    assert (row["source"], row["username"]) == ("none", None)
+    token = base64.b64encode(f"alice:{basic_registry.password}".encode()).decode()
+    docker_config.mkdir(parents=True, exist_ok=True)
+    (docker_config / "config.json").write_text(
+        json.dumps({"auths": {basic_registry.host: {"auth": token}}})
+    )
+    [row] = regauth("ls", basic_registry.host, "--json").json()
+    assert (row["source"], row["username"]) == ("config", "alice")
+
+
 def test_the_command_leaves_out_modules_it_never_uses(
     basic_registry: Registry, docker_config: Path
 ) -> None:

@@ -38,7 +38,7 @@ export interface IVersion {
   default_base_image: string | null;
 }
 
-export type RegistrySource = 'admin' | 'user' | 'config';
+export type RegistrySource = 'admin' | 'user' | 'config' | 'none';
 
 export interface IRegistryStatus {
   host: string;
