@@ -61,6 +61,19 @@ def wait_allowed(kube_cluster: KubeCluster, namespace: str, user: str) -> None:
     raise AssertionError(f"{user} was never allowed in {namespace}")
 
 
+def user_without(
+    kube_cluster: KubeCluster, namespace: str, resource: str, verb: str, user: str
+) -> str:
+    """The kubeconfig of ``user``, bound in ``namespace`` to the printed Role without ``verb``
+    on ``resource`` (a Role of its own name)."""
+    role = rbac.role(namespace)
+    role["metadata"]["name"] = user
+    [rule] = [r for r in role["rules"] if r["resources"] == [resource]]
+    rule["verbs"].remove(verb)
+    bind(kube_cluster, namespace, user, role)
+    return str(kube_cluster.kubeconfig(user, namespace=namespace))
+
+
 def test_printed_role_is_enough(
     kube_cluster: KubeCluster,
     kube_namespace: str,
@@ -91,10 +104,7 @@ def test_user_without_rights_is_told_the_verb_and_resource(
 ) -> None:
     logged_in(basic_registry)
     # A Role missing only "patch" on secrets: the error names exactly that.
-    role = rbac.role(kube_namespace)
-    role["rules"][0]["verbs"].remove("patch")
-    bind(kube_cluster, kube_namespace, "no-patch", role)
-    user = str(kube_cluster.kubeconfig("no-patch", namespace=kube_namespace))
+    user = user_without(kube_cluster, kube_namespace, "secrets", "patch", "no-patch")
     code = main(["kube", "apply", basic_registry.host, "--kubeconfig", user])
     err = capsys.readouterr().err
     assert code == 1
@@ -121,11 +131,7 @@ def test_forbidden_names_the_verb_the_api_server_checked(
     """Server-side apply is a patch, but one that creates the object needs 'create' too: the
     refusal names the verb the API server refused, not the request's."""
     logged_in(basic_registry)
-    role = rbac.role(kube_namespace)
-    [pod_defaults] = [r for r in role["rules"] if r["resources"] == ["poddefaults"]]
-    pod_defaults["verbs"].remove("create")
-    bind(kube_cluster, kube_namespace, "no-create", role)
-    user = str(kube_cluster.kubeconfig("no-create", namespace=kube_namespace))
+    user = user_without(kube_cluster, kube_namespace, "poddefaults", "create", "no-create")
     assert main(["kube", "apply", basic_registry.host, "--kubeconfig", user]) == 1
     err = capsys.readouterr().err
     resource = f"poddefaults.kubeflow.org in namespace {kube_namespace}"
@@ -144,11 +150,7 @@ def test_a_refused_later_write_leaves_nothing_written(
     the dry run finds that out before the Secrets and the PodDefault are written. Then a
     Role without 'delete' on Secrets: remove leaves the ServiceAccount listing the Secret."""
     logged_in(basic_registry)
-    role = rbac.role(kube_namespace)
-    [accounts] = [r for r in role["rules"] if r["resources"] == ["serviceaccounts"]]
-    accounts["verbs"].remove("update")
-    bind(kube_cluster, kube_namespace, "no-sa-update", role)
-    user = str(kube_cluster.kubeconfig("no-sa-update", namespace=kube_namespace))
+    user = user_without(kube_cluster, kube_namespace, "serviceaccounts", "update", "no-update")
     assert main(["kube", "apply", basic_registry.host, "--kubeconfig", user]) == 1
     err = capsys.readouterr().err
     assert f"cannot update serviceaccounts in namespace {kube_namespace}: forbidden" in err
@@ -162,11 +164,7 @@ def test_a_refused_later_write_leaves_nothing_written(
     with kube_cluster.api_client() as api:
         written = managed_objects(api, kube_namespace)
         listed = pull_secret_names(api, kube_namespace)
-    role = rbac.role(kube_namespace)
-    role["metadata"]["name"] = "no-secret-delete"
-    role["rules"][0]["verbs"].remove("delete")
-    bind(kube_cluster, kube_namespace, "no-secret-delete", role)
-    user = str(kube_cluster.kubeconfig("no-secret-delete", namespace=kube_namespace))
+    user = user_without(kube_cluster, kube_namespace, "secrets", "delete", "no-delete")
     assert main(["kube", "remove", basic_registry.host, "--kubeconfig", user]) == 1
     err = capsys.readouterr().err
     assert f"cannot delete secrets in namespace {kube_namespace}: forbidden" in err

@@ -40,7 +40,7 @@ from ..test_magics import Session, ip, shell  # noqa: F401 (fixtures)
 from ..test_server_openapi import check_named
 from .conftest import KubeCluster
 from .helpers import logged_in, managed_objects, pull_secret_names, secret_data
-from .test_kube_access import bind, wait_allowed
+from .test_kube_access import user_without, wait_allowed
 
 # The client's models are typed; the tests pass plain dicts, which it sends as they are.
 client: Any = kubernetes_client
@@ -348,10 +348,7 @@ def test_remove_cleans_every_service_account(
         assert removed.service_accounts["builder"] is False and removed.notes == []
 
     # Where ServiceAccounts may not be listed, the named ones are cleaned and the result says so.
-    role = rbac.role(kube_namespace)
-    role["rules"][1]["verbs"].remove("list")
-    bind(kube_cluster, kube_namespace, "no-sa-list", role)
-    user = str(kube_cluster.kubeconfig("no-sa-list", namespace=kube_namespace))
+    user = user_without(kube_cluster, kube_namespace, "serviceaccounts", "list", "no-sa-list")
     service.kube_apply(basic_registry.host, kubeconfig=user)
     removed = service.kube_remove(basic_registry.host, kubeconfig=user)
     [note] = removed.to_dict()["note_details"]
