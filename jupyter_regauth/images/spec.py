@@ -87,6 +87,9 @@ class BuildSpec:
     python: PythonSpec | None = None  # resolved into a layer and PYTHONPATH by the build
     compression: str = GZIP  # of the layers made: gzip or zstd (see images.compression)
 
+    def __post_init__(self) -> None:
+        _check_process_strings(self)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> BuildSpec:
         """Validate a parsed spec; relative layer sources resolve against ``base_dir``."""
@@ -104,7 +107,7 @@ class BuildSpec:
             platform=Platform.parse(_str(platform, "platform")) if platform else Platform(),
             tag=_opt_str(data, "tag") or "latest",
             layers=tuple(_layer(i, item, base_dir) for i, item in enumerate(_layers(data))),
-            env=_env(data),
+            env=_str_map(data, "env"),
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
             workdir=_expandable(_opt_str(data, "workdir"), "workdir"),
@@ -262,17 +265,35 @@ def _expandable(value: _Text, where: str) -> _Text:
     return value
 
 
-def _env(data: Mapping[str, Any]) -> dict[str, str]:
-    """``env``, with names a process environment can hold (``A=B: a`` was written as
-    ``A=B=a``, which is the variable A)."""
-    env = _str_map(data, "env")
-    for name in env:
+def _check_process_strings(spec: BuildSpec) -> None:
+    """What a container's process is given: env names a process environment can hold
+    (``A=B: a`` was written as ``A=B=a``, which is the variable A), and no NUL in an env
+    value, an argument, the working directory or the user, as execve refuses a NUL and C
+    reads a string only up to one. A value is named by where it is, never shown: an env
+    value may be a secret."""
+    for name, value in spec.env.items():
         if not name or any(c == "=" or c == "\0" or c.isspace() for c in name):
             raise BuildSpecError(
                 f"env name {name!r} is empty or has =, whitespace or NUL in it",
                 hint="e.g. env: {MODEL_DIR: /model}",
             )
-    return env
+        if "\0" in value:
+            raise BuildSpecError(
+                f"env.{name} has a NUL character in its value",
+                hint="a process environment cannot hold one: remove it",
+            )
+    for key in ("entrypoint", "cmd"):
+        for i, arg in enumerate(getattr(spec, key) or ()):
+            if "\0" in arg:
+                raise BuildSpecError(
+                    f"{key}[{i}] has a NUL character in it",
+                    hint="a process's arguments cannot hold one: remove it",
+                )
+    for key, what in (("workdir", "a path"), ("user", "a user name")):
+        if "\0" in (getattr(spec, key) or ""):
+            raise BuildSpecError(
+                f"{key} has a NUL character in it", hint=f"{what} cannot hold one: remove it"
+            )
 
 
 def _user(value: object) -> str | None:

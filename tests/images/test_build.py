@@ -203,6 +203,36 @@ def test_an_env_name_a_process_cannot_hold_is_refused(name: str) -> None:
         BuildSpec.from_dict({"env": {name: "a"}})
 
 
+def test_a_nul_a_process_cannot_be_given_is_refused_by_where_it_is(tmp_path: Path) -> None:
+    """execve refuses a NUL in the environment or the arguments (and C reads a path or a user
+    name only up to one): such a value was written into the config, for the container to fail
+    at its start. The error names the variable, never its value: that may be a secret."""
+    secret = "s3cr3t\0tail"
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text('env: {TOKEN: "s3cr3t\\0tail"}\n')  # YAML's escape for a NUL
+    for make in (
+        lambda: BuildSpec.from_dict({"env": {"A": "1", "TOKEN": secret}}),
+        lambda: BuildSpec.load(spec_file),
+        lambda: BuildSpec(env={"TOKEN": secret}),  # the Python API checks as a spec does
+    ):
+        with pytest.raises(BuildSpecError) as err:
+            make()
+        assert err.value.message == "env.TOKEN has a NUL character in its value"
+        assert "s3cr3t" not in str(err.value) and "s3cr3t" not in json.dumps(err.value.to_dict())
+    for fields, where in [
+        ({"entrypoint": ["python", "serve\0.py"]}, "entrypoint[1]"),
+        ({"cmd": ["\0"]}, "cmd[0]"),
+        ({"workdir": "/srv\0/app"}, "workdir"),
+        ({"user": "app\0"}, "user"),
+    ]:
+        with pytest.raises(BuildSpecError, match=rf"^{re.escape(where)} has a NUL character"):
+            BuildSpec.from_dict(fields)
+        with pytest.raises(BuildSpecError, match=rf"^{re.escape(where)} has a NUL character"):
+            BuildSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    with pytest.raises(BuildSpecError, match=r"env name 'A\\x00B' is empty or"):
+        BuildSpec(env={"A\0B": "a"})  # a name, as from a spec
+
+
 def test_a_numeric_user_is_a_uid(tmp_path: Path) -> None:
     """YAML reads ``user: 1000`` as a number, which was refused; env and label values took
     numbers already."""
