@@ -112,7 +112,7 @@ class BuildSpec:
             cmd=_opt_argv(data, "cmd"),
             workdir=_expandable(_opt_str(data, "workdir"), "workdir"),
             user=_expandable(_user(data.get("user")), "user"),
-            labels=_str_map(data, "labels"),
+            labels=_labels(data),
             title=_opt_str(data, "title"),
             source=_opt_str(data, "source"),
             revision=_opt_str(data, "revision"),
@@ -181,6 +181,8 @@ class BuildSpec:
             revised.append("user-vars")
         if any("$" in value for value in self.labels.values()):
             revised.append("labels-vars")
+        if any("$" in name for name in self.labels):
+            revised.append("labels-names-vars")  # were written as given
         return revised
 
 
@@ -253,6 +255,14 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
         _str(k, f"{key} name"): _expandable(_scalar(v, f"{key}.{k}"), f"{key}.{k}")
         for k, v in value.items()
     }
+
+
+def _labels(data: Mapping[str, Any]) -> dict[str, str]:
+    """``labels``: a name is expanded as its value is, as BuildKit's LABEL does."""
+    labels = _str_map(data, "labels")
+    for name in labels:
+        _expandable(name, "labels name")
+    return labels
 
 
 _Text = TypeVar("_Text", str, str | None)

@@ -394,6 +394,31 @@ def test_workdir_user_and_label_values_expand_the_images_env(tmp_path: Path) -> 
             BuildSpec.from_dict({key: "/srv/${HOME"})
 
 
+def test_label_names_expand_as_their_values_do(tmp_path: Path) -> None:
+    """BuildKit's LABEL expands a name as it does a value (``LABEL ${NS}.team=ml``); a spec
+    wrote the name as given, so the label was literally ``${NS}.team``."""
+    spec = BuildSpec.from_dict(
+        {
+            "env": {"NS": "com.example"},
+            "labels": {"${NS}.team": "ml", "\\$literal": "x", "${NOPE:-plain}": "${NS}"},
+        }
+    )
+    config = json.loads(build(spec, tmp_path / "out").config)
+    labels = config["config"]["Labels"]
+    assert labels["com.example.team"] == "ml" and labels["$literal"] == "x"
+    assert labels["plain"] == "com.example" and "${NS}.team" not in labels
+    assert "com.example.team" in config["history"][-1]["created_by"]
+    # An image built when the names were written as given is rebuilt, not found unchanged.
+    assert spec.config_fields()["revised"] == ["labels-vars", "labels-names-vars"]
+    assert "revised" not in BuildSpec.from_dict({"labels": {"a.b": "c"}}).config_fields()
+
+    with pytest.raises(BuildSpecError, match=r"labels name: '\$\{NS' has no closing \}"):
+        BuildSpec.from_dict({"labels": {"${NS": "x"}})
+    needed = BuildSpec.from_dict({"labels": {"${NS:?set NS}.team": "ml"}})
+    with pytest.raises(BuildSpecError, match="labels name: NS: set NS"):
+        build(needed, tmp_path / "needed")
+
+
 def test_a_variable_that_must_be_set_fails_before_any_layer_is_made(
     base_layout: OCILayout, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
