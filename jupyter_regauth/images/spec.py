@@ -28,7 +28,10 @@ class LayerSpec:
 
     src: str
     dest: str = "/"
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # held as an Excludes: compiled here, once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exclude", Excludes(self.exclude))
 
     def source(self) -> LayerSource:
         return LayerSource(self.src, self.dest, self.exclude)
@@ -407,13 +410,13 @@ def _layer(index: int, item: object, base_dir: str | Path | None) -> LayerSpec:
     exclude = item.get("exclude") or []
     if isinstance(exclude, str):
         exclude = [exclude]
-    if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
+    if not isinstance(exclude, list | tuple) or not all(isinstance(p, str) for p in exclude):
         raise BuildSpecError(f"{where}.exclude must be a list of patterns", hint='e.g. ["*.tmp"]')
     try:
-        Excludes(exclude)  # a malformed pattern fails now rather than mid-build
+        excludes = Excludes(exclude)  # a malformed pattern fails now rather than mid-build
     except ImageError as exc:
         raise BuildSpecError(f"{where}.exclude: {exc.message}", hint=exc.hint) from None
-    return LayerSpec(str(src), _str(item.get("dest", "/"), f"{where}.dest"), tuple(exclude))
+    return LayerSpec(str(src), _str(item.get("dest", "/"), f"{where}.dest"), excludes)
 
 
 def _str_list(value: object, key: str, example: str) -> tuple[str, ...]:

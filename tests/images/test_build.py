@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_regauth.images import media
+from jupyter_regauth.images import ignore, media
 from jupyter_regauth.images.build import CONTENT_DIGEST_LABEL, build
 from jupyter_regauth.images.errors import BuildSpecError, ImageError
 from jupyter_regauth.images.layout import OCILayout
@@ -392,6 +392,23 @@ def test_workdir_user_and_label_values_expand_the_images_env(tmp_path: Path) -> 
     for key in ("workdir", "user"):
         with pytest.raises(BuildSpecError, match=rf"{key}: '\$\{{HOME' has no closing \}}"):
             BuildSpec.from_dict({key: "/srv/${HOME"})
+
+
+def test_a_layers_exclude_patterns_are_compiled_once_for_a_build(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the spec is read: the walk that makes the layer, and the one that finds a rebuild
+    unchanged, match with the spec's compiled patterns, as does a layer the workdir moved."""
+    compiled: list[str] = []
+    real = ignore._compile
+    monkeypatch.setattr(ignore, "_compile", lambda raw: compiled.append(raw) or real(raw))
+    layers = [{"src": str(model_dir / "model"), "dest": "models", "exclude": ["*.tmp", "!a"]}]
+    spec = BuildSpec.from_dict({"workdir": "/srv", "layers": layers})
+    first = build(spec, tmp_path / "out")
+    again = build(spec, tmp_path / "out")
+    assert again.reused and again.manifest_digest == first.manifest_digest
+    assert compiled == ["*.tmp", "!a"]
+    assert "srv/models/scratch.tmp" not in _layer_names(OCILayout.open(tmp_path / "out"), "latest")
 
 
 def test_label_names_expand_as_their_values_do(tmp_path: Path) -> None:
