@@ -479,14 +479,14 @@ class RegAuth:
         if not Path(directory).is_dir():
             raise ImageError(f"{directory} is not a directory", hint="give the model directory")
         ignore_file = Path(directory) / ".dockerignore"
-        patterns = read_ignore_file(ignore_file) if ignore_file.is_file() else []
-        Excludes(exclude)  # a bad pattern is named as given, not as the spec's layers[0]
+        ignored = read_ignore_file(ignore_file) if ignore_file.is_file() else Excludes()
+        given = Excludes(exclude)  # a bad pattern is named as given, not as the spec's layers[0]
         src = str(Path(directory).resolve())
         spec = BuildSpec.from_dict(
             {
                 "base": base,
                 "platform": platform,
-                "layers": [{"src": src, "dest": dest, "exclude": [*patterns, *exclude]}],
+                "layers": [{"src": src, "dest": dest, "exclude": ignored.followed_by(given)}],
                 "compression": compression,
             }
         )

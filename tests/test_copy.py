@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from jupyter_regauth.credentials import DockerConfig
+from jupyter_regauth.errors import RegAuthError
 from jupyter_regauth.images import media
 from jupyter_regauth.images.copy import parse_mirror_list
+from jupyter_regauth.images.errors import ImageError
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.manifest import (
     Descriptor,
@@ -355,6 +357,129 @@ def test_a_copy_resumes_when_the_source_drops_mid_blob(
         assert copied.digest == pushed.digest
         assert service.inspect(f"{target.host}/team/big:v1")["digest"] == pushed.digest
         # The target verified the layer's digest when its upload completed.
+
+
+def random_image_layout(
+    root: Path, sizes: tuple[int, ...], tag: str = "v1"
+) -> tuple[OCILayout, list[str]]:
+    """An image of incompressible layers of ``sizes`` under ``tag``, and its config's and
+    layers' digests (its own content: no other test's image shares a blob with it)."""
+    layout = OCILayout.create(root)
+    layers = [layout.write_blob(os.urandom(size)) for size in sizes]
+    config = Document.build(
+        media.OCI_CONFIG,
+        Platform().to_dict()
+        | {"rootfs": {"type": "layers", "diff_ids": [d.digest for d in layers]}},
+    )
+    layout.write_blob(config.raw)
+    descriptors = [Descriptor(media.OCI_LAYER, d.digest, d.size) for d in layers]
+    layout.put_manifest(new_image_manifest(config.descriptor(), descriptors), tag)
+    return layout, [config.digest, *(d.digest for d in layers)]
+
+
+def registry_blob(server: LocalRegistry, digest: str) -> Path:
+    """Where the distribution registry's filesystem storage keeps a blob's bytes."""
+    hex_digest = digest.removeprefix("sha256:")
+    return (
+        server.workdir
+        / "data/docker/registry/v2/blobs/sha256"
+        / hex_digest[:2]
+        / hex_digest
+        / "data"
+    )
+
+
+def left_behind(root: Path) -> dict[str, bytes]:
+    """The files a failed pull left in its layout's blob directory, each checked to be a whole,
+    verified blob under its digest (no temporary file, no partial one)."""
+    blobs = {p.name: p.read_bytes() for p in (root / "blobs" / "sha256").iterdir()}
+    for name, data in blobs.items():
+        assert hashlib.sha256(data).hexdigest() == name, f"{name} is not the blob it is named by"
+    return blobs
+
+
+def test_a_pull_that_fails_on_a_corrupt_blob_leaves_no_layout_but_verified_blobs(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """The registry serves one layer with other bytes: the pull fails, and what it leaves is
+    the other blobs, each verified under its digest, and neither index.json nor oci-layout, so
+    nothing takes the directory for a layout with that image. Pulled again, once the registry
+    has the layer right, only that layer is fetched."""
+    source, (config, *layers) = random_image_layout(tmp_path / "src", (64 << 10,) * 3)
+    ref = f"{basic_registry.host}/failed/pull:v1"
+    logged_in.copy(f"oci:{source.root}:v1", ref)  # as it is: skopeo would compress the layers
+    stored = registry_blob(basic_registry.server, layers[1])
+    good = stored.read_bytes()
+    stored.write_bytes(bytes([good[0] ^ 0xFF]) + good[1:])  # same size, other bytes
+
+    out = tmp_path / "pulled"
+    run = regauth("pull", ref, "--oci-layout", str(out))
+    assert run.code == 1 and f"does not hash to {layers[1]}" in run.stderr
+    kept = left_behind(out)
+    assert set(kept) == {d.removeprefix("sha256:") for d in (config, layers[0], layers[2])}
+    assert not (out / "index.json").exists() and not (out / "oci-layout").exists()
+    with pytest.raises(ImageError, match="is not an OCI image layout"):
+        OCILayout.open(out)
+
+    # Into a layout that holds an image already: its index.json is left as it was.
+    other, _ = random_image_layout(tmp_path / "other", (1 << 10,), "old")
+    index = (other.root / "index.json").read_bytes()
+    run = regauth("pull", ref, "--oci-layout", str(other.root))
+    assert run.code == 1 and f"does not hash to {layers[1]}" in run.stderr
+    assert (other.root / "index.json").read_bytes() == index
+    assert layers[1].removeprefix("sha256:") not in left_behind(other.root)
+    skopeo("inspect", f"oci:{other.root}:old")
+
+    stored.write_bytes(good)
+    again = regauth("pull", ref, "--oci-layout", str(out), "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["blobs"] == {"exists": 3, "uploaded": 1}
+    assert json.loads(skopeo("inspect", f"oci:{out}:v1"))["Layers"] == layers
+    pulled = OCILayout.open(out)
+    for digest in pulled.blobs():
+        pulled.verify_blob(digest)
+
+
+def test_a_pull_cut_off_mid_blob_leaves_no_part_of_it(
+    pki: PKI, tmp_path: Path, docker_config: Path
+) -> None:
+    """The registry is killed while a large layer streams into the layout: the pull fails,
+    no part of that layer is left under its digest (or under any name), and no layout files
+    are written. Pulled again once the registry is back, the blobs kept are not fetched again."""
+    source, (config, small, big) = random_image_layout(tmp_path / "src", (64 << 10, 24 << 20))
+    server = LocalRegistry(tmp_path / "registry", ca=pki.ca)
+    killed: list[ProgressEvent] = []
+
+    def progress(event: ProgressEvent) -> None:
+        cut = event.id == big and event.state == "uploading" and event.bytes_done >= 8 << 20
+        if cut and not killed:
+            killed.append(event)
+            assert server.process is not None
+            server.process.kill()  # not stopped: a graceful stop lets the response finish
+            server.process.wait()
+
+    with server:
+        profiles = ProfileStore(registries=[{"host": server.host, "ca_file": str(pki.ca_file)}])
+        service = RegAuth(profiles=profiles, docker_config=DockerConfig(docker_config))
+        ref = f"{server.host}/team/cut:v1"
+        service.copy(f"oci:{source.root}:v1", ref)
+        out = tmp_path / "pulled"
+        with pytest.raises(RegAuthError):
+            service.pull(ref, out, oci_layout=True, progress=progress)
+        assert killed, "the registry was killed mid-blob"
+        kept = left_behind(out)
+        assert big.removeprefix("sha256:") not in kept
+        assert set(kept) <= {config.removeprefix("sha256:"), small.removeprefix("sha256:")}
+        assert not (out / "index.json").exists() and not (out / "oci-layout").exists()
+
+        server.stop()
+        server.start()
+        again = service.pull(ref, out, oci_layout=True)
+        assert again["blobs"].get("exists", 0) == len(kept)
+        pulled = OCILayout.open(out)
+        assert pulled.resolve("v1").digest == source.resolve("v1").digest
+        for digest in pulled.blobs():
+            pulled.verify_blob(digest)
 
 
 def test_mirror_list_destinations_are_in_the_target_host() -> None:

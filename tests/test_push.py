@@ -17,6 +17,7 @@ import httpx
 import pytest
 import zstandard
 
+from jupyter_regauth.images import ignore
 from jupyter_regauth.images.errors import BuildSpecError
 from jupyter_regauth.images.layout import OCILayout
 from jupyter_regauth.images.progress import ProgressEvent
@@ -333,6 +334,25 @@ def test_the_directory_dockerignore_and_excludes_leave_files_out(
     (model / ".dockerignore").unlink()
     bad_flag = regauth("push", str(model), ref, "--exclude", "[x")
     assert bad_flag.code == 1 and "Error: Bad exclude pattern '[x': unclosed [" in bad_flag.stderr
+
+
+def test_a_push_compiles_each_exclude_pattern_once(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The .dockerignore's patterns and the given ones are each compiled once, where they are
+    read (so an error names where a bad one came from), and the walks match with those."""
+    model = model_dir(tmp_path)
+    (model / "train.log").write_text("noise")
+    (model / ".dockerignore").write_text("*.log\n!keep.log\n")
+    compiled: list[str] = []
+    real = ignore._compile
+    monkeypatch.setattr(ignore, "_compile", lambda raw: compiled.append(raw) or real(raw))
+    ref = f"{basic_registry.host}/team/compiled:v1"
+    logged_in.push_directory(model, ref, exclude=[".ipynb_checkpoints"])
+    assert compiled == ["*.log", "!keep.log", ".ipynb_checkpoints"]
+    skopeo("copy", f"docker://{ref}", f"oci:{tmp_path / 'copy'}:v1")
+    files = extracted(tmp_path / "copy", "v1", tmp_path / "root")
+    assert "model/train.log" not in files and "model/config.json" in files
 
 
 def test_bad_input_is_explained(

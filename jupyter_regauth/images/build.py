@@ -265,8 +265,9 @@ def in_workdir(spec: BuildSpec, base: BaseImage) -> BuildSpec:
 
 def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], list[str]]:
     """The base's runtime config with ``spec``'s env, entrypoint, cmd, workdir, user and
-    labels, and those changes as history lines. A build takes it before any layer too, so a
-    ``${VAR:?message}`` fails then, not once the layers are made or sent."""
+    labels (their names expanded too), and those changes as history lines. A build takes it
+    before any layer too, so a ``${VAR:?message}`` fails then, not once the layers are made
+    or sent."""
     run: dict[str, Any] = dict(base_config.get("config") or {})
     changes: list[str] = []
     env = config_env(base_config)
@@ -292,7 +293,12 @@ def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], 
         run["User"] = expand(spec.user, env, "user")
         changes.append(f"USER {run['User']}")
     labels = dict(run.get("Labels") or {})
-    labels.update({key: expand(value, env, f"labels.{key}") for key, value in spec.labels.items()})
+    labels.update(
+        {
+            expand(key, env, "labels name"): expand(value, env, f"labels.{key}")
+            for key, value in spec.labels.items()
+        }
+    )
     run["Labels"] = labels
     return run, changes
 

@@ -24,27 +24,44 @@ class _Pattern:
     negate: bool
 
 
-class Excludes:
-    def __init__(self, patterns: Iterable[str] = ()) -> None:
-        self._patterns = [p for p in (_compile(raw) for raw in patterns) if p is not None]
-        self.has_negations = any(p.negate for p in self._patterns)
+class Excludes(tuple[str, ...]):
+    """Exclude patterns: the tuple of them as given, compiled once, when it is made (a
+    malformed one fails then). Made from an Excludes, it is that one, as ``tuple(t)`` is
+    ``t``: a layer's patterns are compiled where the layer is defined, and its walks match
+    with them as they are."""
 
-    def __bool__(self) -> bool:
-        return bool(self._patterns)
+    _compiled: list[_Pattern]
+    has_negations: bool
+
+    def __new__(cls, patterns: Iterable[str] = ()) -> Excludes:
+        if isinstance(patterns, Excludes):
+            return patterns
+        self = super().__new__(cls, patterns)
+        self._compiled = [p for p in (_compile(raw) for raw in self) if p is not None]
+        self.has_negations = any(p.negate for p in self._compiled)
+        return self
+
+    def followed_by(self, other: Excludes) -> Excludes:
+        """These patterns, then ``other``'s (which win where both match), neither compiled
+        again."""
+        joined = tuple.__new__(Excludes, (*self, *other))
+        joined._compiled = [*self._compiled, *other._compiled]
+        joined.has_negations = self.has_negations or other.has_negations
+        return joined
 
     def excluded(self, rel: str) -> bool:
         """Whether the slash-separated relative path ``rel`` is excluded."""
-        if not self._patterns:
+        if not self._compiled:
             return False
         parents = _self_and_parents(rel)
         result = False
-        for pat in self._patterns:
+        for pat in self._compiled:
             if any(pat.regex.match(p) for p in parents):
                 result = not pat.negate
         return result
 
 
-def read_ignore_file(path: Path) -> list[str]:
+def read_ignore_file(path: Path) -> Excludes:
     """The patterns of a ``.dockerignore`` file, read as Docker reads one: UTF-8, a byte order
     mark dropped, a line with ``#`` in its first column a comment, blank lines skipped."""
     try:
@@ -55,10 +72,9 @@ def read_ignore_file(path: Path) -> list[str]:
         raise ImageError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
     patterns = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     try:
-        Excludes(patterns)
+        return Excludes(patterns)
     except ImageError as exc:
         raise ImageError(f"{path}: {exc.message}", hint=exc.hint) from None
-    return patterns
 
 
 def _self_and_parents(rel: str) -> list[str]:

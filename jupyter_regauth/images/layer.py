@@ -41,7 +41,7 @@ class LayerSource:
 
     A directory's contents go under ``dest``; a file becomes ``dest``, or ``dest/<name>`` when
     ``dest`` ends with ``/``. ``exclude`` holds ``.dockerignore``-style patterns, relative to
-    ``src``.
+    ``src`` (compiled by the walk, unless they are an :class:`~.ignore.Excludes` already).
     """
 
     src: str | os.PathLike[str]

@@ -1,7 +1,10 @@
 """OCI image layout on disk: ``oci-layout``, ``index.json`` and ``blobs/sha256/<hex>``.
 
 Blobs are written to a temporary file in the blob directory, hashed while written, checked against
-the expected digest and renamed into place, so a reader never sees a partial or wrong blob.
+the expected digest and renamed into place, so a reader never sees a partial or wrong blob. A new
+layout gets its ``index.json`` and then its ``oci-layout`` with its first image, after that image's
+blobs: a write that fails before leaves verified blobs, which a retry does not fetch again, and
+no layout that looks whole (as skopeo writes both only once an image is complete).
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class OCILayout:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._blob_dir = self.root / "blobs" / "sha256"
+        self._new = False  # created here, and no image put in it yet: no oci-layout file
 
     @classmethod
     def open(cls, root: str | os.PathLike[str]) -> OCILayout:
@@ -99,7 +103,8 @@ class OCILayout:
 
     @classmethod
     def create(cls, root: str | os.PathLike[str]) -> OCILayout:
-        """Open a layout, creating an empty one if the directory has none."""
+        """Open a layout, or start a new one if the directory has none: its blobs directory
+        now, its ``index.json`` and ``oci-layout`` files when the first image is put in it."""
         layout = cls(root)
         if (layout.root / "oci-layout").exists():
             return cls.open(root)
@@ -109,9 +114,7 @@ class OCILayout:
                 hint="give the path of a directory (it is created if missing)",
             )
         layout._blob_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(layout.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}', mode=0o644)
-        if not (layout.root / "index.json").exists():
-            layout._write_index([])
+        layout._new = True
         return layout
 
     # -- blobs ---------------------------------------------------------------------------------
@@ -199,6 +202,8 @@ class OCILayout:
         try:
             raw = (self.root / "index.json").read_bytes()
         except FileNotFoundError:
+            if self._new:  # none written yet
+                return Document.parse(_index_json([]), media.OCI_INDEX)
             raise ImageError(
                 f"{self.root} has no index.json", hint="the layout is incomplete"
             ) from None
@@ -256,7 +261,13 @@ class OCILayout:
         return desc
 
     def _write_index(self, entries: list[JSON], index: JSON | None = None) -> None:
-        data = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, **(index or {})}
-        data["manifests"] = entries
-        text = json.dumps(data, indent=2).encode() + b"\n"
-        atomic_write(self.root / "index.json", text, mode=0o644)
+        atomic_write(self.root / "index.json", _index_json(entries, index), mode=0o644)
+        if self._new:  # last: what marks the directory a layout, now that it has an image
+            atomic_write(self.root / "oci-layout", b'{"imageLayoutVersion":"1.0.0"}', mode=0o644)
+            self._new = False
+
+
+def _index_json(entries: list[JSON], index: JSON | None = None) -> bytes:
+    data = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, **(index or {})}
+    data["manifests"] = entries
+    return json.dumps(data, indent=2).encode() + b"\n"

@@ -28,7 +28,10 @@ class LayerSpec:
 
     src: str
     dest: str = "/"
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # held as an Excludes: compiled here, once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exclude", Excludes(self.exclude))
 
     def source(self) -> LayerSource:
         return LayerSource(self.src, self.dest, self.exclude)
@@ -87,6 +90,9 @@ class BuildSpec:
     python: PythonSpec | None = None  # resolved into a layer and PYTHONPATH by the build
     compression: str = GZIP  # of the layers made: gzip or zstd (see images.compression)
 
+    def __post_init__(self) -> None:
+        _check_process_strings(self)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> BuildSpec:
         """Validate a parsed spec; relative layer sources resolve against ``base_dir``."""
@@ -104,12 +110,12 @@ class BuildSpec:
             platform=Platform.parse(_str(platform, "platform")) if platform else Platform(),
             tag=_opt_str(data, "tag") or "latest",
             layers=tuple(_layer(i, item, base_dir) for i, item in enumerate(_layers(data))),
-            env=_env(data),
+            env=_str_map(data, "env"),
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
             workdir=_expandable(_opt_str(data, "workdir"), "workdir"),
             user=_expandable(_user(data.get("user")), "user"),
-            labels=_str_map(data, "labels"),
+            labels=_labels(data),
             title=_opt_str(data, "title"),
             source=_opt_str(data, "source"),
             revision=_opt_str(data, "revision"),
@@ -178,6 +184,8 @@ class BuildSpec:
             revised.append("user-vars")
         if any("$" in value for value in self.labels.values()):
             revised.append("labels-vars")
+        if any("$" in name for name in self.labels):
+            revised.append("labels-names-vars")  # were written as given
         return revised
 
 
@@ -252,6 +260,14 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
     }
 
 
+def _labels(data: Mapping[str, Any]) -> dict[str, str]:
+    """``labels``: a name is expanded as its value is, as BuildKit's LABEL does."""
+    labels = _str_map(data, "labels")
+    for name in labels:
+        _expandable(name, "labels name")
+    return labels
+
+
 _Text = TypeVar("_Text", str, str | None)
 
 
@@ -262,17 +278,35 @@ def _expandable(value: _Text, where: str) -> _Text:
     return value
 
 
-def _env(data: Mapping[str, Any]) -> dict[str, str]:
-    """``env``, with names a process environment can hold (``A=B: a`` was written as
-    ``A=B=a``, which is the variable A)."""
-    env = _str_map(data, "env")
-    for name in env:
+def _check_process_strings(spec: BuildSpec) -> None:
+    """What a container's process is given: env names a process environment can hold
+    (``A=B: a`` was written as ``A=B=a``, which is the variable A), and no NUL in an env
+    value, an argument, the working directory or the user, as execve refuses a NUL and C
+    reads a string only up to one. A value is named by where it is, never shown: an env
+    value may be a secret."""
+    for name, value in spec.env.items():
         if not name or any(c == "=" or c == "\0" or c.isspace() for c in name):
             raise BuildSpecError(
                 f"env name {name!r} is empty or has =, whitespace or NUL in it",
                 hint="e.g. env: {MODEL_DIR: /model}",
             )
-    return env
+        if "\0" in value:
+            raise BuildSpecError(
+                f"env.{name} has a NUL character in its value",
+                hint="a process environment cannot hold one: remove it",
+            )
+    for key in ("entrypoint", "cmd"):
+        for i, arg in enumerate(getattr(spec, key) or ()):
+            if "\0" in arg:
+                raise BuildSpecError(
+                    f"{key}[{i}] has a NUL character in it",
+                    hint="a process's arguments cannot hold one: remove it",
+                )
+    for key, what in (("workdir", "a path"), ("user", "a user name")):
+        if "\0" in (getattr(spec, key) or ""):
+            raise BuildSpecError(
+                f"{key} has a NUL character in it", hint=f"{what} cannot hold one: remove it"
+            )
 
 
 def _user(value: object) -> str | None:
@@ -376,13 +410,13 @@ def _layer(index: int, item: object, base_dir: str | Path | None) -> LayerSpec:
     exclude = item.get("exclude") or []
     if isinstance(exclude, str):
         exclude = [exclude]
-    if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
+    if not isinstance(exclude, list | tuple) or not all(isinstance(p, str) for p in exclude):
         raise BuildSpecError(f"{where}.exclude must be a list of patterns", hint='e.g. ["*.tmp"]')
     try:
-        Excludes(exclude)  # a malformed pattern fails now rather than mid-build
+        excludes = Excludes(exclude)  # a malformed pattern fails now rather than mid-build
     except ImageError as exc:
         raise BuildSpecError(f"{where}.exclude: {exc.message}", hint=exc.hint) from None
-    return LayerSpec(str(src), _str(item.get("dest", "/"), f"{where}.dest"), tuple(exclude))
+    return LayerSpec(str(src), _str(item.get("dest", "/"), f"{where}.dest"), excludes)
 
 
 def _str_list(value: object, key: str, example: str) -> tuple[str, ...]:

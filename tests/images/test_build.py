@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_regauth.images import media
+from jupyter_regauth.images import ignore, media
 from jupyter_regauth.images.build import CONTENT_DIGEST_LABEL, build
 from jupyter_regauth.images.errors import BuildSpecError, ImageError
 from jupyter_regauth.images.layout import OCILayout
@@ -203,6 +203,36 @@ def test_an_env_name_a_process_cannot_hold_is_refused(name: str) -> None:
         BuildSpec.from_dict({"env": {name: "a"}})
 
 
+def test_a_nul_a_process_cannot_be_given_is_refused_by_where_it_is(tmp_path: Path) -> None:
+    """execve refuses a NUL in the environment or the arguments (and C reads a path or a user
+    name only up to one): such a value was written into the config, for the container to fail
+    at its start. The error names the variable, never its value: that may be a secret."""
+    secret = "s3cr3t\0tail"
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text('env: {TOKEN: "s3cr3t\\0tail"}\n')  # YAML's escape for a NUL
+    for make in (
+        lambda: BuildSpec.from_dict({"env": {"A": "1", "TOKEN": secret}}),
+        lambda: BuildSpec.load(spec_file),
+        lambda: BuildSpec(env={"TOKEN": secret}),  # the Python API checks as a spec does
+    ):
+        with pytest.raises(BuildSpecError) as err:
+            make()
+        assert err.value.message == "env.TOKEN has a NUL character in its value"
+        assert "s3cr3t" not in str(err.value) and "s3cr3t" not in json.dumps(err.value.to_dict())
+    for fields, where in [
+        ({"entrypoint": ["python", "serve\0.py"]}, "entrypoint[1]"),
+        ({"cmd": ["\0"]}, "cmd[0]"),
+        ({"workdir": "/srv\0/app"}, "workdir"),
+        ({"user": "app\0"}, "user"),
+    ]:
+        with pytest.raises(BuildSpecError, match=rf"^{re.escape(where)} has a NUL character"):
+            BuildSpec.from_dict(fields)
+        with pytest.raises(BuildSpecError, match=rf"^{re.escape(where)} has a NUL character"):
+            BuildSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    with pytest.raises(BuildSpecError, match=r"env name 'A\\x00B' is empty or"):
+        BuildSpec(env={"A\0B": "a"})  # a name, as from a spec
+
+
 def test_a_numeric_user_is_a_uid(tmp_path: Path) -> None:
     """YAML reads ``user: 1000`` as a number, which was refused; env and label values took
     numbers already."""
@@ -362,6 +392,48 @@ def test_workdir_user_and_label_values_expand_the_images_env(tmp_path: Path) -> 
     for key in ("workdir", "user"):
         with pytest.raises(BuildSpecError, match=rf"{key}: '\$\{{HOME' has no closing \}}"):
             BuildSpec.from_dict({key: "/srv/${HOME"})
+
+
+def test_a_layers_exclude_patterns_are_compiled_once_for_a_build(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the spec is read: the walk that makes the layer, and the one that finds a rebuild
+    unchanged, match with the spec's compiled patterns, as does a layer the workdir moved."""
+    compiled: list[str] = []
+    real = ignore._compile
+    monkeypatch.setattr(ignore, "_compile", lambda raw: compiled.append(raw) or real(raw))
+    layers = [{"src": str(model_dir / "model"), "dest": "models", "exclude": ["*.tmp", "!a"]}]
+    spec = BuildSpec.from_dict({"workdir": "/srv", "layers": layers})
+    first = build(spec, tmp_path / "out")
+    again = build(spec, tmp_path / "out")
+    assert again.reused and again.manifest_digest == first.manifest_digest
+    assert compiled == ["*.tmp", "!a"]
+    assert "srv/models/scratch.tmp" not in _layer_names(OCILayout.open(tmp_path / "out"), "latest")
+
+
+def test_label_names_expand_as_their_values_do(tmp_path: Path) -> None:
+    """BuildKit's LABEL expands a name as it does a value (``LABEL ${NS}.team=ml``); a spec
+    wrote the name as given, so the label was literally ``${NS}.team``."""
+    spec = BuildSpec.from_dict(
+        {
+            "env": {"NS": "com.example"},
+            "labels": {"${NS}.team": "ml", "\\$literal": "x", "${NOPE:-plain}": "${NS}"},
+        }
+    )
+    config = json.loads(build(spec, tmp_path / "out").config)
+    labels = config["config"]["Labels"]
+    assert labels["com.example.team"] == "ml" and labels["$literal"] == "x"
+    assert labels["plain"] == "com.example" and "${NS}.team" not in labels
+    assert "com.example.team" in config["history"][-1]["created_by"]
+    # An image built when the names were written as given is rebuilt, not found unchanged.
+    assert spec.config_fields()["revised"] == ["labels-vars", "labels-names-vars"]
+    assert "revised" not in BuildSpec.from_dict({"labels": {"a.b": "c"}}).config_fields()
+
+    with pytest.raises(BuildSpecError, match=r"labels name: '\$\{NS' has no closing \}"):
+        BuildSpec.from_dict({"labels": {"${NS": "x"}})
+    needed = BuildSpec.from_dict({"labels": {"${NS:?set NS}.team": "ml"}})
+    with pytest.raises(BuildSpecError, match="labels name: NS: set NS"):
+        build(needed, tmp_path / "needed")
 
 
 def test_a_variable_that_must_be_set_fails_before_any_layer_is_made(

@@ -44,7 +44,7 @@ def test_ignore_file_is_read_as_docker_reads_it(tmp_path: Path) -> None:
     f = tmp_path / ".dockerignore"
     # A byte order mark is dropped; only a "#" in the first column starts a comment.
     f.write_bytes("\ufeff# comment\n*.log\n\n!important.log\n #kept\n".encode())
-    assert read_ignore_file(f) == ["*.log", "!important.log", " #kept"]
+    assert read_ignore_file(f) == ("*.log", "!important.log", " #kept")
     ex = Excludes(read_ignore_file(f))
     assert ex.excluded("a.log") and not ex.excluded("important.log") and ex.has_negations
     assert ex.excluded("#kept")
