@@ -199,15 +199,25 @@ _EXPANDED_AS_BEFORE = re.compile(
 
 
 def load_yaml(text: str) -> Any:
-    """``text`` as ``yaml.safe_load`` reads it, but for a YAML 1.1 base-60 number, which is the
-    text it is, as in YAML 1.2: ``user: 1001:0`` is the UID 1001 and GID 0, not 60060."""
+    """``text`` as ``yaml.safe_load`` reads it, but for numbers and dates, which are the text
+    written: every value of a spec that takes one is text (an env value, a label, a UID), and
+    YAML 1.1 would change it. ``VERSION: 1.10`` stays 1.10 (not 1.1), ``ZIP: 01234`` stays
+    01234 (not the octal 668), ``user: 1001:0`` is UID 1001 and GID 0 (not the base-60 60060),
+    ``created: 2024-01-01`` a date as written. Booleans and null are read as before."""
     import yaml  # only spec files need it
 
     return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader)
 
 
-# How YAML 1.1 writes a base-60 int (1001:0) or float (1:30.5).
-_BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+class Written(str):
+    """A number or a date of a spec file, as the text written; ``kind`` says which, for an
+    error about a value that should have been something else."""
+
+    kind: str
+
+
+# The YAML types whose text a spec keeps, and what each is called in an error.
+_AS_WRITTEN = {"int": "a number", "float": "a number", "timestamp": "a date"}
 
 
 @functools.cache
@@ -215,12 +225,16 @@ def _yaml_loader() -> type[yaml.SafeLoader]:
     import yaml
 
     class Loader(yaml.SafeLoader):
-        """The SafeLoader, with a base-60 number read as text."""
+        """The SafeLoader, with numbers and dates read as the text written."""
 
-    resolvers = {first: list(r) for first, r in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    for first in "+-0123456789":  # tried in order: text before the int and float resolvers
-        resolvers.setdefault(first, []).insert(0, ("tag:yaml.org,2002:str", _BASE_60))
-    Loader.yaml_implicit_resolvers = resolvers
+    for tag, kind in _AS_WRITTEN.items():
+
+        def as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode, kind: str = kind) -> Written:
+            text = Written(loader.construct_scalar(node))
+            text.kind = kind
+            return text
+
+        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", as_written)
     return Loader
 
 
@@ -337,6 +351,8 @@ def _kind(value: object) -> str:
     """What a parsed YAML/JSON value is, in the words of those formats."""
     if value is None:
         return "null"
+    if isinstance(value, Written):
+        return value.kind
     kinds: list[tuple[type | tuple[type, ...], str]] = [
         (bool, "true or false"),
         ((int, float), "a number"),

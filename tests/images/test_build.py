@@ -245,10 +245,24 @@ def test_a_numeric_user_is_a_uid(tmp_path: Path) -> None:
     for value, shown in [(True, "true"), (1000.5, "1000.5"), ([1000], "a list")]:
         with pytest.raises(BuildSpecError, match=f"user must be a name or a UID, not {shown}"):
             BuildSpec.from_dict({"user": value})
-    # YAML 1.1 reads 1001:0 as the base-60 number 60060: a spec reads it as text, as YAML 1.2.
-    spec_file.write_text("user: 1001:0\nenv: {T: 1:30, N: 1, F: 1.5}\n")
+    # YAML 1.1 reads 1001:0 as the base-60 number 60060, 01234 as the octal 668, 1.10 as
+    # 1.1 and 2024-01-01 as a date: a spec keeps the text written.
+    spec_file.write_text(
+        "user: 1001:0\n"
+        "env: {T: 1:30, N: 1, F: 1.5, ZIP: 01234, V: 1.10, H: 0x1F, B: 1_000, E: 1e3}\n"
+        "labels: {created: 2024-01-01, at: 2024-01-01T10:00:00Z, ok: yes}\n"
+    )
     spec = BuildSpec.load(spec_file)
-    assert spec.user == "1001:0" and spec.env == {"T": "1:30", "N": "1", "F": "1.5"}
+    assert spec.user == "1001:0"
+    assert spec.env == {
+        **{"T": "1:30", "N": "1", "F": "1.5", "ZIP": "01234", "V": "1.10"},
+        **{"H": "0x1F", "B": "1_000", "E": "1e3"},
+    }
+    # A boolean is still YAML's (written as in JSON), and null is still refused.
+    assert spec.labels == {"created": "2024-01-01", "at": "2024-01-01T10:00:00Z", "ok": "true"}
+    spec_file.write_text("labels: {none: ~}\n")
+    with pytest.raises(BuildSpecError, match=r"labels\.none must be a string"):
+        BuildSpec.load(spec_file)
 
 
 def test_a_layout_base_is_found_beside_the_spec(
