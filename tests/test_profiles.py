@@ -165,3 +165,51 @@ def test_cli_lists_admin_profiles_offline(tmp_path: Path, docker_config: Path) -
     assert [(r["host"], r["name"], r["source"]) for r in run.json()] == [
         ("reg.example", "Corp", "admin")
     ]
+
+
+class LaterStepFailed(Exception):
+    pass
+
+
+def test_a_saved_profile_is_taken_back_when_the_step_after_it_fails(tmp_path: Path) -> None:
+    """The host's earlier profile comes back in its place; an entry another process wrote
+    meanwhile, and an invalid one kept for the user to fix, stay."""
+    file = tmp_path / "user.json"
+    file.write_text(
+        json.dumps(
+            [{"host": "a.example"}, {"host": "b.example", "display_name": "B"}, {"host": "x:y"}]
+        )
+    )
+    profiles = ProfileStore(user_file=str(file))
+    with (
+        pytest.raises(LaterStepFailed),
+        profiles.user_saved(RegistryProfile(host="b.example", insecure=True)),
+    ):
+        assert profiles.get("b.example") == RegistryProfile(host="b.example", insecure=True)
+        ProfileStore(user_file=str(file)).save_user(RegistryProfile(host="c.example"))
+        raise LaterStepFailed
+    assert [(p.host, p.name, p.insecure) for p in profiles.user()] == [
+        ("a.example", "a.example", False),
+        ("b.example", "B", False),
+        ("c.example", "c.example", False),
+    ]
+    assert json.loads(file.read_text())["registries"][-1] == {"host": "x:y"}
+
+
+def test_a_profile_taken_back_removes_the_file_its_save_made(tmp_path: Path) -> None:
+    file = tmp_path / "config" / "user.json"
+    profiles = ProfileStore(user_file=str(file))
+    with pytest.raises(LaterStepFailed), profiles.user_saved(RegistryProfile(host="a.example")):
+        assert file.exists()
+        raise LaterStepFailed
+    assert not file.exists()
+    assert profiles.user() == []
+
+
+def test_a_profiles_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    file = tmp_path / "user.json"
+    (tmp_path / "user.json.lock").mkdir()
+    with pytest.raises(ConfigError) as info:
+        ProfileStore(user_file=str(file)).save_user(RegistryProfile(host="a.example"))
+    assert info.value.message == f"cannot save the registries in {file}: Is a directory"
+    assert info.value.hint and str(tmp_path) in info.value.hint
