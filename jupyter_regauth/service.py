@@ -361,7 +361,16 @@ class RegAuth:
                     path.unlink(missing_ok=True)
                 temp_pair[0].parent.rmdir()
         certs_dir = None
-        with ExitStack() as written:  # certs.d is put back if the credentials cannot be stored
+        saved = False
+        # The profile and certs.d are put back if a later step fails; the credentials, which a
+        # helper may hold (where they cannot be put back), are stored last.
+        with ExitStack() as written:
+            if save_profile and self.profiles.get(host) is None:
+                added = RegistryProfile(host=host, username=username, insecure=bool(insecure))
+                written.enter_context(self.profiles.user_saved(added))
+                saved = True
+            elif insecure and profile.source == "user" and not profile.insecure:
+                written.enter_context(self.profiles.user_saved(replace(profile, insecure=True)))
             if ca_pem is not None or client_cert is not None:
                 certs_dir = str(
                     written.enter_context(
@@ -375,14 +384,6 @@ class RegAuth:
                     )
                 )
             self.docker_config.store(host, to_store)
-        saved = False
-        if save_profile and self.profiles.get(host) is None:
-            self.profiles.save_user(
-                RegistryProfile(host=host, username=username, insecure=bool(insecure))
-            )
-            saved = True
-        elif insecure and profile.source == "user" and not profile.insecure:
-            self.profiles.save_user(RegistryProfile(**{**profile.__dict__, "insecure": True}))
         log.info("logged in to %s as %s", host, username)
         return LoginResult(
             host,

@@ -371,7 +371,7 @@ def test_trust_uses_the_client_pair_in_certs_d(
 
 
 @pytest.mark.parametrize("trusted_before", [False, True], ids=["new", "already trusted"])
-def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_as_it_was(
+def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_and_profiles_as_they_were(
     mtls_registry: Registry,
     docker_config: Path,
     testhelper: TestHelper,
@@ -399,3 +399,28 @@ def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_as_it_was(
     else:
         assert not (Path.home() / ".config/containers/certs.d").exists()
         assert not (Path.home() / ".config/containers").exists()
+    assert not user_profiles_file().exists()  # the profile saved first is taken back
+
+
+def user_profiles_file() -> Path:
+    return Path.home() / ".config/jupyter-regauth/registries.json"
+
+
+def test_a_login_whose_profile_cannot_be_saved_stores_nothing(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """The profile is saved before the CA and the credentials: when it cannot be, the login
+    fails saying why, and the login there was for the host is still the one stored."""
+    earlier = {"auths": {basic_registry.host: {"auth": base64.b64encode(b"bob:old").decode()}}}
+    docker_config.mkdir(parents=True)
+    (docker_config / "config.json").write_text(json.dumps(earlier))
+    profiles = user_profiles_file()
+    profiles.parent.mkdir(parents=True)
+    (profiles.parent / "registries.json.lock").mkdir()  # the file cannot be locked to write it
+    code, out, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 1 and "Login Succeeded" not in out
+    assert f"Error: cannot save the registries in {profiles}: Is a directory" in err, err
+    assert "Traceback" not in err
+    assert config_json(docker_config) == earlier
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+    assert not profiles.exists()
