@@ -334,12 +334,16 @@ class RegAuth:
             load_pem_bundle(ca_pem, "CA certificate")
             # Alone: the CAs already trusted would pass a wrong one, which then replaces them.
             trust = replace(trust, ca_pem=ca_pem)
+        if insecure is not None:
+            trust = replace(trust, insecure=insecure)
+        if ca_pem is not None and trust.insecure:
+            # With TLS verification off nothing is checked against the CA: it would be
+            # stored in certs.d, for other tools to verify with, without ever being tried.
+            raise _ca_unused_when_insecure(host, from_profile=insecure is None)
         temp_pair: tuple[Path, Path] | None = None
         if client_cert is not None and client_key is not None:
             temp_pair = _temp_client_pair(client_cert, client_key)
             trust = replace(trust, client_cert=temp_pair[0], client_key=temp_pair[1])
-        if insecure is not None:
-            trust = replace(trust, insecure=insecure)
         try:
             if temp_pair:
                 _check_client_pair(*temp_pair)
@@ -691,6 +695,21 @@ def _given_ca() -> Iterator[None]:
         yield
     except UnknownCA as exc:
         raise CANotIssuer.of(exc) from exc
+
+
+def _ca_unused_when_insecure(host: str, *, from_profile: bool) -> ConfigError:
+    unchecked = "TLS is not verified, so the CA would be stored without being checked"
+    if from_profile:
+        return ConfigError(
+            f"a CA certificate is not used for {host}: its profile marks it insecure, so "
+            + unchecked,
+            hint="leave the CA out, or log in with TLS verification on (insecure off) to "
+            "check the registry's certificate against it",
+        )
+    return ConfigError(
+        f"a CA certificate is not used for an insecure login to {host}: {unchecked}",
+        hint="give the CA, to verify the registry's certificate with it, or insecure, not both",
+    )
 
 
 def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:

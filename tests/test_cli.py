@@ -313,6 +313,37 @@ def test_insecure_login_warns_and_is_remembered(
     assert not (Path.home() / ".config/containers/certs.d").exists()  # nothing trusted for it
 
 
+def test_a_ca_file_for_an_insecure_login_is_refused(
+    basic_registry: Registry, docker_config: Path, tmp_path: Path
+) -> None:
+    """With TLS verification off the CA given is never checked: it is refused, not stored in
+    certs.d for other tools to verify with."""
+    both = login(basic_registry, "--insecure", "--ca-file", str(other_ca_file(tmp_path)))
+    assert both[0] == 2, both
+    assert "Error: --ca-file is not used with --insecure" in both[2]
+    assert "Hint: give --ca-file to verify the registry's certificate with it" in both[2]
+    assert not (docker_config / "config.json").exists()
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+    assert not user_profiles_file().exists()
+
+
+def test_a_ca_file_for_a_registry_marked_insecure_is_refused(
+    basic_registry: Registry, docker_config: Path, tmp_path: Path
+) -> None:
+    code, _, err = login(basic_registry, "--insecure")
+    assert code == 0, err
+    earlier = config_json(docker_config)
+    code, out, err = login(basic_registry, "--ca-file", str(other_ca_file(tmp_path)))
+    assert code == 1 and "Login Succeeded" not in out
+    assert (
+        f"Error: a CA certificate is not used for {basic_registry.host}: "
+        "its profile marks it insecure" in err
+    )
+    assert "Hint: leave the CA out" in err
+    assert config_json(docker_config) == earlier
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+
+
 def certs_dir(registry: Registry) -> Path:
     return Path.home() / ".config/containers/certs.d" / registry.host
 

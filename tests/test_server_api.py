@@ -229,6 +229,25 @@ async def test_a_login_whose_profile_cannot_be_saved_stores_nothing(
     assert not homes["user_file"].exists()
 
 
+async def test_an_insecure_login_with_a_ca_is_refused(
+    jp_fetch: Fetch, token_registry: Registry, homes: dict[str, Path]
+) -> None:
+    assert token_registry.ca_file is not None
+    body = {
+        "username": token_registry.username,
+        "password": token_registry.password,
+        "ca_pem": token_registry.ca_file.read_text(),
+        "insecure": True,
+    }
+    error = await checked(
+        jp_fetch, "POST", "registries", token_registry.host, "login", body=body, expect=400
+    )
+    assert error["code"] == "config_error"
+    assert "not used for an insecure login" in error["message"]
+    assert not config_json(homes) and not homes["certs"].exists()
+    assert not homes["user_file"].exists()
+
+
 async def test_login_with_ca_and_client_certificate(
     jp_fetch: Fetch, mtls_registry: Registry, pki: PKI, homes: dict[str, Path]
 ) -> None:
