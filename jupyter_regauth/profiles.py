@@ -32,6 +32,11 @@ def normalize_host(host: str) -> str:
     """``https://Registry.example:5000/v2/`` -> ``registry.example:5000``; Docker Hub's aliases ->
     ``docker.io`` (docker's rules, lower-cased). Validated as ``host[:port]`` (an IPv6 address in
     brackets, which a bare one gets back): anything else is a ``ConfigError`` naming the problem.
+
+    A repository path (``registry:5000/team``) is such an error, not dropped: credentials, trust
+    and profiles are kept per registry host, so a login or default meant for one repository
+    would silently apply to every repository there. A URL may end in the API root (``/v2/``, or
+    ``/v1/`` of docker's key for Docker Hub), as the keys old docker versions wrote do.
     """
     text = credential_hosts.normalize_host(host)
     hint = "give host or host:port, e.g. registry:5000"
@@ -47,6 +52,14 @@ def normalize_host(host: str) -> str:
         check_host(text)
     except InvalidReference as exc:
         raise ConfigError(exc.message, hint=exc.hint) from None
+    path = (rest if sep else host.strip()).partition("/")[2].strip("/")
+    if path and not (sep and path in ("v1", "v2")):
+        raise ConfigError(
+            f"{host.strip()!r} is a registry host with a repository path ({path}): "
+            "a registry is named by its host alone",
+            hint=f"give the registry host only (HOST[:PORT]), here {text}; a login, its trust "
+            "and its profile apply to every repository on it",
+        )
     return text
 
 

@@ -291,6 +291,29 @@ def test_a_missing_credential_helper_is_shown_in_each_row_or_as_the_error(
     assert row["error"]["code"] == "credential_helper_error"
 
 
+def test_login_to_a_host_with_a_repository_path_is_an_error(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """As `%regauth use`: the path is not dropped, which would store a login for the whole
+    registry where one for a repository was asked for."""
+    given = f"{basic_registry.host}/team/model"
+    run = regauth(
+        *("login", given, "-u", "alice", "--password-stdin"),
+        *("--ca-file", str(basic_registry.ca_file)),
+        stdin=basic_registry.password + "\n",
+    )
+    assert run.code == 1
+    assert run.stderr.startswith(
+        f"Error: '{given}' is a registry host with a repository path (team/model)"
+    ), run.stderr
+    assert f"Hint: give the registry host only (HOST[:PORT]), here {basic_registry.host};" in (
+        run.stderr
+    )
+    assert not (docker_config / "config.json").exists()
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+    assert not user_profiles_file().exists()
+
+
 def test_invalid_reference_error(docker_config: Path) -> None:
     run = regauth("inspect", "Bad Ref")
     assert run.code == 1 and "invalid reference" in run.stderr

@@ -130,6 +130,36 @@ def test_normalize_host_names_the_problem(host: str, problem: str) -> None:
     assert info.value.hint
 
 
+@pytest.mark.parametrize(
+    ("given", "path", "host"),
+    [
+        ("registry.example:5000/team", "team", "registry.example:5000"),
+        ("registry.example/team/model:v1", "team/model:v1", "registry.example"),
+        ("https://registry.example/team/", "team", "registry.example"),
+        ("https://registry.example/v2/team", "v2/team", "registry.example"),
+        ("docker.io/library", "library", "docker.io"),
+        ("[::1]:5000/team", "team", "[::1]:5000"),
+    ],
+)
+def test_a_repository_path_after_the_host_is_an_error(given: str, path: str, host: str) -> None:
+    """Not dropped: credentials and trust are per host, so it would be a login for all of it."""
+    with pytest.raises(ConfigError) as info:
+        normalize_host(given)
+    assert info.value.message == (
+        f"{given!r} is a registry host with a repository path ({path}): "
+        "a registry is named by its host alone"
+    )
+    assert info.value.hint and info.value.hint.startswith(
+        f"give the registry host only (HOST[:PORT]), here {host};"
+    )
+
+
+def test_a_host_may_end_in_a_slash_or_a_url_in_the_api_root() -> None:
+    assert normalize_host("registry.example:5000/") == "registry.example:5000"
+    assert normalize_host("https://registry.example/") == "registry.example"
+    assert normalize_host("https://registry.example/v2") == "registry.example"
+
+
 def test_a_bad_user_entry_leaves_the_others(tmp_path: Path) -> None:
     file = tmp_path / "user.json"
     file.write_text(json.dumps([{"host": "reg.example:abc"}, {"host": "fine.example"}]))
