@@ -266,6 +266,13 @@ def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> O
     username = args.username
     if bool(args.client_cert) != bool(args.client_key):  # before a password is asked for
         raise UsageError("--client-cert and --client-key go together")
+    if args.insecure and args.ca_file:
+        raise UsageError(
+            "--ca-file is not used with --insecure: TLS is not verified, so the CA would be "
+            "stored without being checked",
+            hint="give --ca-file to verify the registry's certificate with it, "
+            "or --insecure, not both",
+        )
     if args.password_stdin:
         if not username:
             raise UsageError("--password-stdin needs --username")

@@ -13,7 +13,7 @@ import contextlib
 import ipaddress
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,11 @@ def normalize_host(host: str) -> str:
     """``https://Registry.example:5000/v2/`` -> ``registry.example:5000``; Docker Hub's aliases ->
     ``docker.io`` (docker's rules, lower-cased). Validated as ``host[:port]`` (an IPv6 address in
     brackets, which a bare one gets back): anything else is a ``ConfigError`` naming the problem.
+
+    A repository path (``registry:5000/team``) is such an error, not dropped: credentials, trust
+    and profiles are kept per registry host, so a login or default meant for one repository
+    would silently apply to every repository there. A URL may end in the API root (``/v2/``, or
+    ``/v1/`` of docker's key for Docker Hub), as the keys old docker versions wrote do.
     """
     text = credential_hosts.normalize_host(host)
     hint = "give host or host:port, e.g. registry:5000"
@@ -47,6 +52,14 @@ def normalize_host(host: str) -> str:
         check_host(text)
     except InvalidReference as exc:
         raise ConfigError(exc.message, hint=exc.hint) from None
+    path = (rest if sep else host.strip()).partition("/")[2].strip("/")
+    if path and not (sep and path in ("v1", "v2")):
+        raise ConfigError(
+            f"{host.strip()!r} is a registry host with a repository path ({path}): "
+            "a registry is named by its host alone",
+            hint=f"give the registry host only (HOST[:PORT]), here {text}; a login, its trust "
+            "and its profile apply to every repository on it",
+        )
     return text
 
 
@@ -249,12 +262,35 @@ class ProfileStore:
 
     def save_user(self, profile: RegistryProfile) -> RegistryProfile:
         """Add or replace a user profile (an admin profile for the host stays in force)."""
+        with self.user_saved(profile) as saved:
+            return saved
+
+    @contextlib.contextmanager
+    def user_saved(self, profile: RegistryProfile) -> Iterator[RegistryProfile]:
+        """:meth:`save_user` for a step that can still fail after it (storing a login's
+        credentials): when the body raises, the user's profile for the host is put back as it
+        was (or removed, with the file if the save made it); other entries, written meanwhile
+        or not, stay."""
         profile = replace(profile, source="user")
-        with locked(self.user_path):
-            profiles, bad = self._read_user()
-            kept = [p for p in profiles if p.host != profile.host]
+        with self._writing():
+            existed = self.user_path.exists()
+            before, bad = self._read_user()
+            place = next((i for i, p in enumerate(before) if p.host == profile.host), None)
+            kept = [p for p in before if p.host != profile.host]
             self._write([*kept, profile], [raw for raw, _ in bad])
-        return profile
+        try:
+            yield profile
+        except BaseException:
+            with self._writing():
+                profiles, bad = self._read_user()
+                kept = [p for p in profiles if p.host != profile.host]
+                if place is not None:
+                    kept.insert(min(place, len(kept)), before[place])
+                if kept or bad or existed:
+                    self._write(kept, [raw for raw, _ in bad])
+                else:
+                    self.user_path.unlink(missing_ok=True)
+            raise
 
     def remove_user(self, host: str) -> bool:
         """Remove the user's profile for ``host``. An invalid entry goes by its host as written
@@ -280,7 +316,7 @@ class ProfileStore:
             except ConfigError:
                 return False
 
-        with locked(self.user_path):
+        with self._writing():
             profiles, bad = self._read_user()
             kept = [p for p in profiles if p.host != normal]
             kept_bad = [raw for raw, _ in bad if not named(raw)]
@@ -288,6 +324,18 @@ class ProfileStore:
                 return False
             self._write(kept, kept_bad)
         return True
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The user's file locked for a change; a file that cannot be written is named."""
+        try:
+            with locked(self.user_path):
+                yield
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot save the registries in {self.user_path}: {exc.strerror}",
+                hint=f"check that {self.user_path.parent} and the files in it are writable",
+            ) from None
 
     def _write(self, profiles: list[RegistryProfile], invalid: list[object]) -> None:
         """The profiles, and the ``invalid`` entries kept as they were for the user to fix."""

@@ -337,12 +337,16 @@ class RegAuth:
             load_pem_bundle(ca_pem, "CA certificate")
             # Alone: the CAs already trusted would pass a wrong one, which then replaces them.
             trust = replace(trust, ca_pem=ca_pem)
+        if insecure is not None:
+            trust = replace(trust, insecure=insecure)
+        if ca_pem is not None and trust.insecure:
+            # With TLS verification off nothing is checked against the CA: it would be
+            # stored in certs.d, for other tools to verify with, without ever being tried.
+            raise _ca_unused_when_insecure(host, from_profile=insecure is None)
         temp_pair: tuple[Path, Path] | None = None
         if client_cert is not None and client_key is not None:
             temp_pair = _temp_client_pair(client_cert, client_key)
             trust = replace(trust, client_cert=temp_pair[0], client_key=temp_pair[1])
-        if insecure is not None:
-            trust = replace(trust, insecure=insecure)
         try:
             if temp_pair:
                 _check_client_pair(*temp_pair)
@@ -364,7 +368,16 @@ class RegAuth:
                     path.unlink(missing_ok=True)
                 temp_pair[0].parent.rmdir()
         certs_dir = None
-        with ExitStack() as written:  # certs.d is put back if the credentials cannot be stored
+        saved = False
+        # The profile and certs.d are put back if a later step fails; the credentials, which a
+        # helper may hold (where they cannot be put back), are stored last.
+        with ExitStack() as written:
+            if save_profile and self.profiles.get(host) is None:
+                added = RegistryProfile(host=host, username=username, insecure=bool(insecure))
+                written.enter_context(self.profiles.user_saved(added))
+                saved = True
+            elif insecure and profile.source == "user" and not profile.insecure:
+                written.enter_context(self.profiles.user_saved(replace(profile, insecure=True)))
             if ca_pem is not None or client_cert is not None:
                 certs_dir = str(
                     written.enter_context(
@@ -378,14 +391,6 @@ class RegAuth:
                     )
                 )
             self.docker_config.store(host, to_store)
-        saved = False
-        if save_profile and self.profiles.get(host) is None:
-            self.profiles.save_user(
-                RegistryProfile(host=host, username=username, insecure=bool(insecure))
-            )
-            saved = True
-        elif insecure and profile.source == "user" and not profile.insecure:
-            self.profiles.save_user(RegistryProfile(**{**profile.__dict__, "insecure": True}))
         log.info("logged in to %s as %s", host, username)
         return LoginResult(
             host,
@@ -693,6 +698,21 @@ def _given_ca() -> Iterator[None]:
         yield
     except UnknownCA as exc:
         raise CANotIssuer.of(exc) from exc
+
+
+def _ca_unused_when_insecure(host: str, *, from_profile: bool) -> ConfigError:
+    unchecked = "TLS is not verified, so the CA would be stored without being checked"
+    if from_profile:
+        return ConfigError(
+            f"a CA certificate is not used for {host}: its profile marks it insecure, so "
+            + unchecked,
+            hint="leave the CA out, or log in with TLS verification on (insecure off) to "
+            "check the registry's certificate against it",
+        )
+    return ConfigError(
+        f"a CA certificate is not used for an insecure login to {host}: {unchecked}",
+        hint="give the CA, to verify the registry's certificate with it, or insecure, not both",
+    )
 
 
 def _temp_client_pair(cert: bytes, key: bytes) -> tuple[Path, Path]:

@@ -306,6 +306,29 @@ def test_a_missing_credential_helper_is_shown_in_each_row_or_as_the_error(
     assert row["error"]["code"] == "credential_helper_error"
 
 
+def test_login_to_a_host_with_a_repository_path_is_an_error(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """As `%regauth use`: the path is not dropped, which would store a login for the whole
+    registry where one for a repository was asked for."""
+    given = f"{basic_registry.host}/team/model"
+    run = regauth(
+        *("login", given, "-u", "alice", "--password-stdin"),
+        *("--ca-file", str(basic_registry.ca_file)),
+        stdin=basic_registry.password + "\n",
+    )
+    assert run.code == 1
+    assert run.stderr.startswith(
+        f"Error: '{given}' is a registry host with a repository path (team/model)"
+    ), run.stderr
+    assert f"Hint: give the registry host only (HOST[:PORT]), here {basic_registry.host};" in (
+        run.stderr
+    )
+    assert not (docker_config / "config.json").exists()
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+    assert not user_profiles_file().exists()
+
+
 def test_invalid_reference_error(docker_config: Path) -> None:
     run = regauth("inspect", "Bad Ref")
     assert run.code == 1 and "invalid reference" in run.stderr
@@ -326,6 +349,37 @@ def test_insecure_login_warns_and_is_remembered(
     table = regauth("ls").stdout
     assert "off" in next(line for line in table.splitlines() if basic_registry.host in line)
     assert not (Path.home() / ".config/containers/certs.d").exists()  # nothing trusted for it
+
+
+def test_a_ca_file_for_an_insecure_login_is_refused(
+    basic_registry: Registry, docker_config: Path, tmp_path: Path
+) -> None:
+    """With TLS verification off the CA given is never checked: it is refused, not stored in
+    certs.d for other tools to verify with."""
+    both = login(basic_registry, "--insecure", "--ca-file", str(other_ca_file(tmp_path)))
+    assert both[0] == 2, both
+    assert "Error: --ca-file is not used with --insecure" in both[2]
+    assert "Hint: give --ca-file to verify the registry's certificate with it" in both[2]
+    assert not (docker_config / "config.json").exists()
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+    assert not user_profiles_file().exists()
+
+
+def test_a_ca_file_for_a_registry_marked_insecure_is_refused(
+    basic_registry: Registry, docker_config: Path, tmp_path: Path
+) -> None:
+    code, _, err = login(basic_registry, "--insecure")
+    assert code == 0, err
+    earlier = config_json(docker_config)
+    code, out, err = login(basic_registry, "--ca-file", str(other_ca_file(tmp_path)))
+    assert code == 1 and "Login Succeeded" not in out
+    assert (
+        f"Error: a CA certificate is not used for {basic_registry.host}: "
+        "its profile marks it insecure" in err
+    )
+    assert "Hint: leave the CA out" in err
+    assert config_json(docker_config) == earlier
+    assert not (Path.home() / ".config/containers/certs.d").exists()
 
 
 def certs_dir(registry: Registry) -> Path:
@@ -386,7 +440,7 @@ def test_trust_uses_the_client_pair_in_certs_d(
 
 
 @pytest.mark.parametrize("trusted_before", [False, True], ids=["new", "already trusted"])
-def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_as_it_was(
+def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_and_profiles_as_they_were(
     mtls_registry: Registry,
     docker_config: Path,
     testhelper: TestHelper,
@@ -414,3 +468,28 @@ def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_as_it_was(
     else:
         assert not (Path.home() / ".config/containers/certs.d").exists()
         assert not (Path.home() / ".config/containers").exists()
+    assert not user_profiles_file().exists()  # the profile saved first is taken back
+
+
+def user_profiles_file() -> Path:
+    return Path.home() / ".config/jupyter-regauth/registries.json"
+
+
+def test_a_login_whose_profile_cannot_be_saved_stores_nothing(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """The profile is saved before the CA and the credentials: when it cannot be, the login
+    fails saying why, and the login there was for the host is still the one stored."""
+    earlier = {"auths": {basic_registry.host: {"auth": base64.b64encode(b"bob:old").decode()}}}
+    docker_config.mkdir(parents=True)
+    (docker_config / "config.json").write_text(json.dumps(earlier))
+    profiles = user_profiles_file()
+    profiles.parent.mkdir(parents=True)
+    (profiles.parent / "registries.json.lock").mkdir()  # the file cannot be locked to write it
+    code, out, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 1 and "Login Succeeded" not in out
+    assert f"Error: cannot save the registries in {profiles}: Is a directory" in err, err
+    assert "Traceback" not in err
+    assert config_json(docker_config) == earlier
+    assert not (Path.home() / ".config/containers/certs.d").exists()
+    assert not profiles.exists()

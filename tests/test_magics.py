@@ -216,6 +216,17 @@ def test_usage_errors(ip: Session) -> None:
     assert "port 'abc' must be a number" in ip.error("%regauth use reg.example:abc")
 
 
+def test_use_with_a_repository_path_is_an_error(ip: Session) -> None:
+    """The default registry is a host: the path would be dropped from the names put on it."""
+    ip.ok("%regauth use reg.example:5000")
+    error = ip.error("%regauth use reg.example:5000/team")
+    assert error.startswith(
+        "'reg.example:5000/team' is a registry host with a repository path (team)"
+    ), error
+    assert "Hint: give the registry host only (HOST[:PORT]), here reg.example:5000;" in error
+    assert repr(ip.ok("%regauth use")) == "Default registry: reg.example:5000"
+
+
 def test_use_sets_the_default_registry(
     ip: Session,
     basic_registry: Registry,

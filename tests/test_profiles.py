@@ -130,6 +130,36 @@ def test_normalize_host_names_the_problem(host: str, problem: str) -> None:
     assert info.value.hint
 
 
+@pytest.mark.parametrize(
+    ("given", "path", "host"),
+    [
+        ("registry.example:5000/team", "team", "registry.example:5000"),
+        ("registry.example/team/model:v1", "team/model:v1", "registry.example"),
+        ("https://registry.example/team/", "team", "registry.example"),
+        ("https://registry.example/v2/team", "v2/team", "registry.example"),
+        ("docker.io/library", "library", "docker.io"),
+        ("[::1]:5000/team", "team", "[::1]:5000"),
+    ],
+)
+def test_a_repository_path_after_the_host_is_an_error(given: str, path: str, host: str) -> None:
+    """Not dropped: credentials and trust are per host, so it would be a login for all of it."""
+    with pytest.raises(ConfigError) as info:
+        normalize_host(given)
+    assert info.value.message == (
+        f"{given!r} is a registry host with a repository path ({path}): "
+        "a registry is named by its host alone"
+    )
+    assert info.value.hint and info.value.hint.startswith(
+        f"give the registry host only (HOST[:PORT]), here {host};"
+    )
+
+
+def test_a_host_may_end_in_a_slash_or_a_url_in_the_api_root() -> None:
+    assert normalize_host("registry.example:5000/") == "registry.example:5000"
+    assert normalize_host("https://registry.example/") == "registry.example"
+    assert normalize_host("https://registry.example/v2") == "registry.example"
+
+
 def test_a_bad_user_entry_leaves_the_others(tmp_path: Path) -> None:
     file = tmp_path / "user.json"
     file.write_text(json.dumps([{"host": "reg.example:abc"}, {"host": "fine.example"}]))
@@ -165,3 +195,51 @@ def test_cli_lists_admin_profiles_offline(tmp_path: Path, docker_config: Path) -
     assert [(r["host"], r["name"], r["source"]) for r in run.json()] == [
         ("reg.example", "Corp", "admin")
     ]
+
+
+class LaterStepFailed(Exception):
+    pass
+
+
+def test_a_saved_profile_is_taken_back_when_the_step_after_it_fails(tmp_path: Path) -> None:
+    """The host's earlier profile comes back in its place; an entry another process wrote
+    meanwhile, and an invalid one kept for the user to fix, stay."""
+    file = tmp_path / "user.json"
+    file.write_text(
+        json.dumps(
+            [{"host": "a.example"}, {"host": "b.example", "display_name": "B"}, {"host": "x:y"}]
+        )
+    )
+    profiles = ProfileStore(user_file=str(file))
+    with (
+        pytest.raises(LaterStepFailed),
+        profiles.user_saved(RegistryProfile(host="b.example", insecure=True)),
+    ):
+        assert profiles.get("b.example") == RegistryProfile(host="b.example", insecure=True)
+        ProfileStore(user_file=str(file)).save_user(RegistryProfile(host="c.example"))
+        raise LaterStepFailed
+    assert [(p.host, p.name, p.insecure) for p in profiles.user()] == [
+        ("a.example", "a.example", False),
+        ("b.example", "B", False),
+        ("c.example", "c.example", False),
+    ]
+    assert json.loads(file.read_text())["registries"][-1] == {"host": "x:y"}
+
+
+def test_a_profile_taken_back_removes_the_file_its_save_made(tmp_path: Path) -> None:
+    file = tmp_path / "config" / "user.json"
+    profiles = ProfileStore(user_file=str(file))
+    with pytest.raises(LaterStepFailed), profiles.user_saved(RegistryProfile(host="a.example")):
+        assert file.exists()
+        raise LaterStepFailed
+    assert not file.exists()
+    assert profiles.user() == []
+
+
+def test_a_profiles_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    file = tmp_path / "user.json"
+    (tmp_path / "user.json.lock").mkdir()
+    with pytest.raises(ConfigError) as info:
+        ProfileStore(user_file=str(file)).save_user(RegistryProfile(host="a.example"))
+    assert info.value.message == f"cannot save the registries in {file}: Is a directory"
+    assert info.value.hint and str(tmp_path) in info.value.hint

@@ -209,6 +209,45 @@ async def test_login_unknown_ca_names_the_fingerprint(
     assert error["host"] == token_registry.host
 
 
+async def test_a_login_whose_profile_cannot_be_saved_stores_nothing(
+    jp_fetch: Fetch, token_registry: Registry, homes: dict[str, Path]
+) -> None:
+    (homes["user_file"].parent / (homes["user_file"].name + ".lock")).mkdir()
+    assert token_registry.ca_file is not None
+    body = {
+        "username": token_registry.username,
+        "password": token_registry.password,
+        "ca_pem": token_registry.ca_file.read_text(),
+    }
+    error = await checked(
+        jp_fetch, "POST", "registries", token_registry.host, "login", body=body, expect=400
+    )
+    assert error["code"] == "config_error"
+    assert error["message"].startswith(f"cannot save the registries in {homes['user_file']}")
+    assert not config_json(homes), "no credentials are stored"
+    assert not homes["certs"].exists(), "no CA is stored"
+    assert not homes["user_file"].exists()
+
+
+async def test_an_insecure_login_with_a_ca_is_refused(
+    jp_fetch: Fetch, token_registry: Registry, homes: dict[str, Path]
+) -> None:
+    assert token_registry.ca_file is not None
+    body = {
+        "username": token_registry.username,
+        "password": token_registry.password,
+        "ca_pem": token_registry.ca_file.read_text(),
+        "insecure": True,
+    }
+    error = await checked(
+        jp_fetch, "POST", "registries", token_registry.host, "login", body=body, expect=400
+    )
+    assert error["code"] == "config_error"
+    assert "not used for an insecure login" in error["message"]
+    assert not config_json(homes) and not homes["certs"].exists()
+    assert not homes["user_file"].exists()
+
+
 async def test_login_with_ca_and_client_certificate(
     jp_fetch: Fetch, mtls_registry: Registry, pki: PKI, homes: dict[str, Path]
 ) -> None:
