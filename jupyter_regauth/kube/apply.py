@@ -192,8 +192,10 @@ class _Kind:
                 preconditions=client.V1Preconditions(resource_version=resource_version)
             )
         args = self._args(namespace, name)
-        delete, kind = self._delete, self.resource
-        missing_ok("delete", kind, namespace, delete, *args, body=options, dry_run=self._dry_run)
+        missing_ok(
+            "delete", self.resource, namespace, self._delete, *args,
+            body=options, dry_run=self._dry_run,
+        )  # fmt: skip
 
     @property
     def _dry_run(self) -> str | None:
