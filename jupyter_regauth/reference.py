@@ -258,6 +258,16 @@ def _check_domain(domain: str, offset: int) -> None:
             raise _Problem(f"{what} has an empty label (a leading, trailing or doubled '.')", hint)
         if label[0] == "-" or label[-1] == "-":
             raise _Problem(f"{what}: label {_quote(label)} must not start or end with '-'", hint)
+        if len(label) > 63:  # DNS's limit: no resolver looks such a name up
+            raise _Problem(
+                f"{what}: label {_quote(label)} is {len(label)} characters long, more than the "
+                "63 a DNS name allows between dots",
+                hint,
+            )
+    if len(host) > 253:
+        raise _Problem(
+            f"{what} is {len(host)} characters long, more than the 253 a DNS name allows", hint
+        )
     if colon:
         _check_port(port, what)
 

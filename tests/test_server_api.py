@@ -348,6 +348,7 @@ async def test_renaming_a_user_registry_keeps_what_was_not_sent(
         ({"host": "[::1"}, "config_error", "missing the ']'"),
         ({"host": "https://"}, "config_error", "no registry host"),
         ({"host": "a_b.example"}, "config_error", "invalid character '_'"),
+        ({"host": "a" * 64 + ".example"}, "config_error", "more than the 63"),
     ],
 )
 async def test_add_registry_bad_input(
@@ -360,6 +361,28 @@ async def test_add_registry_bad_input(
     assert not homes["user_file"].exists(), "nothing is saved"
     listed = await checked(jp_fetch, "GET", "registries", params={"live": "false"})
     assert [r["source"] for r in listed["registries"]] == ["admin"]
+
+
+@pytest.mark.parametrize(
+    ("host", "words"),
+    [
+        ("a" * 64 + ".example.com", "more than the 63"),
+        (".".join(["a" * 60] * 5), "more than the 253"),
+    ],
+)
+async def test_a_host_longer_than_dns_allows_is_bad_input(
+    jp_fetch: Fetch, host: str, words: str
+) -> None:
+    """Named as too long before any connection (whose name lookup would fail unexpectedly)."""
+    for route in (("trust",), ("login",), ()):
+        body = {"username": "u", "password": "p"} if route == ("login",) else {}
+        method = "GET" if not route else "POST"
+        error = await checked(
+            jp_fetch, method, "registries", host, *route, body=body or None, expect=400
+        )
+        assert error["code"] == "config_error"
+        assert words in error["message"]
+        assert error["hint"]
 
 
 async def test_bad_entries_already_saved_spoil_only_their_own_row(

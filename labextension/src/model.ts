@@ -17,6 +17,9 @@ export const DEFAULT_SETTINGS: IPanelSettings = {
   defaultDest: '/model'
 };
 
+/** The longest delay a browser timer takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * State shared by the panel's sections and the commands: the registry list,
  * the server's capabilities and the folder picked for a push. It holds no
@@ -57,6 +60,10 @@ export class RegAuthModel {
 
   /** Replace one registry's status (after a login, say) without a full reload. */
   putStatus(status: IRegistryStatus): void {
+    if (this._refreshing) {
+      // Newer than what the check under way will answer for this registry.
+      this._putDuring.set(status.host, status);
+    }
     const index = this.registries.findIndex(r => r.host === status.host);
     if (index < 0) {
       this.registries = [...this.registries, status];
@@ -68,21 +75,48 @@ export class RegAuthModel {
     this._changed.emit();
   }
 
-  async refresh(): Promise<void> {
-    if (this.loading) {
-      return;
+  /**
+   * Check every registry. Asked again while a check runs, it checks once
+   * more after it (what the running one answers may predate the change that
+   * asked) and resolves when that is done.
+   */
+  refresh(): Promise<void> {
+    if (this._refreshing) {
+      this._again = true;
+      return this._refreshing;
     }
+    this._refreshing = this._check().finally(() => {
+      this._refreshing = null;
+    });
+    return this._refreshing;
+  }
+
+  private async _check(): Promise<void> {
     this.loading = true;
     this._changed.emit();
     try {
-      if (!this.version) {
-        this.version = await getVersion();
-      }
-      this.registries = (await listRegistries()).registries;
-      this.error = null;
-    } catch (error) {
-      this.error = error as ApiError;
+      do {
+        this._again = false;
+        this._putDuring.clear();
+        try {
+          if (!this.version) {
+            this.version = await getVersion();
+          }
+          const { registries } = await listRegistries();
+          // A status put while the list was checked (a login, say) is newer
+          // than the list's, and a registry added meanwhile may be missing.
+          const listed = new Set(registries.map(r => r.host));
+          this.registries = [
+            ...registries.map(r => this._putDuring.get(r.host) ?? r),
+            ...[...this._putDuring.values()].filter(r => !listed.has(r.host))
+          ];
+          this.error = null;
+        } catch (error) {
+          this.error = error as ApiError;
+        }
+      } while (this._again);
     } finally {
+      this._putDuring.clear();
       this.loading = false;
       this._changed.emit();
     }
@@ -93,9 +127,10 @@ export class RegAuthModel {
     window.clearInterval(this._timer);
     const seconds = this.settings.refreshInterval;
     if (seconds > 0) {
+      // A delay past what timers hold would fire at once, over and over.
       this._timer = window.setInterval(
         () => void this.refresh(),
-        seconds * 1000
+        Math.min(seconds * 1000, MAX_TIMER_MS)
       );
     }
   }
@@ -106,6 +141,9 @@ export class RegAuthModel {
   }
 
   private _timer = 0;
+  private _refreshing: Promise<void> | null = null;
+  private _again = false;
+  private _putDuring = new Map<string, IRegistryStatus>();
   private _changed = new Signal<this, void>(this);
   private _focusRequested = new Signal<this, 'add' | 'push'>(this);
 }

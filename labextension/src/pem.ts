@@ -6,12 +6,29 @@
 
 const BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
 
+/** A certificate block whose text between BEGIN and END is not base64. */
+export class PemError extends Error {
+  /** The block's number in the text, from 1. */
+  readonly block: number;
+
+  constructor(block: number) {
+    super(`certificate ${block} of the PEM text is not base64`);
+    this.name = 'PemError';
+    this.block = block;
+  }
+}
+
 /** The DER bytes of each certificate block; empty when there is none. */
 export function certificateBlocks(pem: string): ArrayBuffer[] {
   const blocks: ArrayBuffer[] = [];
   BLOCK.lastIndex = 0;
   for (let match = BLOCK.exec(pem); match; match = BLOCK.exec(pem)) {
-    const binary = atob(match[1].replace(/\s+/g, ''));
+    let binary: string;
+    try {
+      binary = atob(match[1].replace(/\s+/g, ''));
+    } catch {
+      throw new PemError(blocks.length + 1);
+    }
     blocks.push(Uint8Array.from(binary, c => c.charCodeAt(0)).buffer);
   }
   return blocks;

@@ -4,7 +4,7 @@ import * as React from 'react';
 import { ApiError } from '../api';
 import { addRegistry, confirmTrust, getRegistry, offerTrust } from '../client';
 import { RegAuthModel } from '../model';
-import { fingerprints } from '../pem';
+import { fingerprints, PemError } from '../pem';
 import { ICertificateInfo, ITrustOffer, RegistrySource } from '../types';
 import { ErrorView } from './common';
 
@@ -170,13 +170,46 @@ export function AddRegistry(props: {
     }
   };
 
+  /** The CA text's fingerprints; a damaged block is named, with what to do. */
+  const readFingerprints = async (pem: string) => {
+    try {
+      return await fingerprints(pem);
+    } catch (err) {
+      if (!(err instanceof PemError)) {
+        throw err;
+      }
+      throw new ApiError(
+        {
+          code: 'bad_request',
+          message: trans.__(
+            'Certificate %1 of the CA text is damaged: the lines between BEGIN CERTIFICATE and END CERTIFICATE are not base64.',
+            err.block
+          ),
+          hint: trans.__(
+            'Upload the CA file itself, or copy its text again, whole and unchanged.'
+          )
+        },
+        400
+      );
+    }
+  };
+
+  // When the confirmation closes, the keyboard focus goes back to the host.
+  const refocus = React.useRef(false);
+  React.useEffect(() => {
+    if (!pending && refocus.current) {
+      refocus.current = false;
+      hostRef.current?.focus();
+    }
+  }, [pending]);
+
   const check = async (event: React.FormEvent) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     setDone('');
     try {
-      const caFingerprints = caPem ? await fingerprints(caPem) : null;
+      const caFingerprints = caPem ? await readFingerprints(caPem) : null;
       if (caFingerprints && caFingerprints.length === 0) {
         throw new ApiError(
           {
@@ -245,6 +278,7 @@ export function AddRegistry(props: {
           ? trans.__('Trusted %1.', status.name)
           : trans.__('Added %1.', status.name)
       );
+      refocus.current = true;
       setPending(null);
       setHost('');
       setDisplayName('');
@@ -265,6 +299,7 @@ export function AddRegistry(props: {
           trans={trans}
           onTrust={() => void trust()}
           onCancel={() => {
+            refocus.current = true;
             setPending(null);
             setError(null);
           }}

@@ -15,6 +15,9 @@ export function LoginForm(props: {
   registry: IRegistryStatus;
   kubeAvailable: boolean;
   trans: TranslationBundle;
+  /** Take the keyboard focus (the first empty field), then call onFocused. */
+  focus?: boolean;
+  onFocused?: () => void;
   onLoggedIn: (result: ILoginResult) => void;
 }): JSX.Element {
   const { registry, trans } = props;
@@ -24,6 +27,14 @@ export function LoginForm(props: {
   const [busy, setBusy] = React.useState(false);
   const [error, setError] = React.useState<ApiError | null>(null);
   const password = React.useRef<HTMLInputElement>(null);
+  const user = React.useRef<HTMLInputElement>(null);
+  const { focus, onFocused } = props;
+  React.useEffect(() => {
+    if (focus) {
+      (user.current?.value ? password : user).current?.focus();
+      onFocused?.();
+    }
+  }, [focus]);
 
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
@@ -60,6 +71,7 @@ export function LoginForm(props: {
         <label htmlFor={`${id}-user`}>{trans.__('Username')}</label>
         <input
           id={`${id}-user`}
+          ref={user}
           className="jp-mod-styled"
           name="username"
           autoComplete="username"

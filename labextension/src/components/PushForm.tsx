@@ -210,6 +210,21 @@ export function PushForm(props: {
     }
   };
 
+  // The Cancel button goes once the job ends: the focus it had (if nothing
+  // else took it meanwhile) goes to the submit button.
+  const submitRef = React.useRef<HTMLButtonElement>(null);
+  const cancelPressed = React.useRef(false);
+  React.useEffect(() => {
+    const lost =
+      !document.activeElement || document.activeElement === document.body;
+    if (!running && cancelPressed.current && lost) {
+      submitRef.current?.focus();
+    }
+    if (!running) {
+      cancelPressed.current = false;
+    }
+  }, [running]);
+
   const digest = job?.state === 'succeeded' ? job.result : null;
   const resultRef = React.useRef<HTMLDivElement>(null);
   React.useEffect(() => {
@@ -285,6 +300,7 @@ export function PushForm(props: {
         </div>
         <div className="jp-RegAuth-actions">
           <button
+            ref={submitRef}
             type="submit"
             className="jp-mod-styled jp-mod-accept"
             disabled={running || !directory.trim() || !reference.trim()}
@@ -296,7 +312,10 @@ export function PushForm(props: {
               type="button"
               className="jp-mod-styled jp-mod-reject"
               disabled={job?.state === 'cancelling'}
-              onClick={() => void cancel()}
+              onClick={() => {
+                cancelPressed.current = true;
+                void cancel();
+              }}
             >
               {trans.__('Cancel')}
             </button>

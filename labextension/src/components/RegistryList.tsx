@@ -97,8 +97,21 @@ function RegistryCard(props: {
   const { registry, model, trans } = props;
   const [open, setOpen] = React.useState(false);
   const [error, setError] = React.useState<ApiError | IErrorBody | null>(null);
+  const [busy, setBusy] = React.useState(false);
   const kubeAvailable = !!model.version?.kubernetes.available;
   const detailsId = React.useId();
+  // After a login or logout replaces the form or the button that had the
+  // keyboard focus, it goes to what replaced it.
+  const [focusNext, setFocusNext] = React.useState<'login' | 'logout' | null>(
+    null
+  );
+  const logoutRef = React.useRef<HTMLButtonElement>(null);
+  React.useEffect(() => {
+    if (focusNext === 'logout' && registry.authenticated) {
+      logoutRef.current?.focus();
+      setFocusNext(null);
+    }
+  }, [focusNext, registry.authenticated]);
 
   const reload = async () => {
     try {
@@ -109,10 +122,13 @@ function RegistryCard(props: {
   };
   const act = async (action: () => Promise<unknown>) => {
     setError(null);
+    setBusy(true);
     try {
       await action();
     } catch (err) {
       setError(err as ApiError);
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -149,11 +165,14 @@ function RegistryCard(props: {
             {registry.authenticated ? (
               <div className="jp-RegAuth-actions">
                 <button
+                  ref={logoutRef}
                   type="button"
                   className="jp-mod-styled jp-mod-reject"
+                  disabled={busy}
                   onClick={() =>
                     void act(async () => {
                       await logout(registry.host);
+                      setFocusNext('login');
                       await reload();
                     })
                   }
@@ -166,7 +185,10 @@ function RegistryCard(props: {
                 registry={registry}
                 kubeAvailable={kubeAvailable}
                 trans={trans}
+                focus={focusNext === 'login'}
+                onFocused={() => setFocusNext(null)}
                 onLoggedIn={result => {
+                  setFocusNext('logout');
                   // Logged in either way; a failed Kubernetes step is shown beside it.
                   if (result.kube && 'error' in result.kube) {
                     const failure = result.kube.error;
@@ -194,6 +216,7 @@ function RegistryCard(props: {
                 <button
                   type="button"
                   className="jp-mod-styled"
+                  disabled={busy}
                   onClick={() =>
                     void act(async () => {
                       await removeRegistry(registry.host);

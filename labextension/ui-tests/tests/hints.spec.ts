@@ -12,47 +12,18 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import { X509Certificate } from 'crypto';
-import { readFileSync, rmSync, writeFileSync } from 'fs';
-import * as path from 'path';
-import { IRegistryInfo, PANEL, registryInfo, showSections } from './shared';
+import { readFileSync } from 'fs';
+import {
+  forget,
+  IRegistryInfo,
+  otherName,
+  PANEL,
+  registryInfo,
+  showSections,
+  writeAdminRegistries
+} from './shared';
 
 test.use({ autoGoto: true });
-
-/** The registry of scripts/ui-test under its other name. */
-function otherName(info: IRegistryInfo): string {
-  const [name, port] = info.host.split(':');
-  return `${name === 'localhost' ? '127.0.0.1' : 'localhost'}:${port}`;
-}
-
-/** The administrator's registries file the server reads (set by scripts/ui-test). */
-function writeAdminRegistries(registries: object[]): void {
-  const file = process.env.REGAUTH_REGISTRIES_FILE;
-  if (!file) {
-    throw new Error('REGAUTH_REGISTRIES_FILE is not set: run scripts/ui-test');
-  }
-  writeFileSync(file, JSON.stringify({ registries }));
-}
-
-/** Untrusted, logged out, in no list: as if never seen. */
-async function forget(page: IJupyterLabPageFixture, host: string) {
-  writeAdminRegistries([]);
-  const encoded = encodeURIComponent(host);
-  const logout = await page.request.post(
-    `/regauth/api/registries/${encoded}/logout`,
-    { data: { kube: false } }
-  );
-  expect(logout.status()).toBe(200);
-  const removed = await page.request.delete(
-    `/regauth/api/registries/${encoded}`
-  );
-  expect([200, 404]).toContain(removed.status());
-  // The CA the panel trusted for it (certs.d under the test's own HOME).
-  const home = process.env.HOME ?? '';
-  rmSync(path.join(home, '.config', 'containers', 'certs.d', host), {
-    recursive: true,
-    force: true
-  });
-}
 
 async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
   await page.evaluate(() =>

@@ -2,8 +2,9 @@
  * What the browser tests share: the registry that scripts/ui-test started, the
  * panel's sections, and where screenshots go.
  */
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
-import { readFileSync } from 'fs';
+import { readFileSync, rmSync, writeFileSync } from 'fs';
 import * as path from 'path';
 
 export interface IRegistryInfo {
@@ -21,6 +22,42 @@ export function registryInfo(): IRegistryInfo {
     );
   }
   return JSON.parse(readFileSync(file, 'utf-8'));
+}
+
+/** The registry of scripts/ui-test under its other name. */
+export function otherName(info: IRegistryInfo): string {
+  const [name, port] = info.host.split(':');
+  return `${name === 'localhost' ? '127.0.0.1' : 'localhost'}:${port}`;
+}
+
+/** The administrator's registries file the server reads (set by scripts/ui-test). */
+export function writeAdminRegistries(registries: object[]): void {
+  const file = process.env.REGAUTH_REGISTRIES_FILE;
+  if (!file) {
+    throw new Error('REGAUTH_REGISTRIES_FILE is not set: run scripts/ui-test');
+  }
+  writeFileSync(file, JSON.stringify({ registries }));
+}
+
+/** Untrusted, logged out, in no list: as if never seen. */
+export async function forget(page: IJupyterLabPageFixture, host: string) {
+  writeAdminRegistries([]);
+  const encoded = encodeURIComponent(host);
+  const logout = await page.request.post(
+    `/regauth/api/registries/${encoded}/logout`,
+    { data: { kube: false } }
+  );
+  expect(logout.status()).toBe(200);
+  const removed = await page.request.delete(
+    `/regauth/api/registries/${encoded}`
+  );
+  expect([200, 404]).toContain(removed.status());
+  // The CA the panel trusted for it (certs.d under the test's own HOME).
+  const home = process.env.HOME ?? '';
+  rmSync(path.join(home, '.config', 'containers', 'certs.d', host), {
+    recursive: true,
+    force: true
+  });
 }
 
 const SCREENSHOTS = path.resolve(

@@ -1,0 +1,258 @@
+/**
+ * The panel where users trip: a refresh still running while they log in or
+ * remove a registry, the keyboard focus when a form gives way to another, a
+ * damaged CA text, names longer than the sidebar is wide, and a refresh
+ * interval longer than a browser timer holds.
+ *
+ * Like hints.spec.ts, these tests use the registry under its other loopback
+ * name and leave it untrusted, logged out and in no list.
+ */
+import {
+  expect,
+  galata,
+  IJupyterLabPageFixture,
+  test
+} from '@jupyterlab/galata';
+import type { Locator, Route } from '@playwright/test';
+import { readFileSync } from 'fs';
+import {
+  forget,
+  IRegistryInfo,
+  otherName,
+  PANEL,
+  registryInfo,
+  showSections,
+  writeAdminRegistries
+} from './shared';
+
+test.use({ autoGoto: true });
+
+/** Trusted and on the user's list, as the panel's "Add a registry" leaves it. */
+async function addTrusted(page: IJupyterLabPageFixture, host: string) {
+  const trust = `/regauth/api/registries/${encodeURIComponent(host)}/trust`;
+  const offer = await (await page.request.post(trust, { data: {} })).json();
+  const trusted = await page.request.post(trust, {
+    data: { ca_pem: offer.ca_pem, fingerprint: offer.ca.fingerprint }
+  });
+  expect(trusted.status()).toBe(200);
+  const added = await page.request.post('/regauth/api/registries', {
+    data: { host }
+  });
+  expect(added.status()).toBe(201);
+}
+
+async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
+  // Registries added since the page loaded are listed from this check on.
+  await page.evaluate(() =>
+    window.jupyterapp.commands.execute('jupyter-regauth:refresh')
+  );
+  await page.sidebar.openTab('jupyter-regauth-registries');
+  const panel = page.locator(PANEL);
+  await expect(panel).toBeVisible();
+  await expect(panel.getByText('Checking registries…')).toBeHidden();
+  return panel;
+}
+
+function password(info: IRegistryInfo): string {
+  return readFileSync(info.password_file, 'utf-8').trim();
+}
+
+/**
+ * Hold the next registry list the server sends: it is asked for at once (so
+ * it says what was true then) and handed to the page only on `release`.
+ */
+async function holdNextList(page: IJupyterLabPageFixture): Promise<{
+  asked: Promise<void>;
+  release: () => void;
+}> {
+  let release = () => {};
+  const released = new Promise<void>(resolve => (release = resolve));
+  let asked = () => {};
+  const seen = new Promise<void>(resolve => (asked = resolve));
+  const pattern = (url: URL) =>
+    url.pathname.endsWith('/regauth/api/registries') &&
+    url.searchParams.has('live');
+  const handler = async (route: Route) => {
+    const response = await route.fetch();
+    asked();
+    await released;
+    await route.fulfill({ response });
+  };
+  await page.route(pattern, handler, { times: 1 });
+  return { asked: seen, release };
+}
+
+test.describe('the panel at its edges', () => {
+  test.afterEach(async ({ page }) => {
+    await forget(page, otherName(registryInfo()));
+  });
+
+  test('a refresh still running does not undo a login or bring back a removed registry', async ({
+    page
+  }) => {
+    const info = registryInfo();
+    const host = otherName(info);
+    await forget(page, host);
+    await addTrusted(page, host);
+    const panel = await openPanel(page);
+    await showSections(panel, ['Registries']);
+    const card = panel.locator(`.jp-RegAuth-registry[data-host="${host}"]`);
+    await card.locator('.jp-RegAuth-registryHeader').click();
+
+    // The refresh checks the list before the login; its answer arrives after.
+    let held = await holdNextList(page);
+    await panel.getByTitle('Refresh registry status').click();
+    await held.asked;
+    await card.getByLabel('Username').fill(info.username);
+    await card.getByLabel('Password or token').fill(password(info));
+    await card.getByRole('button', { name: 'Log in' }).click();
+    const loggedIn = card.locator('.jp-RegAuth-badge', {
+      hasText: `logged in as ${info.username}`
+    });
+    await expect(loggedIn).toBeVisible();
+    held.release();
+    await expect(panel.getByText('Checking registries…')).toBeHidden();
+    await expect(loggedIn).toBeVisible();
+    await expect(card.getByRole('button', { name: 'Log out' })).toBeVisible();
+
+    // Logged out and removed while a refresh that still lists it runs: gone
+    // once it is done.
+    await card.getByRole('button', { name: 'Log out' }).click();
+    await expect(card.getByLabel('Username')).toBeVisible();
+    held = await holdNextList(page);
+    await panel.getByTitle('Refresh registry status').click();
+    await held.asked;
+    await card.getByRole('button', { name: 'Remove from list' }).click();
+    held.release();
+    await expect(panel.getByText('Checking registries…')).toBeHidden();
+    await expect(card).toHaveCount(0);
+  });
+
+  test('the keyboard focus goes to what replaces the control that had it', async ({
+    page
+  }) => {
+    const info = registryInfo();
+    const host = otherName(info);
+    await forget(page, host);
+    const panel = await openPanel(page);
+    await showSections(panel, ['Registries', 'Add a registry']);
+    const add = panel.locator('.jp-RegAuth-add');
+    const hostField = add.getByLabel('Registry host');
+
+    // The confirmation closes, by Cancel or by Trust: back to the host field.
+    await hostField.fill(host);
+    await add.getByRole('button', { name: 'Check certificate' }).click();
+    await add.getByRole('button', { name: 'Cancel' }).press('Enter');
+    await expect(hostField).toBeFocused();
+    await hostField.fill(host);
+    await hostField.press('Enter');
+    await add.getByRole('button', { name: 'Trust' }).press('Enter');
+    await expect(add.getByRole('status')).toHaveText(`Added ${host}.`);
+    await expect(hostField).toBeFocused();
+
+    // Logged in: the focus is on "Log out"; logged out: on the login form.
+    const card = panel.locator(`.jp-RegAuth-registry[data-host="${host}"]`);
+    await card.locator('.jp-RegAuth-registryHeader').click();
+    await card.getByLabel('Username').fill(info.username);
+    await card.getByLabel('Password or token').fill(password(info));
+    await card.getByLabel('Password or token').press('Enter');
+    const logout = card.getByRole('button', { name: 'Log out' });
+    await expect(logout).toBeFocused();
+    await logout.press('Enter');
+    await expect(card.getByLabel('Username')).toBeFocused();
+  });
+
+  test('a damaged CA text is named, with what to do', async ({ page }) => {
+    const info = registryInfo();
+    const host = otherName(info);
+    await forget(page, host);
+    const panel = await openPanel(page);
+    await showSections(panel, ['Add a registry']);
+    const add = panel.locator('.jp-RegAuth-add');
+    await add.getByLabel('Registry host').fill(host);
+    // A certificate whose base64 was mangled on its way (a chat, an email).
+    const pem = readFileSync(info.ca_file, 'utf-8');
+    const lines = pem.trim().split('\n');
+    lines[2] = lines[2].slice(0, 10) + '%%' + lines[2].slice(12);
+    await add
+      .getByLabel('or paste the CA certificate (PEM)')
+      .fill(lines.join('\n'));
+    await add.getByRole('button', { name: 'Check certificate' }).click();
+    const alert = add.getByRole('alert');
+    await expect(alert.locator('.jp-RegAuth-errorMessage')).toHaveText(
+      'Certificate 1 of the CA text is damaged: the lines between BEGIN CERTIFICATE and END CERTIFICATE are not base64.'
+    );
+    await expect(alert.locator('.jp-RegAuth-errorHint')).toContainText(
+      'Upload the CA file itself'
+    );
+    await expect(add.locator('.jp-RegAuth-confirm')).toHaveCount(0);
+  });
+
+  test('long names wrap inside the sidebar', async ({ page }) => {
+    writeAdminRegistries([
+      {
+        host: 'registry-for-the-data-science-platform.team-infrastructure.example.invalid:5000',
+        display_name:
+          'The registry of the data science platform team, for every project'
+      },
+      {
+        host: 'averyveryveryverylonghostnamewithoutanydotsordashesatallthatkee.invalid'
+      }
+    ]);
+    const panel = await openPanel(page);
+    await showSections(panel, ['Registries', 'Build and push']);
+    const cards = panel.locator('.jp-RegAuth-registry');
+    await expect(cards).toHaveCount(2);
+    for (const card of await cards.all()) {
+      await card.locator('.jp-RegAuth-registryHeader').click();
+    }
+    await panel
+      .locator('.jp-RegAuth-push')
+      .getByLabel('Layer compression')
+      .selectOption('zstd');
+    for (const section of [
+      '.jp-RegAuth-listSection',
+      '.jp-RegAuth-pushSection'
+    ]) {
+      const widths = await panel
+        .locator(section)
+        .evaluate(node => [node.scrollWidth, node.clientWidth]);
+      expect(widths[0], `${section} scrolls sideways`).toBeLessThanOrEqual(
+        widths[1]
+      );
+    }
+    // The expander's arrow stays on the line of the name it opens.
+    const header = cards.first().locator('.jp-RegAuth-registryHeader');
+    const name = header.locator('.jp-RegAuth-registryName');
+    const [headerTop, nameTop] = await Promise.all([
+      header.evaluate(node => node.getBoundingClientRect().top),
+      name.evaluate(node => node.getBoundingClientRect().top)
+    ]);
+    expect(nameTop - headerTop).toBeLessThan(4);
+  });
+});
+
+test.describe('settings', () => {
+  // Galata serves the page its settings: this one is the user's.
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'jupyter-regauth:plugin': { refreshInterval: 3_000_000 }
+    }
+  });
+
+  test('a refresh interval longer than a timer holds does not refresh over and over', async ({
+    page
+  }) => {
+    let lists = 0;
+    page.on('request', request => {
+      if (request.url().includes('/regauth/api/registries?live=')) {
+        lists += 1;
+      }
+    });
+    await page.reload();
+    await openPanel(page);
+    await page.waitForTimeout(3000);
+    expect(lists).toBeLessThanOrEqual(2);
+  });
+});
