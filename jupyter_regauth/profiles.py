@@ -152,6 +152,7 @@ def default_user_file() -> Path:
     return Path(base) / "jupyter-regauth" / "registries.json"
 
 
+_ADMIN_CONFIG = "RegistryProfiles.registries"
 _FIX_FILE = "fix it, or move it away: it only lists the registries offered here"
 
 
@@ -223,10 +224,22 @@ class ProfileStore:
         return Path(self.user_file).expanduser() if self.user_file else default_user_file()
 
     def admin(self) -> list[RegistryProfile]:
-        raw: list[object] = list(self.registries)
+        """The administrator's profiles; an invalid one is an error naming where it is (the
+        configuration or the file), for the administrator to fix."""
+        raw: list[tuple[object, str]] = [(item, _ADMIN_CONFIG) for item in self.registries]
         if self.registries_file:
-            raw += _load_file(Path(self.registries_file).expanduser(), named=True)
-        return [RegistryProfile.from_dict(item, source="admin") for item in raw]
+            path = Path(self.registries_file).expanduser()
+            raw += [(item, str(path)) for item in _load_file(path, named=True)]
+        profiles = []
+        for item, where in raw:
+            try:
+                profiles.append(RegistryProfile.from_dict(item, source="admin"))
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"a registry in {where} is invalid: {exc.message}",
+                    hint=exc.hint or f"fix or remove it in {where}",
+                ) from None
+        return profiles
 
     def user(self) -> list[RegistryProfile]:
         """The user's valid profiles; an invalid entry is left out (see ``user_problems``)."""

@@ -78,6 +78,17 @@ def test_bad_profiles_are_named(entry: dict[str, object], message: str) -> None:
     assert message in str(info.value)
 
 
+def test_a_bad_admin_profile_is_named_with_where_it_is(tmp_path: Path) -> None:
+    file = tmp_path / "registries.yaml"
+    file.write_text("registries:\n  - {host: good.example}\n  - {host: bad.example/team}\n")
+    with pytest.raises(ConfigError) as info:
+        ProfileStore(registries_file=str(file)).admin()
+    assert str(info.value).startswith(f"a registry in {file} is invalid: 'bad.example/team'")
+    with pytest.raises(ConfigError) as info:
+        ProfileStore(registries=[{"host": "bad host"}]).admin()
+    assert str(info.value).startswith("a registry in RegistryProfiles.registries is invalid: ")
+
+
 def test_malformed_profiles_file(tmp_path: Path) -> None:
     file = tmp_path / "registries.json"
     file.write_text('{"registries": [\n  {"host": "a",}\n]}')
