@@ -25,6 +25,7 @@ from .reference import InvalidReference, check_host
 from .registry.trust import TrustConfig
 
 AuthKind = Literal["auto", "basic", "token"]
+Source = Literal["admin", "user"]
 AUTH_KINDS = ("auto", "basic", "token")
 
 
@@ -82,14 +83,14 @@ class RegistryProfile:
     insecure: bool = False
     mirror_of: tuple[str, ...] = ()
     username: str | None = None
-    source: Literal["admin", "user"] = field(default="user", compare=False)
+    source: Source = field(default="user", compare=False)
 
     @property
     def name(self) -> str:
         return self.display_name or self.host
 
     @classmethod
-    def from_dict(cls, data: object, *, source: Literal["admin", "user"]) -> RegistryProfile:
+    def from_dict(cls, data: object, *, source: Source) -> RegistryProfile:
         if not isinstance(data, dict):
             raise ConfigError(f"a registry profile must be a mapping, not {type(data).__name__}")
         known = {f.name for f in fields(cls)} - {"source"}
@@ -200,6 +201,25 @@ def _load_file(path: Path, *, named: bool = False) -> list[object]:
     return data
 
 
+# The valid profiles of a source, and each invalid entry (as written) with what is wrong.
+_Read = tuple[list[RegistryProfile], list[tuple[object, ConfigError]]]
+
+
+def _profiles(entries: Iterable[object], source: Source, where: str) -> _Read:
+    good: list[RegistryProfile] = []
+    bad: list[tuple[object, ConfigError]] = []
+    for item in entries:
+        try:
+            good.append(RegistryProfile.from_dict(item, source=source))
+        except ConfigError as exc:
+            error = ConfigError(
+                f"a registry in {where} is invalid: {exc.message}",
+                hint=exc.hint or f"fix or remove it in {where}",
+            )
+            bad.append((item, error))
+    return good, bad
+
+
 class ProfileStore:
     """The registries offered to the user: the admin's (``registries``, and those in
     ``registries_file``, by default ``$REGAUTH_REGISTRIES_FILE``) and the user's own.
@@ -224,22 +244,14 @@ class ProfileStore:
         return Path(self.user_file).expanduser() if self.user_file else default_user_file()
 
     def admin(self) -> list[RegistryProfile]:
-        """The administrator's profiles; an invalid one is an error naming where it is (the
-        configuration or the file), for the administrator to fix."""
-        raw: list[tuple[object, str]] = [(item, _ADMIN_CONFIG) for item in self.registries]
-        if self.registries_file:
-            path = Path(self.registries_file).expanduser()
-            raw += [(item, str(path)) for item in _load_file(path, named=True)]
-        profiles = []
-        for item, where in raw:
-            try:
-                profiles.append(RegistryProfile.from_dict(item, source="admin"))
-            except ConfigError as exc:
-                raise ConfigError(
-                    f"a registry in {where} is invalid: {exc.message}",
-                    hint=exc.hint or f"fix or remove it in {where}",
-                ) from None
-        return profiles
+        """The administrator's valid profiles; an invalid one is left out (see
+        ``admin_problems``)."""
+        return self._read_admin()[0]
+
+    def admin_problems(self) -> list[tuple[str, ConfigError]]:
+        """Each of the administrator's entries that is not a valid profile, as (its host as
+        written, what is wrong and where): one mistake there must not hide every registry."""
+        return [(_written_host(raw), error) for raw, error in self._read_admin()[1]]
 
     def user(self) -> list[RegistryProfile]:
         """The user's valid profiles; an invalid entry is left out (see ``user_problems``)."""
@@ -250,19 +262,16 @@ class ProfileStore:
         what is wrong), so one bad entry cannot hide the others."""
         return [(_written_host(raw), error) for raw, error in self._read_user()[1]]
 
-    def _read_user(self) -> tuple[list[RegistryProfile], list[tuple[object, ConfigError]]]:
-        good: list[RegistryProfile] = []
-        bad: list[tuple[object, ConfigError]] = []
-        for item in _load_file(self.user_path):
-            try:
-                good.append(RegistryProfile.from_dict(item, source="user"))
-            except ConfigError as exc:
-                error = ConfigError(
-                    f"a registry in {self.user_path} is invalid: {exc.message}",
-                    hint=exc.hint or f"fix or remove it in {self.user_path}",
-                )
-                bad.append((item, error))
+    def _read_admin(self) -> _Read:
+        good, bad = _profiles(self.registries, "admin", _ADMIN_CONFIG)
+        if self.registries_file:
+            path = Path(self.registries_file).expanduser()
+            more, worse = _profiles(_load_file(path, named=True), "admin", str(path))
+            good, bad = good + more, bad + worse
         return good, bad
+
+    def _read_user(self) -> _Read:
+        return _profiles(_load_file(self.user_path), "user", str(self.user_path))
 
     def all(self) -> list[RegistryProfile]:
         merged: dict[str, RegistryProfile] = {p.host: p for p in self.user()}

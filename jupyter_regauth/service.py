@@ -180,7 +180,8 @@ class RegAuth:
     def registries(self) -> list[RegistryStatus]:
         """Every registry the user can pick or is logged in to, without contacting them.
 
-        A row that cannot be used (an invalid entry in the user's profiles, a key in config.json
+        A row that cannot be used (an invalid entry in the administrator's or the user's
+        profiles, a key in config.json
         that is not a registry host, credentials a missing helper holds) carries its ``error``
         instead of breaking the list.
         """
@@ -189,6 +190,8 @@ class RegAuth:
             seen[profile.host] = RegistryStatus(
                 profile.host, profile.name, profile.source, insecure=profile.insecure
             )
+        for text, problem in self.profiles.admin_problems():
+            seen.setdefault(text, RegistryStatus(text, text, "admin", error=problem.to_dict()))
         for text, problem in self.profiles.user_problems():
             seen.setdefault(text, RegistryStatus(text, text, "user", error=problem.to_dict()))
         unreadable: CredentialHelperError | None = None

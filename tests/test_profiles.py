@@ -73,20 +73,31 @@ def test_user_profiles_add_remove_and_admin_wins(tmp_path: Path) -> None:
     ],
 )
 def test_bad_profiles_are_named(entry: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        ProfileStore(registries=[entry]).admin()
-    assert message in str(info.value)
+    store = ProfileStore(registries=[entry])
+    assert store.admin() == []
+    [(_, error)] = store.admin_problems()
+    assert message in str(error)
 
 
-def test_a_bad_admin_profile_is_named_with_where_it_is(tmp_path: Path) -> None:
+def test_a_bad_admin_profile_is_named_with_where_it_is_and_hides_no_other(
+    tmp_path: Path, docker_config: Path
+) -> None:
     file = tmp_path / "registries.yaml"
     file.write_text("registries:\n  - {host: good.example}\n  - {host: bad.example/team}\n")
-    with pytest.raises(ConfigError) as info:
-        ProfileStore(registries_file=str(file)).admin()
-    assert str(info.value).startswith(f"a registry in {file} is invalid: 'bad.example/team'")
-    with pytest.raises(ConfigError) as info:
-        ProfileStore(registries=[{"host": "bad host"}]).admin()
-    assert str(info.value).startswith("a registry in RegistryProfiles.registries is invalid: ")
+    store = ProfileStore(registries=[{"host": "bad host"}], registries_file=str(file))
+    assert [p.host for p in store.admin()] == ["good.example"]
+    [(config_host, config_error), (file_host, file_error)] = store.admin_problems()
+    assert config_host == "bad host"
+    assert config_error.message.startswith("a registry in RegistryProfiles.registries is invalid")
+    assert file_host == "bad.example/team"
+    assert file_error.message.startswith(f"a registry in {file} is invalid: 'bad.example/team'")
+    # The list shows the good one and each bad one as a row in error, not one error for all.
+    listed = regauth("--registries-file", str(file), "ls", "--offline", "--json").json()
+    rows = {row["host"]: row for row in listed}
+    assert rows["good.example"]["error"] is None and rows["good.example"]["source"] == "admin"
+    bad = rows["bad.example/team"]
+    assert bad["source"] == "admin" and bad["error"]["code"] == "config_error"
+    assert str(file) in bad["error"]["message"]
 
 
 def test_malformed_profiles_file(tmp_path: Path) -> None:
