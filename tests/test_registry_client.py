@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -444,6 +445,22 @@ def test_a_manifest_over_the_limit_is_refused(
             for tag in ("sized", "chunked"):
                 with pytest.raises(RegistryError, match="larger than"):
                     client.get_manifest("team/a", tag)
+
+
+def test_a_refused_connection_is_named_in_words(pki: PKI) -> None:
+    """Both ways in (the client, and the chain fetch of trust) say why in the system's words,
+    without the socket error's [Errno N]."""
+    with socket.socket() as held:  # a port with nothing listening on it
+        held.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{held.getsockname()[1]}"
+    with RegistryClient(host, trust=TrustConfig(ca_pem=pki.ca.cert_pem)) as client:
+        with pytest.raises(RegistryUnreachable) as by_client:
+            client.ping()
+    with pytest.raises(RegistryUnreachable) as by_trust:
+        fetch_chain(host)
+    for error in (by_client.value, by_trust.value):
+        assert error.message == f"cannot connect to {host}: Connection refused"
+        assert error.hint == "check the host name and port, and that the registry is running"
 
 
 def test_a_body_cut_short_is_a_registry_error(pki: PKI, tmp_path: Path) -> None:

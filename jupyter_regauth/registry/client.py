@@ -242,10 +242,7 @@ class RegistryClient:
             return explain_tls_failure(
                 self.host, tls, has_client_cert=self.trust.client_cert is not None
             )
-        return RegistryUnreachable(
-            f"cannot connect to {self.host}: {exc}",
-            hint="check the host name and port, and that the registry is running",
-        )
+        return RegistryUnreachable.connecting(self.host, exc)
 
     def _raise_for(self, response: httpx.Response, what: str) -> None:
         status = response.status_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from ..errors import DigestMismatch, RegAuthError
@@ -17,6 +18,16 @@ class RegistryError(RegAuthError):
 
 class RegistryUnreachable(RegistryError):
     code = "unreachable"
+
+    @classmethod
+    def connecting(cls, host: str, cause: BaseException) -> RegistryUnreachable:
+        """No connection to ``host``: the system's reason (``Connection refused``, ``Name or
+        service not known``), without the ``[Errno N]`` a socket error puts before it."""
+        reason = re.sub(r"^\[Errno -?\d+\] ", "", str(cause)) or type(cause).__name__
+        return cls(
+            f"cannot connect to {host}: {reason}",
+            hint="check the host name and port, and that the registry is running",
+        )
 
 
 class TLSError(RegistryError):

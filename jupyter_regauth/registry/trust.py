@@ -211,10 +211,7 @@ def fetch_chain(host: str, timeout: float = 10.0) -> list[x509.Certificate]:
     try:
         sock = socket.create_connection((address, port), timeout=timeout)
     except OSError as exc:
-        raise RegistryUnreachable(
-            f"cannot connect to {host}: {exc.strerror or exc}",
-            hint="check the host name and port, and that the registry is running",
-        ) from exc
+        raise RegistryUnreachable.connecting(host, exc) from exc
     with sock:
         conn = SSL.Connection(context, sock)
         conn.set_tlsext_host_name(address.encode("idna"))
