@@ -143,6 +143,17 @@ def test_not_found(basic_registry: Registry) -> None:
             client.get_manifest("nothing/here", "v1")
     assert info.value.status == 404
     assert "MANIFEST_UNKNOWN" in info.value.message or "NAME_UNKNOWN" in info.value.message
+    # The hint says what the registry's code means.
+    if "NAME_UNKNOWN" in info.value.message:
+        assert info.value.hint and "no repository of that name" in info.value.hint
+    else:
+        assert info.value.hint and "no image of that tag or digest" in info.value.hint
+    with client_for(basic_registry, username="alice", password=basic_registry.password) as client:
+        with pytest.raises(NotFound) as info:
+            with client.open_blob("nothing/here", "sha256:" + "0" * 64) as chunks:
+                b"".join(chunks)
+    assert "BLOB_UNKNOWN" in info.value.message
+    assert info.value.hint and "lacks content the image names" in info.value.hint
 
 
 def test_unknown_ca_shows_fingerprint(basic_registry: Registry) -> None:

@@ -107,6 +107,24 @@ def _registry_errors(response: httpx.Response) -> str:
         return ""
 
 
+# What a 404 means, by the distribution error code it carries.
+_NOT_FOUND_HINTS = {
+    "NAME_UNKNOWN": "the registry has no repository of that name (or the account may not see "
+    "it): check the repository's name",
+    "MANIFEST_UNKNOWN": "the repository has no image of that tag or digest: check the tag "
+    "(the registry's tag list shows those it has)",
+    "BLOB_UNKNOWN": "the registry lacks content the image names: push or copy the image again",
+}
+
+
+def _not_found_hint(response: httpx.Response) -> str | None:
+    try:
+        codes = [e.get("code") for e in response.json().get("errors") or [] if e]
+    except (ValueError, AttributeError):
+        return None
+    return next((_NOT_FOUND_HINTS[c] for c in codes if c in _NOT_FOUND_HINTS), None)
+
+
 def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
     seen: BaseException | None = exc
     while seen is not None:
@@ -274,7 +292,11 @@ class RegistryClient:
                 status=403,
             )
         if status == 404:
-            raise NotFound(f"{what} on {self.host}: not found{suffix}", status=404)
+            raise NotFound(
+                f"{what} on {self.host}: not found{suffix}",
+                hint=_not_found_hint(response),
+                status=404,
+            )
         if status == 429:
             wait = _retry_after(response)
             raise RateLimited(
