@@ -162,6 +162,30 @@ test.describe('the panel at its edges', () => {
     await expect(card.getByLabel('Username')).toBeFocused();
   });
 
+  test('a CA file picked is read into the form and trusted', async ({
+    page
+  }) => {
+    const info = registryInfo();
+    const host = otherName(info);
+    await forget(page, host);
+    const panel = await openPanel(page);
+    await showSections(panel, ['Registries', 'Add a registry']);
+    const add = panel.locator('.jp-RegAuth-add');
+    await add.getByLabel('Registry host').fill(host);
+    const file = add.getByLabel('CA certificate file (optional)');
+    const pasted = add.getByLabel('or paste the CA certificate (PEM)');
+    await file.setInputFiles(info.ca_file);
+    await expect(pasted).toHaveValue(readFileSync(info.ca_file, 'utf-8'));
+    await add.getByRole('button', { name: 'Check certificate' }).click();
+    await add.getByRole('button', { name: 'Trust' }).click();
+    await expect(add.getByRole('status')).toHaveText(`Added ${host}.`);
+    await expect(pasted).toHaveValue('');
+    const listed = await page.request.get(
+      `/regauth/api/registries/${encodeURIComponent(host)}`
+    );
+    expect((await listed.json()).trusted).toBe(true);
+  });
+
   test('a damaged CA text is named, with what to do', async ({ page }) => {
     const info = registryInfo();
     const host = otherName(info);
