@@ -98,13 +98,13 @@ def resolve(response: httpx.Response, reference: str) -> str:
     return str(response.request.url.join(reference))
 
 
-def _registry_errors(response: httpx.Response) -> str:
-    """The codes and messages of a distribution error body, which carry no secrets."""
+def _registry_errors(response: httpx.Response) -> list[tuple[str, str]]:
+    """The (code, message) pairs of a distribution error body, which carry no secrets."""
     try:
         errors = response.json().get("errors") or []
-        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors if e)
+        return [(str(e.get("code")), str(e.get("message"))) for e in errors if e]
     except (ValueError, AttributeError):
-        return ""
+        return []
 
 
 # What a 404 means, by the distribution error code it carries.
@@ -115,14 +115,6 @@ _NOT_FOUND_HINTS = {
     "(the registry's tag list shows those it has)",
     "BLOB_UNKNOWN": "the registry lacks content the image names: push or copy the image again",
 }
-
-
-def _not_found_hint(response: httpx.Response) -> str | None:
-    try:
-        codes = [e.get("code") for e in response.json().get("errors") or [] if e]
-    except (ValueError, AttributeError):
-        return None
-    return next((_NOT_FOUND_HINTS[c] for c in codes if c in _NOT_FOUND_HINTS), None)
 
 
 def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
@@ -264,7 +256,8 @@ class RegistryClient:
 
     def _raise_for(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
-        detail = _registry_errors(response)
+        errors = _registry_errors(response)
+        detail = "; ".join(f"{code}: {message}" for code, message in errors)
         suffix = f": {detail}" if detail else ""
         if status == 401:
             challenge = self.auth.challenge
@@ -294,7 +287,7 @@ class RegistryClient:
         if status == 404:
             raise NotFound(
                 f"{what} on {self.host}: not found{suffix}",
-                hint=_not_found_hint(response),
+                hint=next((_NOT_FOUND_HINTS[c] for c, _ in errors if c in _NOT_FOUND_HINTS), None),
                 status=404,
             )
         if status == 429:
