@@ -33,7 +33,7 @@ from .errors import (
     RegistryError,
     RegistryUnreachable,
 )
-from .trust import PLAIN_HTTP_HINT, SSLContexts, TrustConfig, explain_tls_failure
+from .trust import SSLContexts, TrustConfig, explain_tls_failure
 
 log = logging.getLogger(__name__)
 
@@ -245,9 +245,7 @@ class RegistryClient:
         # What a TLS client reads when the server answers in plain HTTP; checked before the
         # TLS failure it also is, whose message would say nothing useful.
         if any(s in str(tls or exc) for s in ("WRONG_VERSION_NUMBER", "record layer failure")):
-            return RegistryError(
-                f"{self.host} does not speak TLS: it answered in plain HTTP", hint=PLAIN_HTTP_HINT
-            )
+            return RegistryError.plain_http(self.host)
         if tls is not None:
             return explain_tls_failure(
                 self.host, tls, has_client_cert=self.trust.client_cert is not None

@@ -15,6 +15,15 @@ class RegistryError(RegAuthError):
 
     code = "registry_error"
 
+    @classmethod
+    def plain_http(cls, host: str) -> RegistryError:
+        """``host`` answered a TLS handshake in plain HTTP."""
+        return cls(
+            f"{host} does not speak TLS: it answered in plain HTTP",
+            hint="serve the registry over TLS (a self-signed CA is fine: trust it here); "
+            "this client talks to registries over HTTPS only",
+        )
+
 
 class RegistryUnreachable(RegistryError):
     code = "unreachable"

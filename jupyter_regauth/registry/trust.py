@@ -191,13 +191,6 @@ def split_host_port(host: str) -> tuple[str, int]:
     return name, int(port or 443)
 
 
-#: For a registry that answers in plain HTTP: what can be done about it.
-PLAIN_HTTP_HINT = (
-    "serve the registry over TLS (a self-signed CA is fine: trust it here); "
-    "this client talks to registries over HTTPS only"
-)
-
-
 def fetch_chain(host: str, timeout: float = 10.0) -> list[x509.Certificate]:
     """The certificates a TLS server presents, leaf first, without trusting them.
 
@@ -228,10 +221,7 @@ def fetch_chain(host: str, timeout: float = 10.0) -> list[x509.Certificate]:
                     raise RegistryUnreachable(f"TLS handshake with {host} timed out") from None
             except SSL.Error as exc:
                 if "wrong version number" in str(exc):  # the answer was plain HTTP
-                    raise RegistryError(
-                        f"{host} does not speak TLS: it answered in plain HTTP",
-                        hint=PLAIN_HTTP_HINT,
-                    ) from exc
+                    raise RegistryError.plain_http(host) from exc
                 raise TLSError(f"TLS handshake with {host} failed: {exc}", host=host) from exc
         chain = conn.get_peer_cert_chain(as_cryptography=True) or []
         conn.shutdown()
