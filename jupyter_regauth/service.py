@@ -181,19 +181,18 @@ class RegAuth:
         """Every registry the user can pick or is logged in to, without contacting them.
 
         A row that cannot be used (an invalid entry in the administrator's or the user's
-        profiles, a key in config.json
-        that is not a registry host, credentials a missing helper holds) carries its ``error``
-        instead of breaking the list.
+        profiles, a key in config.json that is not a registry host, credentials a missing
+        helper holds) carries its ``error`` instead of breaking the list.
         """
         seen: dict[str, RegistryStatus] = {}
         for profile in self.profiles.all():
             seen[profile.host] = RegistryStatus(
                 profile.host, profile.name, profile.source, insecure=profile.insecure
             )
-        for text, problem in self.profiles.admin_problems():
-            seen.setdefault(text, RegistryStatus(text, text, "admin", error=problem.to_dict()))
-        for text, problem in self.profiles.user_problems():
-            seen.setdefault(text, RegistryStatus(text, text, "user", error=problem.to_dict()))
+        problems = {"admin": self.profiles.admin_problems(), "user": self.profiles.user_problems()}
+        for source, listed in problems.items():
+            for text, problem in listed:
+                seen.setdefault(text, RegistryStatus(text, text, source, error=problem.to_dict()))
         unreadable: CredentialHelperError | None = None
         try:
             config_hosts = self.docker_config.hosts()
