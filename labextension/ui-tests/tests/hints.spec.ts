@@ -16,24 +16,14 @@ import { readFileSync } from 'fs';
 import {
   forget,
   IRegistryInfo,
+  openPanel,
   otherName,
-  PANEL,
   registryInfo,
   showSections,
   writeAdminRegistries
 } from './shared';
 
 test.use({ autoGoto: true });
-
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.evaluate(() =>
-    window.jupyterapp.commands.execute('jupyter-regauth:refresh')
-  );
-  await page.sidebar.openTab('jupyter-regauth-registries');
-  const panel = page.locator(PANEL);
-  await expect(panel).toBeVisible();
-  return panel;
-}
 
 /** The panel opened on its registry list, and the card of ``host`` in it. */
 async function registryCard(

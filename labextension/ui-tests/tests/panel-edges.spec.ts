@@ -13,13 +13,13 @@ import {
   IJupyterLabPageFixture,
   test
 } from '@jupyterlab/galata';
-import type { Locator, Route } from '@playwright/test';
+import type { Route } from '@playwright/test';
 import { readFileSync } from 'fs';
 import {
   forget,
   IRegistryInfo,
+  openPanel,
   otherName,
-  PANEL,
   registryInfo,
   showSections,
   writeAdminRegistries
@@ -39,18 +39,6 @@ async function addTrusted(page: IJupyterLabPageFixture, host: string) {
     data: { host }
   });
   expect(added.status()).toBe(201);
-}
-
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  // Registries added since the page loaded are listed from this check on.
-  await page.evaluate(() =>
-    window.jupyterapp.commands.execute('jupyter-regauth:refresh')
-  );
-  await page.sidebar.openTab('jupyter-regauth-registries');
-  const panel = page.locator(PANEL);
-  await expect(panel).toBeVisible();
-  await expect(panel.getByText('Checking registries…')).toBeHidden();
-  return panel;
 }
 
 function password(info: IRegistryInfo): string {

@@ -77,6 +77,21 @@ export async function shoot(
 }
 
 export const PANEL = '#jupyter-regauth-registries';
+
+/** The panel opened, once it has checked the registries (those added since the page loaded
+ * are listed from this check on). */
+export async function openPanel(
+  page: IJupyterLabPageFixture
+): Promise<Locator> {
+  await page.evaluate(() =>
+    window.jupyterapp.commands.execute('jupyter-regauth:refresh')
+  );
+  await page.sidebar.openTab('jupyter-regauth-registries');
+  const panel = page.locator(PANEL);
+  await expect(panel).toBeVisible();
+  await expect(panel.getByText('Checking registries…')).toBeHidden();
+  return panel;
+}
 const SECTIONS = ['Registries', 'Add a registry', 'Build and push'];
 
 /** Expand the named accordion sections of the panel and collapse the others. */
