@@ -336,6 +336,31 @@ async def test_renaming_a_user_registry_keeps_what_was_not_sent(
     assert saved["display_name"] == "Renamed" and saved["client_key"] == str(tmp_path / "k.pem")
 
 
+async def test_a_ca_for_an_insecure_registry_is_refused(
+    jp_fetch: Fetch, pki: PKI, homes: dict[str, Path]
+) -> None:
+    """As for a login: TLS unverified, the CA would be saved and never checked."""
+    host = "127.0.0.1:1"  # refuses connections: the status of the one added comes at once
+    ca = pki.ca_file.read_text()
+    body = {"host": host, "insecure": True, "ca_pem": ca}
+    error = await checked(jp_fetch, "POST", "registries", body=body, expect=400)
+    assert error["code"] == "config_error"
+    assert f"not used for {host} when it is insecure" in error["message"]
+    assert "not both" in error["hint"]
+    assert not homes["user_file"].exists(), "nothing is saved"
+
+    # Made insecure later, while the CA saved with it stays: refused as well, file untouched.
+    await checked(jp_fetch, "POST", "registries", body={"host": host, "ca_pem": ca}, expect=201)
+    saved = homes["user_file"].read_text()
+    body = {"host": host, "insecure": True}
+    error = await checked(jp_fetch, "POST", "registries", body=body, expect=400)
+    assert "not both" in error["hint"]
+    assert homes["user_file"].read_text() == saved
+    body = {"host": host, "insecure": True, "ca_pem": ""}
+    insecure = await checked(jp_fetch, "POST", "registries", body=body, expect=201)
+    assert insecure["insecure"] is True
+
+
 @pytest.mark.parametrize(
     ("body", "code", "words"),
     [

@@ -193,6 +193,14 @@ class RegistriesHandler(RegAuthHandler):
             load_pem_bundle(sent["ca_pem"].encode(), "CA certificate")  # reject junk before saving
         # Onto the user's profile for the host, if there is one: what was not sent is kept.
         profile = replace(existing or RegistryProfile(host=host), **sent)
+        if profile.insecure and profile.ca_pem and (sent.get("insecure") or sent.get("ca_pem")):
+            # As for a login: with TLS unverified the CA would be kept, never checked or used.
+            raise ConfigError(
+                f"a CA certificate is not used for {host} when it is insecure: TLS is not "
+                "verified, so the CA would be kept without ever being checked",
+                hint="send the CA, to verify the registry with it, or insecure, not both "
+                '(ca_pem "" removes the CA saved)',
+            )
         await self.call(self.service.profiles.save_user, profile)
         status = await self.live_status(host)
         self.set_status(201)
