@@ -23,7 +23,7 @@ from .command_hints import command_hint
 from .credentials import DockerConfig
 from .errors import ConfigError, RegAuthError
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
-from .images.progress import ProgressEvent
+from .images.progress import ENDED, ProgressEvent
 from .kube.cli import add_parser as add_kube_parser
 from .profiles import ProfileStore
 from .service import RegAuth, RegistryStatus, expires_in
@@ -411,7 +411,7 @@ class ProgressPrinter:
             counted = event.kind == "layer" or (event.kind == "blob" and not event.message)
             if counted and event.bytes_total is not None:
                 self._items[(event.kind, event.id)] = (event.bytes_done, event.bytes_total)
-            finished = event.state in ("done", "exists", "mounted", "error")
+            finished = event.state in ENDED
             if self.tty:
                 now = time.monotonic()
                 if finished or now - self._drawn > 0.1:

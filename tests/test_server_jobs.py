@@ -226,12 +226,23 @@ async def test_cancel_running_and_queued_jobs(
     assert queued["state"] == "queued", "one worker: the second job waits"
     cancelled = await checked(jp_fetch, "DELETE", "jobs", queued["id"])
     assert cancelled["state"] == "cancelled"
+    for _ in range(500):  # cancel once a layer is under way
+        seen = await checked(jp_fetch, "GET", "jobs", running["id"])
+        if any(item["state"] in ("compressing", "uploading") for item in seen["items"]):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail(f"no layer was ever under way: {seen}")
     stopping = await checked(jp_fetch, "DELETE", "jobs", running["id"])
     assert stopping["state"] in ("cancelling", "cancelled")
 
     final = (await events(jp_fetch, running["id"]))[-1][2]
     assert final["state"] == "cancelled"
     assert final["result"] is None
+    # What was under way is marked stopped, not left "compressing" under a cancelled job.
+    states = {item["state"] for item in final["items"]}
+    assert "stopped" in states, final["items"]
+    assert not states & {"waiting", "running", "hashing", "compressing", "uploading"}
     core = reader(docker_config, pki, basic_registry)
     for tag in ("1", "2"):
         with pytest.raises(NotFound):

@@ -16,7 +16,12 @@ State = Literal[
     "mounted",
     "done",
     "error",
+    "stopped",  # given up unfinished: its job was cancelled, or another part of it failed
 ]
+#: States after which an item's work is complete.
+FINISHED: frozenset[State] = frozenset({"exists", "mounted", "done"})
+#: States after which nothing more happens to an item.
+ENDED: frozenset[State] = FINISHED | {"error", "stopped"}
 # A step is work of a build that makes no blob of its own, named by its id (the Python
 # dependencies' install, which then becomes a layer).
 Kind = Literal["layer", "blob", "config", "manifest", "image", "step"]
@@ -61,7 +66,7 @@ class ByteTally:
         elif event.kind in ("layer", "blob", "config"):
             if event.bytes_total is not None:
                 self._total[event.id] = event.bytes_total
-            finished = event.state in ("exists", "mounted", "done")
+            finished = event.state in FINISHED
             reached = self._total.get(event.id, event.bytes_done) if finished else event.bytes_done
             # An upload resumed at the registry's offset reports fewer bytes than before.
             self._done[event.id] = max(self._done.get(event.id, 0), reached)

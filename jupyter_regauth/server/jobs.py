@@ -18,11 +18,11 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Literal
 
 from ..errors import RegAuthError
-from ..images.progress import ByteTally, ProgressEvent
+from ..images.progress import ENDED, ByteTally, ProgressEvent
 from .errors import error_body
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,12 @@ class Job:
         error: dict[str, Any] | None = None,
     ) -> None:
         self.result, self.error, self.finished = result, error, time.time()
+        if state != "succeeded":
+            # What was under way when the job stopped stays that way: say so, rather than
+            # leave a layer "uploading" under a job that has ended.
+            for key, item in self._items.items():
+                if item.state not in ENDED:
+                    self._items[key] = replace(item, state="stopped")
         self._set_state(state)
 
     def _set_state(self, state: JobState) -> None:
