@@ -1,7 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError } from './api';
-import { getVersion, listRegistries } from './client';
+import { getRegistry, getVersion, listRegistries } from './client';
 import { IRegistryStatus, IVersion } from './types';
 
 /** The user settings the panel reads (schema/plugin.json). */
@@ -63,6 +63,7 @@ export class RegAuthModel {
     if (this._refreshing) {
       // Newer than what the check under way will answer for this registry.
       this._putDuring.set(status.host, status);
+      this._checking.delete(status.host);
     }
     const index = this.registries.findIndex(r => r.host === status.host);
     if (index < 0) {
@@ -73,6 +74,11 @@ export class RegAuthModel {
       );
     }
     this._changed.emit();
+  }
+
+  /** Whether a check of the registry under way has not answered yet. */
+  isChecking(host: string): boolean {
+    return this._checking.has(host);
   }
 
   /**
@@ -102,14 +108,7 @@ export class RegAuthModel {
           if (!this.version) {
             this.version = await getVersion();
           }
-          const { registries } = await listRegistries();
-          // A status put while the list was checked (a login, say) is newer
-          // than the list's, and a registry added meanwhile may be missing.
-          const listed = new Set(registries.map(r => r.host));
-          this.registries = [
-            ...registries.map(r => this._putDuring.get(r.host) ?? r),
-            ...[...this._putDuring.values()].filter(r => !listed.has(r.host))
-          ];
+          await this._checkEach();
           this.error = null;
         } catch (error) {
           this.error = error as ApiError;
@@ -117,9 +116,67 @@ export class RegAuthModel {
       } while (this._again);
     } finally {
       this._putDuring.clear();
+      this._checking.clear();
       this.loading = false;
       this._changed.emit();
     }
+  }
+
+  /**
+   * The list first, as the server knows it without contacting anyone, then
+   * each registry's status as it answers: one that never answers holds only
+   * its own card, until its timeout.
+   */
+  private async _checkEach(): Promise<void> {
+    const { registries } = await listRegistries(false);
+    // What an earlier check found stays shown until this one answers.
+    const before = new Map(this.registries.map(r => [r.host, r]));
+    this._merge(registries.map(r => (r.error ? r : (before.get(r.host) ?? r))));
+    const unusable = new Set(registries.filter(r => r.error).map(r => r.host));
+    const hosts = registries
+      .map(r => r.host)
+      .filter(host => !unusable.has(host));
+    hosts.forEach(host => this._checking.add(host));
+    this._changed.emit();
+    await Promise.all(
+      hosts.map(async host => {
+        let status: IRegistryStatus | null = null;
+        try {
+          status = await getRegistry(host);
+        } catch (error) {
+          const row = registries.find(r => r.host === host);
+          if (row) {
+            const { code, message, hint } = error as ApiError;
+            status = { ...row, error: { code, message, hint } };
+          }
+        }
+        this._checking.delete(host);
+        // Not over a status put meanwhile (newer), nor back onto the list
+        // after it was removed from it.
+        if (
+          status &&
+          !this._putDuring.has(host) &&
+          this.registries.some(r => r.host === host)
+        ) {
+          const answered = status;
+          this.registries = this.registries.map(r =>
+            r.host === host ? answered : r
+          );
+        }
+        this._changed.emit();
+      })
+    );
+  }
+
+  /** The rows listed, with the statuses put while the list was asked for. */
+  private _merge(registries: IRegistryStatus[]): void {
+    // A status put while the list was checked (a login, say) is newer
+    // than the list's, and a registry added meanwhile may be missing.
+    const listed = new Set(registries.map(r => r.host));
+    this.registries = [
+      ...registries.map(r => this._putDuring.get(r.host) ?? r),
+      ...[...this._putDuring.values()].filter(r => !listed.has(r.host))
+    ];
   }
 
   /** Refresh every `refreshInterval` seconds; 0 turns it off. */
@@ -144,6 +201,7 @@ export class RegAuthModel {
   private _refreshing: Promise<void> | null = null;
   private _again = false;
   private _putDuring = new Map<string, IRegistryStatus>();
+  private _checking = new Set<string>();
   private _changed = new Signal<this, void>(this);
   private _focusRequested = new Signal<this, 'add' | 'push'>(this);
 }

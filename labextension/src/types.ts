@@ -175,7 +175,8 @@ export type ProgressState =
   | 'exists'
   | 'mounted'
   | 'done'
-  | 'error';
+  | 'error'
+  | 'stopped';
 
 export interface IProgressEvent {
   kind: 'layer' | 'blob' | 'config' | 'manifest' | 'image' | 'step';

@@ -30,10 +30,26 @@ function expiry(
 
 function Badges(props: {
   registry: IRegistryStatus;
+  checking: boolean;
   trans: TranslationBundle;
 }): JSX.Element {
   const { registry: r, trans } = props;
   const token = expiry(r.token_expires_at, trans);
+  if (props.checking && r.reachable === null) {
+    // Listed, not answered yet: nothing is known of it but its settings.
+    return (
+      <div
+        className="jp-RegAuth-badges"
+        role="group"
+        aria-label={trans.__('Status')}
+      >
+        <Badge tone="unknown" label={trans.__('checking…')} />
+        {r.insecure ? (
+          <Badge tone="warn" label={trans.__('TLS not verified')} />
+        ) : null}
+      </div>
+    );
+  }
   return (
     <div
       className="jp-RegAuth-badges"
@@ -150,7 +166,11 @@ function RegistryCard(props: {
           <span className="jp-RegAuth-registryHost">{registry.host}</span>
         ) : null}
       </button>
-      <Badges registry={registry} trans={trans} />
+      <Badges
+        registry={registry}
+        checking={model.isChecking(registry.host)}
+        trans={trans}
+      />
       {registry.error && !open ? (
         <div className="jp-RegAuth-registryError">{registry.error.message}</div>
       ) : null}

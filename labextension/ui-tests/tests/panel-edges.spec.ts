@@ -1,8 +1,9 @@
 /**
  * The panel where users trip: a refresh still running while they log in or
  * remove a registry, the keyboard focus when a form gives way to another, a
- * damaged CA text, names longer than the sidebar is wide, and a refresh
- * interval longer than a browser timer holds.
+ * damaged CA text, names longer than the sidebar is wide, a push cancelled
+ * half-way, a registry that never answers, and a refresh interval longer than
+ * a browser timer holds.
  *
  * Like hints.spec.ts, these tests use the registry under its other loopback
  * name and leave it untrusted, logged out and in no list.
@@ -14,12 +15,16 @@ import {
   test
 } from '@jupyterlab/galata';
 import type { Route } from '@playwright/test';
-import { readFileSync } from 'fs';
+import { randomBytes } from 'crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { AddressInfo, createServer, Socket } from 'net';
+import * as path from 'path';
 import {
   forget,
   IRegistryInfo,
   openPanel,
   otherName,
+  PANEL,
   registryInfo,
   showSections,
   writeAdminRegistries
@@ -148,6 +153,91 @@ test.describe('the panel at its edges', () => {
     await expect(logout).toBeFocused();
     await logout.press('Enter');
     await expect(card.getByLabel('Username')).toBeFocused();
+  });
+
+  test('a push cancelled half-way marks what was under way as stopped', async ({
+    page,
+    tmpPath
+  }) => {
+    const info = registryInfo();
+    const host = otherName(info);
+    await forget(page, host);
+    await addTrusted(page, host);
+    const login = await page.request.post(
+      `/regauth/api/registries/${encodeURIComponent(host)}/login`,
+      { data: { username: info.username, password: password(info) } }
+    );
+    expect(login.status()).toBe(200);
+    // Random data, too much to be pushed before Cancel is pressed.
+    const folder = path.join(
+      process.env.JUPYTERLAB_GALATA_ROOT_DIR ?? '',
+      tmpPath,
+      'big'
+    );
+    mkdirSync(folder, { recursive: true });
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(path.join(folder, `part-${i}.bin`), randomBytes(32 << 20));
+    }
+    const panel = await openPanel(page);
+    await showSections(panel, ['Build and push']);
+    const push = panel.locator('.jp-RegAuth-push');
+    await push
+      .getByLabel('Folder (relative to the Jupyter root)')
+      .fill(`${tmpPath}/big`);
+    await push.getByLabel('Base image (empty for none)').fill('');
+    await push.getByLabel('Target image').fill(`${host}/team/cancelled:1`);
+    await push.getByRole('button', { name: 'Build and push' }).click();
+    const underWay = push.locator(
+      ['waiting', 'running', 'hashing', 'compressing', 'uploading']
+        .map(state => `.jp-RegAuth-item[data-state="${state}"]`)
+        .join(', ')
+    );
+    await expect(underWay.first()).toBeVisible();
+    await push.getByRole('button', { name: 'Cancel' }).press('Enter');
+
+    await expect(push.getByRole('status')).toHaveText(/^Job cancelled/);
+    await expect(underWay).toHaveCount(0);
+    const stopped = push.locator('.jp-RegAuth-item[data-state="stopped"]');
+    await expect(stopped.first()).toContainText('stopped');
+    // The Cancel button is gone: its focus went to the submit button.
+    await expect(
+      push.getByRole('button', { name: 'Build and push' })
+    ).toBeFocused();
+  });
+
+  test('a registry that never answers holds up only its own card', async ({
+    page
+  }) => {
+    const info = registryInfo();
+    const host = otherName(info);
+    await forget(page, host);
+    await addTrusted(page, host);
+    // Takes connections and never says a word: a registry behind a dead proxy.
+    const sockets: Socket[] = [];
+    const silent = createServer(socket => sockets.push(socket));
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
+    const silentHost = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      writeAdminRegistries([{ host: silentHost, display_name: 'Silent' }]);
+      await page.evaluate(() => {
+        void window.jupyterapp.commands.execute('jupyter-regauth:refresh');
+      });
+      await page.sidebar.openTab('jupyter-regauth-registries');
+      const panel = page.locator(PANEL);
+      const badges = (name: string) =>
+        panel
+          .locator(`.jp-RegAuth-registry[data-host="${name}"]`)
+          .locator('.jp-RegAuth-badge');
+      await expect(
+        badges(host).filter({ hasText: /^reachable$/ })
+      ).toBeVisible();
+      await expect(badges(host).filter({ hasText: /^trusted$/ })).toBeVisible();
+      await expect(badges(silentHost)).toHaveText(['checking…']);
+      await expect(panel.getByText('Checking registries…')).toBeVisible();
+    } finally {
+      sockets.forEach(socket => socket.destroy());
+      silent.close();
+    }
   });
 
   test('a CA file picked is read into the form and trusted', async ({
