@@ -86,9 +86,30 @@ def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
     job.add_argument("directory", metavar="DIR", help="the build context (holds the Dockerfile)")
     job.add_argument("image", metavar="IMAGE", help="where to push, e.g. registry/team/model:1")
     job.add_argument("-n", "--namespace")
-    job.add_argument("-f", "--file", dest="dockerfile", default="Dockerfile")
+    job.add_argument(
+        "-f",
+        "--file",
+        dest="dockerfile",
+        help="the Dockerfile, relative to the working directory as docker build's "
+        "(default: DIR/Dockerfile); it must lie inside DIR",
+    )
     job.add_argument("--builder", choices=("buildkit", "kaniko"), default="buildkit")
     job.add_argument("--dry-run", action="store_true", help="push the context, print the Job")
+
+
+def _dockerfile(directory: str, given: str | None) -> str:
+    """``-f`` as docker build reads it, from the working directory (``DIR/Dockerfile`` when
+    not given), as an absolute path; a path that is only there relative to DIR is named."""
+    if not given:
+        return "Dockerfile"
+    path = Path(given)
+    if not path.is_absolute() and not path.exists() and (Path(directory) / path).is_file():
+        raise ConfigError(
+            f"there is no {given} in the working directory",
+            hint=f"-f is read from the working directory, as docker build reads it: "
+            f"give -f {Path(directory) / path}",
+        )
+    return str(path.absolute())
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -201,7 +222,7 @@ def run(service: RegAuth, args: argparse.Namespace, prog: str) -> tuple[Any, str
         args.directory,
         args.image,
         args.namespace,
-        dockerfile=args.dockerfile,
+        dockerfile=_dockerfile(args.directory, args.dockerfile),
         builder=args.builder,
         create=not args.dry_run,
         **options,

@@ -166,6 +166,10 @@ def _dockerfile_in(directory: Path, dockerfile: str) -> str:
             "directory as the context",
         )
     if not path.is_file():
+        if Path(dockerfile).is_absolute():
+            raise ConfigError(
+                f"there is no Dockerfile {dockerfile}", hint="check the path given with -f"
+            )
         raise ConfigError(
             f"{directory} has no {dockerfile}", hint="give the build context directory"
         )

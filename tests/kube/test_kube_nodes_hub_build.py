@@ -215,16 +215,30 @@ def test_build_job_refuses_a_dockerfile_outside_and_a_digest(
     def no_push(*args: Any, **kw: Any) -> Any:
         raise AssertionError("pushed")
 
-    monkeypatch.setattr(jupyter_regauth.service.RegAuth, "push_artifact", no_push)
-    for outside in (str(tmp_path / "outside.Dockerfile"), "../outside.Dockerfile"):
-        job = ["kube", "build-job", str(context), f"{image}:1", "-f", outside, *kubeconfig]
-        assert main(job) == 1
-        assert "is not inside the build context" in capsys.readouterr().err
-    digest = f"{image}@sha256:{'a' * 64}"
-    job = ["kube", "build-job", str(context), digest, "-f", "sub/gpu.Dockerfile", *kubeconfig]
-    assert main(job) == 1
-    assert "names a digest" in capsys.readouterr().err
-    monkeypatch.undo()
+    # -f is read from the working directory, as docker build reads it.
+    with monkeypatch.context() as patched:
+        patched.setattr(jupyter_regauth.service.RegAuth, "push_artifact", no_push)
+        patched.chdir(tmp_path)
+        for outside in (str(tmp_path / "outside.Dockerfile"), "outside.Dockerfile"):
+            job = ["kube", "build-job", "model", f"{image}:1", "-f", outside, *kubeconfig]
+            assert main(job) == 1
+            assert "is not inside the build context" in capsys.readouterr().err
+        job = ["kube", "build-job", "model", f"{image}:1", *kubeconfig]
+        assert main([*job, "-f", "sub/gpu.Dockerfile"]) == 1
+        err = capsys.readouterr().err
+        assert "there is no sub/gpu.Dockerfile in the working directory" in err
+        assert "give -f model/sub/gpu.Dockerfile" in err
+        assert main([*job, "-f", "model/gpu"]) == 1
+        assert f"there is no Dockerfile {tmp_path / 'model' / 'gpu'}" in capsys.readouterr().err
+        digest = f"{image}@sha256:{'a' * 64}"
+        job = ["kube", "build-job", "model", digest, "-f", "model/sub/gpu.Dockerfile"]
+        assert main([*job, *kubeconfig]) == 1
+        assert "names a digest" in capsys.readouterr().err
+    with monkeypatch.context() as patched:
+        patched.chdir(context / "sub")
+        job = ["kube", "build-job", "..", f"{image}:1", "-f", "gpu.Dockerfile", "--dry-run"]
+        assert main([*job, *kubeconfig]) == 0, capsys.readouterr().err
+        assert "--opt filename=sub/gpu.Dockerfile" in capsys.readouterr().out
     # A Dockerfile inside, by its absolute path: the Job names it relative to the context.
     result = service.kube_build_job(
         context,
