@@ -14,6 +14,7 @@ import copy
 import json
 import os
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -24,7 +25,7 @@ from . import media
 from .cache import layer_diff_ids
 from .compression import layer_compressor
 from .deflate import BLOCK
-from .errors import ImageError
+from .errors import BuildSpecError, ImageError
 from .expansion import expand
 from .layer import LayerInfo, plan, source_date_epoch, write_layer
 from .layout import OCILayout
@@ -263,6 +264,18 @@ def in_workdir(spec: BuildSpec, base: BaseImage) -> BuildSpec:
     return replace(spec, layers=layers)
 
 
+def _env_name(name: str, env: Mapping[str, str]) -> str:
+    """An env name expanded, as BuildKit's ENV expands it; what it expands to is not shown
+    (it comes from env values, which may be secret)."""
+    expanded = expand(name, env, "env name")
+    if not expanded or any(c == "=" or c == "\0" or c.isspace() for c in expanded):
+        raise BuildSpecError(
+            f"env name {name!r} expands to a name that is empty or has =, whitespace or NUL in it",
+            hint="check the variables it uses, or write the name without them",
+        )
+    return expanded
+
+
 def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], list[str]]:
     """The base's runtime config with ``spec``'s env, entrypoint, cmd, workdir, user and
     labels (their names expanded too), and those changes as history lines. A build takes it
@@ -273,7 +286,12 @@ def runtime_config(spec: BuildSpec, base_config: JSON) -> tuple[dict[str, Any], 
     env = config_env(base_config)
     if spec.env:
         # As one Dockerfile ENV: every value sees the variables from before it.
-        env.update({key: expand(value, env, f"env.{key}") for key, value in spec.env.items()})
+        env.update(
+            {
+                _env_name(key, env): expand(value, env, f"env.{key}")
+                for key, value in spec.env.items()
+            }
+        )
         run["Env"] = [f"{k}={v}" for k, v in env.items()]
         changes += [f"ENV {k}={v}" for k, v in spec.env.items()]
     if spec.entrypoint is not None:

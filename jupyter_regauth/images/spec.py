@@ -110,12 +110,12 @@ class BuildSpec:
             platform=Platform.parse(_str(platform, "platform")) if platform else Platform(),
             tag=_opt_str(data, "tag") or "latest",
             layers=tuple(_layer(i, item, base_dir) for i, item in enumerate(_layers(data))),
-            env=_str_map(data, "env"),
+            env=_named_values(data, "env"),
             entrypoint=_opt_argv(data, "entrypoint"),
             cmd=_opt_argv(data, "cmd"),
             workdir=_expandable(_opt_str(data, "workdir"), "workdir"),
             user=_expandable(_user(data.get("user")), "user"),
-            labels=_labels(data),
+            labels=_named_values(data, "labels"),
             title=_opt_str(data, "title"),
             source=_opt_str(data, "source"),
             revision=_opt_str(data, "revision"),
@@ -186,6 +186,8 @@ class BuildSpec:
             revised.append("labels-vars")
         if any("$" in name for name in self.labels):
             revised.append("labels-names-vars")  # were written as given
+        if any("$" in name for name in self.env):
+            revised.append("env-names-vars")  # were written as given
         return revised
 
 
@@ -274,12 +276,13 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str]:
     }
 
 
-def _labels(data: Mapping[str, Any]) -> dict[str, str]:
-    """``labels``: a name is expanded as its value is, as BuildKit's LABEL does."""
-    labels = _str_map(data, "labels")
-    for name in labels:
-        _expandable(name, "labels name")
-    return labels
+def _named_values(data: Mapping[str, Any], key: str) -> dict[str, str]:
+    """``env`` or ``labels``: a name is expanded as its value is, as BuildKit's ENV and LABEL
+    do (``ENV ${PREFIX}_HOME=/opt``)."""
+    values = _str_map(data, key)
+    for name in values:
+        _expandable(name, f"{key} name")
+    return values
 
 
 _Text = TypeVar("_Text", str, str | None)

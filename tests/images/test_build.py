@@ -450,6 +450,28 @@ def test_label_names_expand_as_their_values_do(tmp_path: Path) -> None:
         build(needed, tmp_path / "needed")
 
 
+def test_env_names_expand_as_buildkit_env_does(tmp_path: Path, base_layout: OCILayout) -> None:
+    """``ENV ${PREFIX}_HOME=/opt`` names the variable by PREFIX's value, from before the ENV
+    (the base's BASE=1 here); a spec wrote the name as given."""
+    base = f"oci:{base_layout.root}:base"
+    written = {"V${BASE}_HOME": "/opt/$BASE", "BASE": "2", "\\$KEPT": "x"}
+    spec = BuildSpec.from_dict({"base": base, "env": written})
+    config = json.loads(build(spec, tmp_path / "out").config)
+    env = dict(e.split("=", 1) for e in config["config"]["Env"])
+    assert env["V1_HOME"] == "/opt/1", "both from the base's BASE, as in one Dockerfile ENV"
+    assert env["BASE"] == "2" and env["$KEPT"] == "x"
+    assert "V${BASE}_HOME" not in env
+    assert spec.config_fields()["revised"] == ["env", "env-names-vars"]
+    assert "revised" not in BuildSpec.from_dict({"env": {"A": "b"}}).config_fields()
+
+    with pytest.raises(BuildSpecError, match=r"env name: '\$\{BASE' has no closing \}"):
+        BuildSpec.from_dict({"env": {"${BASE": "x"}})
+    for name in ("${NOPE}", "${BASE:+}"):
+        bad = BuildSpec.from_dict({"base": base, "env": {name: "x"}})
+        with pytest.raises(BuildSpecError, match="expands to a name that is empty or has"):
+            build(bad, tmp_path / "bad")
+
+
 def test_a_variable_that_must_be_set_fails_before_any_layer_is_made(
     base_layout: OCILayout, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
