@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,9 @@ from .manifest import JSON, Descriptor, Document, Platform, check_digest, select
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CHUNK = 1 << 20
+#: A temporary blob file untouched this long was left by a write that was killed (a live
+#: write touches its file with every chunk): removed when the layout is next written to.
+STALE_TMP_SECONDS = 86400
 
 
 class BlobWriter:
@@ -85,6 +89,7 @@ class OCILayout:
         self.root = Path(root)
         self._blob_dir = self.root / "blobs" / "sha256"
         self._new = False  # created here, and no image put in it yet: no oci-layout file
+        self._swept = False
 
     @classmethod
     def open(cls, root: str | os.PathLike[str]) -> OCILayout:
@@ -170,7 +175,18 @@ class OCILayout:
                 yield "sha256:" + p.name
 
     def blob_writer(self) -> BlobWriter:
+        if not self._swept:
+            self._swept = True
+            self._remove_stale_temporaries()
         return BlobWriter(self._blob_dir)
+
+    def _remove_stale_temporaries(self) -> None:
+        stale = time.time() - STALE_TMP_SECONDS
+        with contextlib.suppress(OSError):
+            for entry in self._blob_dir.glob(".tmp-*"):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < stale:
+                        entry.unlink()
 
     def write_blob(
         self, data: bytes | Iterable[bytes], expected_digest: str | None = None

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +30,21 @@ def test_blobs_are_verified_and_atomic(tmp_path: Path) -> None:
         layout.read_blob(desc.digest)
     with pytest.raises(DigestMismatch):
         layout.verify_blob(desc.digest)
+
+
+def test_a_killed_write_s_temporary_file_goes_with_the_next_write(tmp_path: Path) -> None:
+    """A process killed mid-blob leaves its .tmp- file; a day on, the next write removes it. A
+    recent one may be a write under way in another process: it stays."""
+    OCILayout.create(tmp_path / "l")
+    blobs = tmp_path / "l" / "blobs" / "sha256"
+    killed, live = blobs / ".tmp-killed", blobs / ".tmp-live"
+    killed.write_bytes(b"half a layer")
+    live.write_bytes(b"being written")
+    day_ago = time.time() - 86400 - 60
+    os.utime(killed, (day_ago, day_ago))
+    OCILayout.create(tmp_path / "l").write_blob(b"next")
+    assert not killed.exists()
+    assert live.read_bytes() == b"being written"
 
 
 def test_open_errors(tmp_path: Path) -> None:
