@@ -15,8 +15,18 @@ import sys
 import time
 from pathlib import Path
 
+from jupyter_regauth.testing.demo import parse_args
+
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "----extensions----"
+
+
+def test_jupyter_lab_options_pass_through_the_demo() -> None:
+    """``bash scripts/demo --no-browser`` as one would start jupyter lab; --port stays the
+    registry's."""
+    args = parse_args(["--no-browser", "--port", "5000", "--ServerApp.port=8890", "--no-b"])
+    assert args.port == 5000 and not args.no_lab
+    assert args.lab_args == ["--no-browser", "--ServerApp.port=8890", "--no-b"]
 
 
 def test_start_runs_the_demo_and_the_command(tmp_path: Path) -> None:

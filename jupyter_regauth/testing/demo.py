@@ -20,8 +20,13 @@ from .pki import make_ca
 from .registry import LocalRegistry, free_port
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Other options go to jupyter lab (--no-browser, --ServerApp.port=8890); "
+        "--port is the registry's.",
+        allow_abbrev=False,  # --no-b is jupyter lab's --no-browser cut short, not --no-lab
+    )
     parser.add_argument("--port", type=int, default=0, help="registry port (default: a free one)")
     parser.add_argument("--workdir", type=Path, help="where the registry keeps its data")
     parser.add_argument(
@@ -34,8 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         "password file here as JSON (for scripts such as binder/start)",
     )
     parser.add_argument("lab_args", nargs="*", help="extra arguments for jupyter lab")
-    args = parser.parse_args(argv)
+    args, lab_options = parser.parse_known_args(argv)
+    args.lab_args = [*lab_options, *args.lab_args]
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="regauth-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     ca = make_ca("jupyter-regauth demo CA")
