@@ -46,6 +46,17 @@ async function addTrusted(page: IJupyterLabPageFixture, host: string) {
   expect(added.status()).toBe(201);
 }
 
+/** The registry under its other name, forgotten and then trusted and listed again. */
+async function trustedAfresh(
+  page: IJupyterLabPageFixture
+): Promise<{ info: IRegistryInfo; host: string }> {
+  const info = registryInfo();
+  const host = otherName(info);
+  await forget(page, host);
+  await addTrusted(page, host);
+  return { info, host };
+}
+
 function password(info: IRegistryInfo): string {
   return readFileSync(info.password_file, 'utf-8').trim();
 }
@@ -83,10 +94,7 @@ test.describe('the panel at its edges', () => {
   test('a refresh still running does not undo a login or bring back a removed registry', async ({
     page
   }) => {
-    const info = registryInfo();
-    const host = otherName(info);
-    await forget(page, host);
-    await addTrusted(page, host);
+    const { info, host } = await trustedAfresh(page);
     const panel = await openPanel(page);
     await showSections(panel, ['Registries']);
     const card = panel.locator(`.jp-RegAuth-registry[data-host="${host}"]`);
@@ -159,10 +167,7 @@ test.describe('the panel at its edges', () => {
     page,
     tmpPath
   }) => {
-    const info = registryInfo();
-    const host = otherName(info);
-    await forget(page, host);
-    await addTrusted(page, host);
+    const { info, host } = await trustedAfresh(page);
     const login = await page.request.post(
       `/regauth/api/registries/${encodeURIComponent(host)}/login`,
       { data: { username: info.username, password: password(info) } }
@@ -208,10 +213,7 @@ test.describe('the panel at its edges', () => {
   test('a registry that never answers holds up only its own card', async ({
     page
   }) => {
-    const info = registryInfo();
-    const host = otherName(info);
-    await forget(page, host);
-    await addTrusted(page, host);
+    const { host } = await trustedAfresh(page);
     // Takes connections and never says a word: a registry behind a dead proxy.
     const sockets: Socket[] = [];
     const silent = createServer(socket => sockets.push(socket));
