@@ -349,6 +349,28 @@ def test_kube_without_a_cluster_says_so(ip: Session, monkeypatch: pytest.MonkeyP
     assert "--kubeconfig" in message
 
 
+def test_use_puts_a_build_jobs_image_on_the_default_registry(
+    ip: Session,
+    basic_registry: Registry,
+    typed_password: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`kube build-job`'s IMAGE is a nested verb's: without a host it is on `use`'s too."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM scratch\n")
+    typed_password.append(basic_registry.password)
+    ip.ok(login_line(basic_registry))
+    ip.ok(f"%regauth use {basic_registry.host}")
+    # The context went to the default registry (not Docker Hub); the cluster is what is missing.
+    message = ip.error("%regauth kube build-job ctx team/model:v1 --dry-run")
+    assert "docker.io" not in message
+    assert "no Kubernetes configuration was found" in message
+
+
 def test_qualify_reference() -> None:
     assert qualify_reference("team/model:v1", "r.example:5000") == "r.example:5000/team/model:v1"
     assert qualify_reference("model", "r.example") == "r.example/model"
