@@ -8,6 +8,7 @@ state) never keeps it. Everything else goes through the same ``RegAuth`` facade 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -132,8 +133,8 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.service = service
         self.last_login: LoginResult | None = None
         self.last_push: PushResult | None = None
-        self.login_button.on_click(lambda _: self.login())
-        self.push_button.on_click(lambda _: self.push())
+        self.login_button.on_click(self._while_busy(self.login))
+        self.push_button.on_click(self._while_busy(self.push))
         self.registry.observe(lambda _: self._show_registry(), "value")
         if registry is not None:
             self.registry.value = normalize_host(registry)
@@ -197,6 +198,21 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             return
         self.last_push = result
         self.digest.value = ImageResult("push", result.to_dict(), result.reference)._repr_html_()
+
+    def _while_busy(self, action: Callable[[], None]) -> Callable[[Any], None]:
+        def run(_: Any) -> None:
+            # Both buttons are off while one runs: a click meanwhile would queue the work again
+            # (a second login, the Password already cleared, fails over the first's success).
+            buttons = (self.login_button, self.push_button)
+            for button in buttons:
+                button.disabled = True
+            try:
+                action()
+            finally:
+                for button in buttons:
+                    button.disabled = False
+
+        return run
 
     def _show_registry(self) -> None:
         host = self.registry.value

@@ -129,6 +129,47 @@ def test_wrong_password_shows_the_error_and_stores_nothing(
     assert wrong not in saved_state(widget) + json.dumps(comms, default=str)
 
 
+def sent_states(sent: list[dict[str, Any]], widget: Any, key: str) -> list[tuple[int, Any]]:
+    """Each update of ``key`` sent to the browser for ``widget``, with its place among all."""
+    return [
+        (i, m["data"]["state"][key])
+        for i, m in enumerate(sent)
+        if m["type"] == "comm_msg"
+        and m["comm_id"] == widget.comm.comm_id
+        and key in ((m["data"] or {}).get("state") or {})
+    ]
+
+
+def test_buttons_are_off_while_a_login_or_push_runs(
+    comms: list[dict[str, Any]], service: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    login(widget, "alice", new_password())  # refused: the buttons come back all the same
+    login(widget, "alice", basic_registry.password)
+    toggles = sent_states(comms, widget.login_button, "disabled")
+    assert [value for _, value in toggles] == [True, False, True, False]
+    pushes = sent_states(comms, widget.push_button, "disabled")
+    assert [value for _, value in pushes] == [True, False, True, False]
+    statuses = [i for i, _ in sent_states(comms, widget.status, "value")]
+    for (on, _), (off, _) in (toggles[0:2], toggles[2:4]):
+        assert any(on < i < off for i in statuses)  # what the login showed, while it ran
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(bytes(range(256)) * 4000)
+    from_browser(widget.folder, value=str(model))
+    from_browser(widget.target, value="team/busy:v1")
+    del comms[:]
+    click(widget.push_button)
+    assert widget.last_push is not None, widget.digest.value
+    toggles = sent_states(comms, widget.push_button, "disabled")
+    assert [value for _, value in toggles] == [True, False]
+    (on, _), (off, _) = toggles
+    progress = [i for i, _ in sent_states(comms, widget.progress, "value")]
+    assert progress and on < min(progress) and max(progress) < off
+    assert not widget.login_button.disabled and not widget.push_button.disabled
+
+
 def test_no_registry_picked_is_an_error(comms: list[dict[str, Any]], docker_config: Path) -> None:
     widget = jupyter_regauth.widget(RegAuth())
     assert widget.registry.options == ()
