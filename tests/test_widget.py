@@ -14,6 +14,7 @@ import pytest
 from comm import DummyComm
 from ipywidgets import Widget
 from ipywidgets.embed import dependency_state, embed_data
+from jupyter_client.manager import start_new_kernel
 
 import jupyter_regauth
 from jupyter_regauth.errors import ConfigError
@@ -286,3 +287,56 @@ def test_push_needs_a_folder_and_an_image(
         with pytest.raises(ConfigError, match=words) as info:
             service.push_directory(directory, reference)
         assert info.value.hint
+
+
+def kernel_run(client: Any, code: str) -> str:
+    """Run ``code`` in the kernel; what it printed."""
+    msg_id = client.execute(code)
+    printed = ""
+    while True:
+        msg = client.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            printed += msg["content"]["text"]
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return printed
+
+
+def kernel_comm_msg(client: Any, comm_id: str, data: dict[str, Any]) -> None:
+    """What the browser sends the kernel for a widget."""
+    client.shell_channel.send(client.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
+
+def test_a_kernel_run_with_debug_logs_no_password(tmp_path: Path, docker_config: Path) -> None:
+    """A kernel started with --debug logs each message it gets, the Password's updates too."""
+    password = new_password()
+    log_file = tmp_path / "kernel.log"
+    with log_file.open("w") as log:
+        manager, client = start_new_kernel(
+            kernel_name="python3",
+            cwd=str(Path(__file__).parents[1]),
+            extra_arguments=["--debug"],
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            field, button = kernel_run(
+                client,
+                "import jupyter_regauth\n"
+                "w = jupyter_regauth.widget(registry='127.0.0.1:1')\n"
+                "w.username.value = 'alice'\n"
+                "print(w.password.model_id, w.login_button.model_id)",
+            ).split()
+            typed = {"method": "update", "state": {"value": password}, "buffer_paths": []}
+            kernel_comm_msg(client, field, typed)
+            kernel_comm_msg(client, button, {"method": "custom", "content": {"event": "click"}})
+            shown = "print('cannot connect' in w.status.value, w.password.value == '')"
+            assert kernel_run(client, shown) == "True True\n"  # the login was tried
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    logged = log_file.read_text()
+    assert "comm_msg: " in logged  # the kernel did log the messages
+    leaked = password in logged
+    assert not leaked, "the password reached the kernel's log"
