@@ -25,7 +25,7 @@ from .errors import ConfigError, RegAuthError
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .images.progress import ENDED, ProgressEvent
 from .kube.cli import add_parser as add_kube_parser
-from .profiles import ProfileStore
+from .profiles import ProfileStore, normalize_host
 from .service import RegAuth, RegistryStatus, expires_in
 
 if TYPE_CHECKING:
@@ -273,12 +273,19 @@ def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> O
             hint="give --ca-file to verify the registry's certificate with it, "
             "or --insecure, not both",
         )
+    # What can be checked here is, before a password is typed in only to be refused.
+    normalize_host(args.host)
+    ca_pem = _read_file(args.ca_file, "CA file")
+    client_cert = _read_file(args.client_cert, "client certificate")
+    client_key = _read_file(args.client_key, "client key")
     if args.password_stdin:
         if not username:
             raise UsageError("--password-stdin needs --username")
         password = console.stdin.read().rstrip("\r\n")
     elif console.interactive:
         username = username or console.prompt("Username: ")
+        if not username:
+            raise ConfigError("a username is needed to log in", hint="give the username too")
         password = console.read_secret("Password: ")
     else:
         raise ConfigError(
@@ -289,9 +296,9 @@ def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> O
         args.host,
         username,
         password,
-        ca_pem=_read_file(args.ca_file, "CA file"),
-        client_cert=_read_file(args.client_cert, "client certificate"),
-        client_key=_read_file(args.client_key, "client key"),
+        ca_pem=ca_pem,
+        client_cert=client_cert,
+        client_key=client_key,
         insecure=True if args.insecure else None,
         save_profile=not args.no_profile,
         store_password=args.store_password,

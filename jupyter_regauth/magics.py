@@ -186,7 +186,7 @@ class RegAuthMagics(Magics):
         status_hosts = getattr(args, "hosts", None)
         if args.verb == "status" and status_hosts == []:
             args.hosts = [self.default_registry]
-        for key in _reference_dests(parser, args.verb):
+        for key in _reference_dests(parser, args):
             value = getattr(args, key, None)
             if isinstance(value, str):
                 setattr(args, key, qualify_reference(value, self.default_registry))
@@ -233,15 +233,20 @@ def _verbs(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
     raise AssertionError("the CLI parser has no verbs")
 
 
-def _reference_dests(parser: argparse.ArgumentParser, verb: str) -> list[str]:
-    sub = _verbs(parser).choices.get(verb)
-    if sub is None:
-        return []
-    return [
-        a.dest
-        for a in sub._actions
-        if not a.option_strings and str(a.metavar or a.dest).upper() in REFERENCE_METAVARS
-    ]
+def _reference_dests(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The positional references of the verb parsed, down to a nested one's (``kube
+    build-job``'s IMAGE)."""
+    sub: argparse.ArgumentParser | None = _verbs(parser).choices.get(args.verb)
+    dests: list[str] = []
+    while sub is not None:
+        dests += [
+            a.dest
+            for a in sub._actions
+            if not a.option_strings and str(a.metavar or a.dest).upper() in REFERENCE_METAVARS
+        ]
+        nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+        sub = nested[0].choices.get(str(getattr(args, nested[0].dest, ""))) if nested else None
+    return dests
 
 
 def qualify_reference(reference: str, host: str) -> str:

@@ -8,6 +8,7 @@ state) never keeps it. Everything else goes through the same ``RegAuth`` facade 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
@@ -45,9 +46,13 @@ def kube_available() -> bool:
     return cluster_configured()
 
 
+REDACTED = "<redacted: secret field>"
+
+
 class _RedactSecretMessages(logging.Filter):
-    """The comm package logs each message from the browser at DEBUG; for a SecretField that
-    message holds what was typed. Redact those records, whatever the log level is set to."""
+    """The comm package logs each message from the browser at DEBUG, and so does the kernel
+    (``--debug``); for a SecretField that message holds what was typed. Redact those records,
+    whatever the log level is set to."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,9 +60,20 @@ class _RedactSecretMessages(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and args and args[0] in self.comm_ids:
-            record.args = (args[0], "<redacted: secret field>")
+        first = args[0] if isinstance(args, tuple) and args else None
+        if isinstance(first, str) and first in self.comm_ids:
+            record.args = (first, REDACTED)  # comm's "handle_msg[%s](%s)": the id, the message
+        elif self._is_secret(args):  # the kernel's: a message's content alone is the args
+            record.args = (REDACTED,)
+        elif isinstance(args, tuple) and any(self._is_secret(a) for a in args):
+            record.args = tuple(REDACTED if self._is_secret(a) else a for a in args)
         return True
+
+    def _is_secret(self, arg: object) -> bool:
+        """A comm message (or its content) for a SecretField."""
+        content = arg.get("content", arg) if isinstance(arg, Mapping) else None
+        comm_id = content.get("comm_id") if isinstance(content, Mapping) else None
+        return isinstance(comm_id, str) and comm_id in self.comm_ids
 
 
 _REDACT = _RedactSecretMessages()
@@ -71,9 +87,20 @@ class SecretField(Password):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         _REDACT.comm_ids.add(self.model_id)
-        comm_log = logging.getLogger("Comm")
-        if _REDACT not in comm_log.filters:
-            comm_log.addFilter(_REDACT)
+        for log in (logging.getLogger("Comm"), _kernel_log()):
+            if log is not None and _REDACT not in log.filters:
+                log.addFilter(_REDACT)
+
+
+def _kernel_log() -> logging.Logger | None:
+    """The running kernel's own logger, if there is a kernel."""
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()  # type: ignore[no-untyped-call, unused-ignore]
+    log = getattr(getattr(shell, "kernel", None), "log", None)
+    if isinstance(log, logging.LoggerAdapter):
+        log = log.logger
+    return log if isinstance(log, logging.Logger) else None
 
 
 class RegAuthWidget(VBox):  # type: ignore[misc]
@@ -132,8 +159,8 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.service = service
         self.last_login: LoginResult | None = None
         self.last_push: PushResult | None = None
-        self.login_button.on_click(lambda _: self.login())
-        self.push_button.on_click(lambda _: self.push())
+        self.login_button.on_click(self._while_busy(self.login))
+        self.push_button.on_click(self._while_busy(self.push))
         self.registry.observe(lambda _: self._show_registry(), "value")
         if registry is not None:
             self.registry.value = normalize_host(registry)
@@ -197,6 +224,21 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             return
         self.last_push = result
         self.digest.value = ImageResult("push", result.to_dict(), result.reference)._repr_html_()
+
+    def _while_busy(self, action: Callable[[], None]) -> Callable[[Any], None]:
+        def run(_: Any) -> None:
+            # Both buttons are off while one runs: a click meanwhile would queue the work again
+            # (a second login, the Password already cleared, fails over the first's success).
+            buttons = (self.login_button, self.push_button)
+            for button in buttons:
+                button.disabled = True
+            try:
+                action()
+            finally:
+                for button in buttons:
+                    button.disabled = False
+
+        return run
 
     def _show_registry(self) -> None:
         host = self.registry.value

@@ -185,6 +185,24 @@ def test_unknown_ca_names_the_magics_own_commands(
     assert "`regauth" not in message  # not the shell command: the user is in a notebook
 
 
+def test_login_checks_its_arguments_before_asking_for_the_password(
+    ip: Session, basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password typed in only to be told the line was wrong would have to be typed again."""
+    asked: list[str] = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": asked.append(prompt) or "unused")
+    monkeypatch.setattr("builtins.input", lambda prompt="": "")  # Username: left empty
+    host = basic_registry.host
+    for line, words in [
+        (f"{host}/team --username alice", "is a registry host with a repository path"),
+        (f"{host} --username alice --ca-file {tmp_path}/no.pem", "cannot read the CA file"),
+        (f"{host} -u alice --client-cert {tmp_path}/c --client-key {tmp_path}/k", "client cert"),
+        (host, "a username is needed to log in"),
+    ]:
+        assert words in ip.error(f"%regauth login {line}")
+    assert asked == []
+
+
 def test_password_is_never_an_argument(ip: Session, basic_registry: Registry) -> None:
     message = ip.error(login_line(basic_registry) + " --password-stdin")
     assert "--password-stdin does not work in a notebook" in message
@@ -347,6 +365,28 @@ def test_kube_without_a_cluster_says_so(ip: Session, monkeypatch: pytest.MonkeyP
     message = ip.error("%regauth kube status registry.example")
     assert "no Kubernetes configuration was found" in message
     assert "--kubeconfig" in message
+
+
+def test_use_puts_a_build_jobs_image_on_the_default_registry(
+    ip: Session,
+    basic_registry: Registry,
+    typed_password: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`kube build-job`'s IMAGE is a nested verb's: without a host it is on `use`'s too."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM scratch\n")
+    typed_password.append(basic_registry.password)
+    ip.ok(login_line(basic_registry))
+    ip.ok(f"%regauth use {basic_registry.host}")
+    # The context went to the default registry (not Docker Hub); the cluster is what is missing.
+    message = ip.error("%regauth kube build-job ctx team/model:v1 --dry-run")
+    assert "docker.io" not in message
+    assert "no Kubernetes configuration was found" in message
 
 
 def test_qualify_reference() -> None:

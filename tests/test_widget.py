@@ -14,6 +14,7 @@ import pytest
 from comm import DummyComm
 from ipywidgets import Widget
 from ipywidgets.embed import dependency_state, embed_data
+from jupyter_client.manager import start_new_kernel
 
 import jupyter_regauth
 from jupyter_regauth.errors import ConfigError
@@ -127,6 +128,47 @@ def test_wrong_password_shows_the_error_and_stores_nothing(
     assert widget.password.value == "" and last_sent_value(comms, widget.password) == ""
     assert not (docker_config / "config.json").exists()
     assert wrong not in saved_state(widget) + json.dumps(comms, default=str)
+
+
+def sent_states(sent: list[dict[str, Any]], widget: Any, key: str) -> list[tuple[int, Any]]:
+    """Each update of ``key`` sent to the browser for ``widget``, with its place among all."""
+    return [
+        (i, m["data"]["state"][key])
+        for i, m in enumerate(sent)
+        if m["type"] == "comm_msg"
+        and m["comm_id"] == widget.comm.comm_id
+        and key in ((m["data"] or {}).get("state") or {})
+    ]
+
+
+def test_buttons_are_off_while_a_login_or_push_runs(
+    comms: list[dict[str, Any]], service: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    widget = jupyter_regauth.widget(service, registry=basic_registry.host)
+    login(widget, "alice", new_password())  # refused: the buttons come back all the same
+    login(widget, "alice", basic_registry.password)
+    toggles = sent_states(comms, widget.login_button, "disabled")
+    assert [value for _, value in toggles] == [True, False, True, False]
+    pushes = sent_states(comms, widget.push_button, "disabled")
+    assert [value for _, value in pushes] == [True, False, True, False]
+    statuses = [i for i, _ in sent_states(comms, widget.status, "value")]
+    for (on, _), (off, _) in (toggles[0:2], toggles[2:4]):
+        assert any(on < i < off for i in statuses)  # what the login showed, while it ran
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(bytes(range(256)) * 4000)
+    from_browser(widget.folder, value=str(model))
+    from_browser(widget.target, value="team/busy:v1")
+    del comms[:]
+    click(widget.push_button)
+    assert widget.last_push is not None, widget.digest.value
+    toggles = sent_states(comms, widget.push_button, "disabled")
+    assert [value for _, value in toggles] == [True, False]
+    (on, _), (off, _) = toggles
+    progress = [i for i, _ in sent_states(comms, widget.progress, "value")]
+    assert progress and on < min(progress) and max(progress) < off
+    assert not widget.login_button.disabled and not widget.push_button.disabled
 
 
 def test_no_registry_picked_is_an_error(comms: list[dict[str, Any]], docker_config: Path) -> None:
@@ -245,3 +287,56 @@ def test_push_needs_a_folder_and_an_image(
         with pytest.raises(ConfigError, match=words) as info:
             service.push_directory(directory, reference)
         assert info.value.hint
+
+
+def kernel_run(client: Any, code: str) -> str:
+    """Run ``code`` in the kernel; what it printed."""
+    msg_id = client.execute(code)
+    printed = ""
+    while True:
+        msg = client.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            printed += msg["content"]["text"]
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return printed
+
+
+def kernel_comm_msg(client: Any, comm_id: str, data: dict[str, Any]) -> None:
+    """What the browser sends the kernel for a widget."""
+    client.shell_channel.send(client.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
+
+def test_a_kernel_run_with_debug_logs_no_password(tmp_path: Path, docker_config: Path) -> None:
+    """A kernel started with --debug logs each message it gets, the Password's updates too."""
+    password = new_password()
+    log_file = tmp_path / "kernel.log"
+    with log_file.open("w") as log:
+        manager, client = start_new_kernel(
+            kernel_name="python3",
+            cwd=str(Path(__file__).parents[1]),
+            extra_arguments=["--debug"],
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            field, button = kernel_run(
+                client,
+                "import jupyter_regauth\n"
+                "w = jupyter_regauth.widget(registry='127.0.0.1:1')\n"
+                "w.username.value = 'alice'\n"
+                "print(w.password.model_id, w.login_button.model_id)",
+            ).split()
+            typed = {"method": "update", "state": {"value": password}, "buffer_paths": []}
+            kernel_comm_msg(client, field, typed)
+            kernel_comm_msg(client, button, {"method": "custom", "content": {"event": "click"}})
+            shown = "print('cannot connect' in w.status.value, w.password.value == '')"
+            assert kernel_run(client, shown) == "True True\n"  # the login was tried
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    logged = log_file.read_text()
+    assert "comm_msg: " in logged  # the kernel did log the messages
+    leaked = password in logged
+    assert not leaked, "the password reached the kernel's log"
