@@ -194,29 +194,40 @@ def build(
     directory = Path(context_dir)
     dockerfile = _dockerfile_in(directory, dockerfile)
     target = push_target(image)
+    spec = registry_spec(service, target.domain)
     context_ref = f"{target.domain}/{target.path}-build-context:{secrets.token_hex(6)}"
     # Titled by its name, whatever path it was given by: the Job builds in WORKSPACE/name.
     context = ArtifactFile(directory, directory.resolve().name)
-    pushed = service.push_artifact(context_ref, [context])
-    spec = registry_spec(service, target.domain)
+    # The cluster, the Secrets and the Job are settled before the context is pushed: a build
+    # that cannot start (no cluster, no right to create Jobs) leaves no artifact behind.
     cluster = options.connect(namespace)
-    request = BuildRequest(str(target), pushed.reference, context.title, dockerfile, builder)
-    body = build_job(spec, request, cluster.namespace)
     with cluster.api:
+        if create:
+            options.applier(cluster, cluster.namespace).apply(spec)
+            # Checked, admitted and not kept (dryRun): the same Job, by the context's tag.
+            draft = BuildRequest(str(target), context_ref, context.title, dockerfile, builder)
+            _create_job(cluster, build_job(spec, draft, cluster.namespace), dry_run=True)
+        pushed = service.push_artifact(context_ref, [context])
+        request = BuildRequest(str(target), pushed.reference, context.title, dockerfile, builder)
+        body = build_job(spec, request, cluster.namespace)
         if not create:
             return BuildJobResult(cluster.namespace, "", pushed.reference, str(target), body)
-        options.applier(cluster, cluster.namespace).apply(spec)
-        from kubernetes import client
-
-        batch: Any = client.BatchV1Api(cluster.api)
-        made = call(
-            "create",
-            "jobs.batch",
-            cluster.namespace,
-            batch.create_namespaced_job,
-            cluster.namespace,
-            body,
-        )
+        made = _create_job(cluster, body)
         return BuildJobResult(
             cluster.namespace, made.metadata.name, pushed.reference, str(target), body
         )
+
+
+def _create_job(cluster: Cluster, body: dict[str, Any], *, dry_run: bool = False) -> Any:
+    from kubernetes import client
+
+    batch: Any = client.BatchV1Api(cluster.api)
+    return call(
+        "create",
+        "jobs.batch",
+        cluster.namespace,
+        batch.create_namespaced_job,
+        cluster.namespace,
+        body,
+        dry_run="All" if dry_run else None,
+    )

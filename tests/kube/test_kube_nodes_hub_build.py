@@ -19,12 +19,14 @@ import jupyter_regauth.service
 from jupyter_regauth.cli import main
 from jupyter_regauth.kube import containerd, spawner
 from jupyter_regauth.kube.buildjob import BuildRequest, build_job, digest_from_message
+from jupyter_regauth.kube.errors import KubeconfigNotFound, KubeError
 from jupyter_regauth.kube.facade import registry_spec
 from jupyter_regauth.kube.objects import Names
 from jupyter_regauth.profiles import RegistryProfile
+from jupyter_regauth.registry.errors import NotFound
 
 from ..conftest import Registry
-from .conftest import KubeCluster
+from .conftest import KubeCluster, RbacUser
 from .helpers import logged_in
 
 # The client's models are typed; the tests pass plain dicts, which it sends as they are.
@@ -192,6 +194,29 @@ def test_build_job_on_the_command_line_takes_dir_and_a_kubeconfig_context(
     job = json.loads(capsys.readouterr().out)
     assert job["image"] == image and job["namespace"] == kube_namespace
     assert job["manifest"]["kind"] == "Job"
+
+
+def test_a_build_that_cannot_start_pushes_no_context(
+    rbac_user_kubeconfig: RbacUser,
+    basic_registry: Registry,
+    docker_config: Path,
+    tmp_path: Path,
+) -> None:
+    """No cluster, or no right to create Jobs: refused before the context is pushed, so no
+    artifact is left in the registry for a Job that never was."""
+    service = logged_in(basic_registry)
+    context = tmp_path / "model"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    image = f"{basic_registry.host}/team/never-built:1"
+    with pytest.raises(KubeconfigNotFound):
+        service.kube_build_job(context, image, kubeconfig=str(tmp_path / "no-kubeconfig"))
+    user = rbac_user_kubeconfig  # Secrets and PodDefaults, but no Jobs
+    with pytest.raises(KubeError, match=r"create jobs\.batch") as refused:
+        service.kube_build_job(context, image, user.namespace, kubeconfig=str(user.kubeconfig))
+    assert refused.value.status == 403
+    with pytest.raises(NotFound):
+        service.tags(f"{basic_registry.host}/team/never-built-build-context")
 
 
 def test_build_job_refuses_a_dockerfile_outside_and_a_digest(
