@@ -509,8 +509,11 @@ class RegAuth:
         # The layers' files are walked while the rest of the image code loads, the client
         # connects and the registry is asked.
         with Walks(spec.layers) as walks, ExitStack() as stack:
+            from .images.layer import stat_source
             from .images.push import push_build
 
+            for layer in spec.layers:  # named as such, not as a registry that cannot be reached
+                stat_source(layer.src)
             client = stack.enter_context(self.client(target.domain))
             base = self._base_source(stack, spec, client)
             return push_build(spec, target, client, base=base, progress=progress, walks=walks)

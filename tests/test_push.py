@@ -171,6 +171,15 @@ def test_zstd_layers_read_back_by_skopeo_and_a_change_of_compression_is_pushed(
     assert extracted(tmp_path / "gzip", "v1", tmp_path / "gzip-root") == files
 
 
+def test_a_missing_layer_source_is_named_before_the_registry_is_asked(tmp_path: Path) -> None:
+    """The spec's own mistake is the error, not "cannot connect" to a registry that is down."""
+    (tmp_path / "spec.yaml").write_text("layers:\n  - src: weights\n    dest: /model\n")
+    run = regauth("build", str(tmp_path / "spec.yaml"), "127.0.0.1:1/team/x:1")
+    assert run.code == 1
+    assert f"Cannot read layer source {tmp_path / 'weights'}: No such file" in run.stderr
+    assert "connect" not in run.stderr
+
+
 def test_push_command_loads_only_what_a_push_uses(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:

@@ -142,15 +142,20 @@ def _dest_prefix(dest: str) -> str:
     return norm
 
 
-def _walk(source: LayerSource) -> Iterator[Entry]:
-    src = Path(source.src)
+def stat_source(src: str | Path) -> os.stat_result:
+    """A layer's source, followed if it is a symlink; an ImageError naming it if unreadable."""
     try:
-        st = src.stat()  # the top-level source is followed if it is a symlink
+        return Path(src).stat()
     except OSError as exc:
         raise ImageError(
             f"Cannot read layer source {src}: {exc.strerror}",
             hint="check the path in the layer's src",
         ) from None
+
+
+def _walk(source: LayerSource) -> Iterator[Entry]:
+    src = Path(source.src)
+    st = stat_source(src)
     prefix = _dest_prefix(source.dest)
     excludes = Excludes(source.exclude)
     if stat.S_ISDIR(st.st_mode):
