@@ -58,3 +58,22 @@ class DigestMismatch(RegAuthError):
     """Content did not hash to the digest it was fetched, pushed or announced with."""
 
     code = "digest_mismatch"
+
+
+def yaml_problem(exc: Exception) -> str:
+    """Where a YAML document is broken and how, by line and column: PyYAML's own text quotes
+    the line, which may hold a secret (an env value in a build spec), and names the stream
+    "<unicode string>"."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return type(exc).__name__
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        text += f" ({context} from line {context_mark.line + 1})"
+    return text
+
+
+#: The hint for a YAML document that does not parse.
+YAML_HINT = "check the indentation, colons and quotes at that line"

@@ -39,7 +39,7 @@ from .cli import (
     write_digest_file,
 )
 from .command_hints import command_hint
-from .errors import ConfigError, RegAuthError
+from .errors import YAML_HINT, ConfigError, RegAuthError, yaml_problem
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .profiles import normalize_host
 from .results import ImageResult, ProgressDisplay, Result, result_for
@@ -200,7 +200,9 @@ class RegAuthMagics(Magics):
         try:
             data = load_yaml(cell) or {}
         except yaml.YAMLError as exc:
-            raise BuildSpecError(f"the cell is not valid YAML: {exc}", hint="fix it") from None
+            raise BuildSpecError(
+                f"the cell is not valid YAML: {yaml_problem(exc)}", hint=YAML_HINT
+            ) from None
         if isinstance(data, dict) and "files" in data:
             if "layers" in data:
                 raise BuildSpecError("give either files or layers, not both")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .credentials import hosts as credential_hosts
-from .errors import ConfigError
+from .errors import ConfigError, yaml_problem
 from .fileio import atomic_write, locked
 from .reference import InvalidReference, check_host
 from .registry.trust import TrustConfig
@@ -177,7 +177,9 @@ def _load_file(path: Path, *, named: bool = False) -> list[object]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}", hint=_FIX_FILE) from None
+            raise ConfigError(
+                f"{path} is not valid YAML: {yaml_problem(exc)}", hint=_FIX_FILE
+            ) from None
     else:
         try:
             data = json.loads(text)

@@ -343,6 +343,9 @@ def test_push_copy_and_build_cell(
     assert "layers must be a list of layers, not a number" in message
     message = ip.error(f"%%regauth build {host}/team/bad\nenv: {{A: {{b: 1}}}}\n")
     assert "env.A must be a string (or a number), not a mapping" in message
+    message = ip.error(f"%%regauth build {host}/team/bad\nenv:\n  TOKEN: 'opensesame\n")
+    assert "the cell is not valid YAML: line 3, column 1" in message
+    assert "opensesame" not in message, "PyYAML quotes the line: it may hold a secret"
 
 
 def test_trust_asks_through_input(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import YAML_HINT, yaml_problem
 from .compression import COMPRESSIONS, GZIP, ZSTD_RUNTIMES
 from .errors import BuildSpecError, ImageError
 from .expansion import parse
@@ -142,7 +143,7 @@ class BuildSpec:
             ) from None
         except yaml.YAMLError as exc:
             raise BuildSpecError(
-                f"Build spec {path} is not valid YAML: {exc}", hint="fix it"
+                f"Build spec {path} is not valid YAML: {yaml_problem(exc)}", hint=YAML_HINT
             ) from None
         return cls.from_dict(data or {}, path.parent)
 

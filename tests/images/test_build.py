@@ -190,6 +190,14 @@ def test_spec_errors(tmp_path: Path) -> None:
     spec_file.write_text("layers: [")
     with pytest.raises(BuildSpecError, match="not valid YAML"):
         BuildSpec.load(spec_file)
+    # Where it is broken, without PyYAML's quote of the line: that may be a secret.
+    spec_file.write_text('env:\n  TOKEN: "s3cr3t-value\n')
+    with pytest.raises(BuildSpecError) as broken:
+        BuildSpec.load(spec_file)
+    message = str(broken.value)
+    assert "line 3, column 1: found unexpected end of stream" in message
+    assert "(while scanning a quoted scalar from line 2)" in message
+    assert "s3cr3t" not in message and "<unicode string>" not in message
     spec_file.write_bytes(b"env: {A: caf\xe9}\n")  # Latin-1
     with pytest.raises(BuildSpecError, match=r"is not UTF-8 text \(byte 12\)"):
         BuildSpec.load(spec_file)
