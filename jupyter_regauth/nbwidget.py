@@ -112,7 +112,9 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         if registry is not None and normalize_host(registry) not in hosts:
             hosts.insert(0, normalize_host(registry))
         wide = Layout(width="32em")
-        self.registry = Dropdown(options=hosts, description="Registry", layout=wide)
+        # An entry whose host text is empty (a profiles file's) is still listed, to say why.
+        choices = [(host or "(an entry without a host)", host) for host in hosts]
+        self.registry = Dropdown(options=choices, description="Registry", layout=wide)
         self.username = Text(description="Username", layout=wide)
         self.password = SecretField(description="Password", layout=wide)
         self.login_button = Button(description="Log in", button_style="primary", icon="sign-in")
@@ -242,10 +244,17 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
 
     def _show_registry(self) -> None:
         host = self.registry.value
-        if not host:
+        if not self.registry.options:
             self.status.value = "No registries yet: pass <code>registry=HOST</code>."
             return
         row = next((r for r in self.service.registries() if r.host == host), None)
+        if row is not None and row.error is not None:
+            # An entry that cannot be used (a bad host in a profiles file): why, not its login.
+            hint = row.error.get("hint")
+            problem = RegAuthError(str(row.error["message"]), hint=str(hint) if hint else None)
+            self.username.value = ""
+            self.status.value = _error_html(problem)
+            return
         username = row.username if row else None
         try:
             profile = self.service.profile(host)

@@ -179,6 +179,27 @@ def test_no_registry_picked_is_an_error(comms: list[dict[str, Any]], docker_conf
     assert "no registry picked" in widget.status.value
 
 
+def test_an_entry_that_cannot_be_used_shows_why(
+    comms: list[dict[str, Any]], docker_config: Path
+) -> None:
+    """Invalid entries of a profiles file are listed, each with its own error; one without a
+    host is not taken for an empty list."""
+    service = RegAuth()
+    service.profiles.user_path.parent.mkdir(parents=True, exist_ok=True)
+    entries = [{"host": "reg.example:abc"}, {"host": ""}, {"host": "good.invalid"}]
+    service.profiles.user_path.write_text(json.dumps({"registries": entries}))
+    widget = jupyter_regauth.widget(service)
+    labels = [label for label, _ in widget.registry.options]
+    assert labels == ["good.invalid", "reg.example:abc", "(an entry without a host)"]
+    widget.registry.value = "reg.example:abc"
+    assert "port &#x27;abc&#x27; must be a number" in widget.status.value
+    widget.registry.value = ""
+    assert "No registries yet" not in widget.status.value
+    assert "&#x27;&#x27; is not a registry host" in widget.status.value
+    widget.registry.value = "good.invalid"
+    assert widget.status.value == "Not logged in to <code>good.invalid</code>"
+
+
 def test_login_stands_when_the_kubernetes_step_fails(
     comms: list[dict[str, Any]],
     service: RegAuth,
