@@ -76,4 +76,4 @@ def yaml_problem(exc: Exception) -> str:
 
 
 #: The hint for a YAML document that does not parse.
-YAML_HINT = "check the indentation, colons and quotes at that line"
+YAML_HINT = "check the indentation, colons, quotes and keys at that line"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -228,7 +228,24 @@ def _yaml_loader() -> type[yaml.SafeLoader]:
     import yaml
 
     class Loader(yaml.SafeLoader):
-        """The SafeLoader, with numbers and dates read as the text written."""
+        """The SafeLoader, with numbers and dates read as the text written, and a key given
+        twice in one mapping refused (PyYAML keeps the last: a second ``env:`` would drop the
+        first without a word), as docker compose and kubectl refuse it."""
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable) and key in lines:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"{key!r} is given twice (first on line {lines[key] + 1})",
+                        problem_mark=key_node.start_mark,
+                    )
+                if isinstance(key, Hashable):
+                    lines[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep)
 
     for tag, kind in _AS_WRITTEN.items():
 

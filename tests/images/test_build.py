@@ -198,6 +198,13 @@ def test_spec_errors(tmp_path: Path) -> None:
     assert "line 3, column 1: found unexpected end of stream" in message
     assert "(while scanning a quoted scalar from line 2)" in message
     assert "s3cr3t" not in message and "<unicode string>" not in message
+    # A key given twice: PyYAML keeps the last, which would drop the first env without a word.
+    spec_file.write_text('env:\n  A: "1"\nlayers: []\nenv:\n  B: "2"\n')
+    with pytest.raises(BuildSpecError, match=r"line 4, column 1: 'env' is given twice \(first"):
+        BuildSpec.load(spec_file)
+    # A key a merge brings may be given again: that is what a merge is for.
+    spec_file.write_text('labels: &b {A: "1"}\nenv:\n  <<: *b\n  A: "2"\n')
+    assert BuildSpec.load(spec_file).env == {"A": "2"}
     spec_file.write_bytes(b"env: {A: caf\xe9}\n")  # Latin-1
     with pytest.raises(BuildSpecError, match=r"is not UTF-8 text \(byte 12\)"):
         BuildSpec.load(spec_file)
