@@ -168,7 +168,7 @@ def _dockerfile_in(directory: Path, dockerfile: str) -> str:
     if not path.is_file():
         if Path(dockerfile).is_absolute():
             raise ConfigError(
-                f"there is no Dockerfile {dockerfile}", hint="check the path given with -f"
+                f"there is no Dockerfile {dockerfile}", hint="check the Dockerfile's path"
             )
         raise ConfigError(
             f"{directory} has no {dockerfile}", hint="give the build context directory"
