@@ -56,6 +56,24 @@ def client_for(registry: Registry, **creds: str) -> RegistryClient:
     return RegistryClient(registry.host, credentials=Credentials(**creds), trust=trust)
 
 
+def test_a_registry_that_never_finishes_the_handshake_is_given_up_after_the_timeout() -> None:
+    """A timeout shorter than the 10 s a connection may take bounds the connection too: a
+    server's RegAuthApp.timeout of 2 s is not 10 s for a registry behind a dead proxy."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        held: list[socket.socket] = []
+        threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
+        host = f"127.0.0.1:{server.getsockname()[1]}"
+        started = time.monotonic()
+        with (
+            RegistryClient(host, timeout=1.0) as client,
+            pytest.raises(RegistryUnreachable, match="did not answer in time"),
+        ):
+            client.ping()
+        assert time.monotonic() - started < 5, "waited for the fixed 10 s, not the timeout"
+        for connection in held:
+            connection.close()
+
+
 def test_basic_login_right(basic_registry: Registry) -> None:
     with client_for(basic_registry, username="alice", password=basic_registry.password) as client:
         stored = client.check_login()

@@ -177,7 +177,8 @@ class RegistryClient:
             verify=self._verify if self._verify is not None else True,
             transport=Transport(self._verify) if self._verify is not None else None,
             auth=auth,
-            timeout=httpx.Timeout(self.timeout_seconds, connect=10.0),
+            # Connecting (TCP and TLS) within 10 s, or the whole timeout when that is shorter.
+            timeout=httpx.Timeout(self.timeout_seconds, connect=min(10.0, self.timeout_seconds)),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=True,
         )
