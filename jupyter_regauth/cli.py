@@ -346,7 +346,7 @@ def cmd_status(service: RegAuth, args: argparse.Namespace, console: Console) -> 
     if args.offline:
         rows = [r for r in service.registries() if not args.hosts or r.host in args.hosts]
     else:
-        rows = [service.status(h) for h in args.hosts] if args.hosts else service.statuses()
+        rows = service.statuses(args.hosts or None)
     return Output([r.to_dict() for r in rows], _status_table(rows))
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import json
+import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from jupyter_regauth.credentials import Credentials
+from jupyter_regauth.profiles import ProfileStore
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
 from jupyter_regauth.service import RegAuth
 from jupyter_regauth.testing.pki import make_ca
@@ -66,6 +71,41 @@ def test_ls_names_where_a_host_asked_about_comes_from(
     )
     [row] = regauth("ls", basic_registry.host, "--json").json()
     assert (row["source"], row["username"]) == ("config", "alice")
+
+
+def test_ls_asks_every_registry_at_once(basic_registry: Registry, docker_config: Path) -> None:
+    """A registry that never answers holds up its own row only: each is asked before the one
+    before it has given up, and the rows keep their order."""
+    accepted: list[float] = []
+    silent = []
+    for _ in range(2):
+        server = socket.create_server(("127.0.0.1", 0))
+        silent.append(server)
+
+        def accept(server: socket.socket = server) -> None:
+            with contextlib.suppress(OSError):
+                connection, _ = server.accept()
+                accepted.append(time.monotonic())
+                while connection.recv(4096):  # read, never answer, until the client gives up
+                    pass
+
+        threading.Thread(target=accept, daemon=True).start()
+    hosts = [f"127.0.0.1:{s.getsockname()[1]}" for s in silent] + [basic_registry.host]
+    service = RegAuth(profiles=ProfileStore([{"host": h} for h in hosts]), timeout=1.5)
+    started = time.monotonic()
+    rows = service.statuses()
+    try:
+        assert [r.host for r in rows] == [r.host for r in service.registries()]
+        reachable = {r.host: r.reachable for r in rows}
+        assert reachable == {hosts[0]: False, hosts[1]: False, basic_registry.host: True}
+        assert len(accepted) == 2
+        assert max(accepted) - started < service.timeout, "asked one after the other"
+        # Hosts asked about by name, in the order given.
+        asked = service.statuses([basic_registry.host, "127.0.0.1:1"])
+        assert [r.reachable for r in asked] == [True, False]
+    finally:
+        for server in silent:
+            server.close()
 
 
 def test_the_command_leaves_out_modules_it_never_uses(
