@@ -6,7 +6,7 @@
 import { expect, galata, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { readFileSync } from 'fs';
-import { registryInfo, shoot } from './shared';
+import { registryInfo, shoot, writeAdminRegistries } from './shared';
 
 /** A text field of the widget, found by its description label. */
 function field(widget: Locator, label: string): Locator {
@@ -31,7 +31,10 @@ test('log in through the notebook widget', async ({ page, tmpPath }) => {
   const password = readFileSync(info.password_file, 'utf-8').trim();
   const notebook = 'widget.ipynb';
 
-  // Independent of what another test left: the registry starts logged out.
+  // Independent of what another test left (or did not: the administrator's
+  // file, which the kernel reads too, may not exist yet): no registry offered,
+  // and the registry logged out.
+  writeAdminRegistries([]);
   const logout = await page.request.post(
     `/regauth/api/registries/${encodeURIComponent(info.host)}/logout`,
     { data: { kube: false } }
