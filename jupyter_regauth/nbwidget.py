@@ -104,7 +104,7 @@ def _kernel_log() -> logging.Logger | None:
 
 
 class RegAuthWidget(VBox):  # type: ignore[misc]
-    """Registry picker, login form, status, Kubernetes toggle, and build-and-push."""
+    """Registry picker, login form and logout, status, Kubernetes toggle, and build-and-push."""
 
     def __init__(self, service: RegAuth | None = None, registry: str | None = None) -> None:
         service = service or RegAuth()
@@ -118,6 +118,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.username = Text(description="Username", layout=wide)
         self.password = SecretField(description="Password", layout=wide)
         self.login_button = Button(description="Log in", button_style="primary", icon="sign-in")
+        self.logout_button = Button(description="Log out", icon="sign-out")
         self.status = HTML()
         has_kube = kube_available()
         self.kube = Checkbox(
@@ -146,7 +147,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
                 self.registry,
                 self.username,
                 self.password,
-                HBox([self.login_button, self.kube]),
+                HBox([self.login_button, self.logout_button, self.kube]),
                 self.status,
                 HTML("<b>Build and push</b>"),
                 self.folder,
@@ -162,6 +163,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         self.last_login: LoginResult | None = None
         self.last_push: PushResult | None = None
         self.login_button.on_click(self._while_busy(self.login))
+        self.logout_button.on_click(self._while_busy(self.logout))
         self.push_button.on_click(self._while_busy(self.push))
         self.registry.observe(lambda _: self._show_registry(), "value")
         if registry is not None:
@@ -197,6 +199,24 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
             except RegAuthError as exc:
                 self.status.value = f"{logged_in}; " + _error_html(exc, "Kubernetes setup failed: ")
 
+    def logout(self) -> None:
+        """As ``docker logout``: the registry's credentials go from config.json (or its
+        helper); its CA and profile stay, and so does what Kubernetes was given."""
+        host = self.registry.value
+        try:
+            if not host:
+                raise ConfigError("no registry picked", hint="pick one, or pass registry=HOST")
+            removed = self.service.logout(host)
+        except RegAuthError as exc:
+            self.status.value = _error_html(exc)
+            return
+        self.last_login = None
+        self.status.value = (
+            f"Logged out of <code>{escape(host)}</code>"
+            if removed
+            else f"Not logged in to <code>{escape(host)}</code>: nothing to remove"
+        )
+
     def push(self) -> None:
         host = self.registry.value
         target = self.target.value.strip()
@@ -231,7 +251,7 @@ class RegAuthWidget(VBox):  # type: ignore[misc]
         def run(_: Any) -> None:
             # Both buttons are off while one runs: a click meanwhile would queue the work again
             # (a second login, the Password already cleared, fails over the first's success).
-            buttons = (self.login_button, self.push_button)
+            buttons = (self.login_button, self.logout_button, self.push_button)
             for button in buttons:
                 button.disabled = True
             try:

@@ -116,6 +116,17 @@ def test_login_through_the_comm_keeps_no_password(
     again = jupyter_regauth.widget(service, registry=basic_registry.host)
     assert "Logged in to" in again.status.value and again.username.value == "alice"
 
+    # Log out, as docker logout: the entry goes from config.json, the rest of it stays.
+    config = config_json(docker_config)
+    config["auths"]["other.example"] = {"auth": "dTpw"}
+    (docker_config / "config.json").write_text(json.dumps(config))
+    click(again.logout_button)
+    assert again.status.value == f"Logged out of <code>{basic_registry.host}</code>"
+    assert set(config_json(docker_config)["auths"]) == {"other.example"}
+    click(again.logout_button)
+    assert "Not logged in to" in again.status.value and "nothing to remove" in again.status.value
+    assert not again.logout_button.disabled
+
 
 def test_wrong_password_shows_the_error_and_stores_nothing(
     comms: list[dict[str, Any]], service: RegAuth, basic_registry: Registry, docker_config: Path
