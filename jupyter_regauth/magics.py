@@ -42,7 +42,7 @@ from .command_hints import command_hint
 from .errors import YAML_HINT, ConfigError, RegAuthError, yaml_problem
 from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .profiles import normalize_host
-from .results import ImageResult, ProgressDisplay, Result, result_for
+from .results import ProgressDisplay, Result, result_for
 from .service import RegAuth
 
 PROG = "%regauth"
@@ -149,6 +149,7 @@ class RegAuthMagics(Magics):
             "--platform", help="os/arch[/variant] to build for; wins over the spec's"
         )
         build.add_argument("--digest-file", type=Path, help="write the pushed digest to this file")
+        build.add_argument("--json", action="store_true", help="show the result as JSON")
         return parser
 
     # -- running -------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class RegAuthMagics(Magics):
                 "password into the hidden prompt",
             )
         output = run_command(args, notebook_console(args.verb))
-        text = json.dumps(output.data, indent=2, default=str) if args.json else output.text
+        text = _json(output.data) if args.json else output.text
         if output.exit_code:  # part of the work failed (a rollout's namespace): the cell fails
             raise UsageError(text)
         return result_for(args.verb, output.data, text, as_json=args.json)
@@ -176,8 +177,11 @@ class RegAuthMagics(Magics):
         elif args.host:
             self.default_registry = normalize_host(args.host)
         current = self.default_registry
+        data = {"default_registry": current}
+        if args.json:
+            return Result("use", data, _json(data), as_json=True)
         text = f"Default registry: {current}" if current else "No default registry"
-        return Result("use", {"default_registry": current}, text)
+        return Result("use", data, text)
 
     def qualify(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         """Put names without a registry host on the default registry, if one is set."""
@@ -193,7 +197,7 @@ class RegAuthMagics(Magics):
         if isinstance(getattr(args, "base", None), str):  # push --base
             args.base = qualify_base(args.base, self.default_registry)
 
-    def build_cell(self, service: RegAuth, args: argparse.Namespace, cell: str) -> ImageResult:
+    def build_cell(self, service: RegAuth, args: argparse.Namespace, cell: str) -> Result:
         from .images.errors import BuildSpecError
         from .images.spec import BuildSpec, load_yaml
 
@@ -216,7 +220,12 @@ class RegAuthMagics(Magics):
             progress = None if args.quiet else stack.enter_context(ProgressDisplay("build"))
             result = service.build_push(spec, args.image, progress=progress)
         write_digest_file(args.digest_file, [result.digest], f"Pushed {result.reference}")
-        return ImageResult("build", result.to_dict(), result.reference)
+        data = result.to_dict()
+        return result_for("build", data, _json(data), as_json=args.json)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
 
 
 def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:

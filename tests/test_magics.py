@@ -243,6 +243,9 @@ def test_use_with_a_repository_path_is_an_error(ip: Session) -> None:
     ), error
     assert "Hint: give the registry host only (HOST[:PORT]), here reg.example:5000;" in error
     assert repr(ip.ok("%regauth use")) == "Default registry: reg.example:5000"
+    assert json.loads(repr(ip.ok("%regauth --json use"))) == {
+        "default_registry": "reg.example:5000"
+    }
 
 
 def test_use_sets_the_default_registry(
@@ -327,6 +330,8 @@ def test_push_copy_and_build_cell(
         "files:\n  - {src: model, dest: /srv}\ncompression: gzip\n"
     )
     assert digest_file.read_text() == zstd.digest + "\n"
+    as_json = ip.ok(f"%%regauth build {host}/team/built:json --json -q\nfiles: [{{src: model}}]\n")
+    assert json.loads(repr(as_json))["reference"] == as_json.reference, "--json, as the CLI's"
     layers = RegAuth().inspect(f"{host}/team/built:zstd")["manifest"]["layers"]
     assert layers[0]["mediaType"].endswith("tar+zstd"), "the magic's argument wins"
     # Pushed, but the digest file cannot take it: the hint names the magic, not the shell's.
