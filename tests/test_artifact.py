@@ -251,6 +251,31 @@ def test_every_title_is_checked_before_a_file_is_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "out"]
 
 
+def test_a_place_the_disk_refuses_is_named_not_a_traceback(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """A target under a file, or a directory where a file goes: the pull says which path it
+    could not write, and leaves no temporary file."""
+    ref = f"{basic_registry.host}/models/disk:v1"
+    titled_artifact(logged_in, ref, ["a.txt"])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    under = regauth("pull", ref, str(a_file / "sub"))
+    assert under.code == 1 and "Traceback" not in under.stderr
+    assert f"Cannot make the directory {a_file / 'sub'} to pull into: Not a directory" in (
+        under.stderr
+    )
+    layout = regauth("pull", ref, "--oci-layout", str(a_file / "sub"))
+    assert layout.code == 1 and "Traceback" not in layout.stderr
+    assert f"Cannot make an OCI layout in {a_file / 'sub'}: Not a directory" in layout.stderr
+    out = tmp_path / "out"
+    (out / "a.txt").mkdir(parents=True)
+    in_the_way = regauth("pull", ref, str(out))
+    assert in_the_way.code == 1 and "Traceback" not in in_the_way.stderr
+    assert f"Cannot write {out / 'a.txt'}: Is a directory" in in_the_way.stderr
+    assert [p.name for p in out.iterdir()] == ["a.txt"]
+
+
 def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(
     logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
 ) -> None:

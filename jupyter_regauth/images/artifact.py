@@ -227,11 +227,17 @@ def pull_artifact(
         pulled = []
         for desc, title, unpack in planned:
             raw = desc.annotations[TITLE]
-            with client.open_blob(ref.path, desc.digest) as chunks:
-                if unpack:
-                    _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
-                else:
-                    _write_file(chunks, out / title)
+            try:
+                with client.open_blob(ref.path, desc.digest) as chunks:
+                    if unpack:
+                        _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
+                    else:
+                        _write_file(chunks, out / title)
+            except OSError as exc:  # the client's network errors are its own: this is the disk
+                raise ImageError(
+                    f"Cannot write {out / title}: {exc.strerror}",
+                    hint="a directory is in the way, or the directory is not writable",
+                ) from None
             emit(progress, ProgressEvent("blob", desc.digest, "done", desc.size, desc.size, raw))
             pulled.append(PulledFile(raw, str(out / title), desc.digest, desc.size, unpack))
     return doc, pulled
@@ -272,7 +278,13 @@ def _made_dir(path: Path) -> Iterator[None]:
     """Make ``path`` (and its missing parents); if the block fails, remove what was made, so
     that a failed pull leaves no directory behind that was not there before."""
     top = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageError(
+            f"Cannot make the directory {path} to pull into: {exc.strerror}",
+            hint="give a directory that can be made or written to",
+        ) from None
     try:
         yield
     except BaseException:

@@ -118,7 +118,13 @@ class OCILayout:
                 f"{layout.root} is a file, not a directory for an OCI layout",
                 hint="give the path of a directory (it is created if missing)",
             )
-        layout._blob_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            layout._blob_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ImageError(
+                f"Cannot make an OCI layout in {layout.root}: {exc.strerror}",
+                hint="give a directory that can be made or written to",
+            ) from None
         layout._new = True
         return layout
 
