@@ -240,6 +240,16 @@ def test_pull_to_a_layout_by_digest_and_its_errors(
     )
     assert run.code == 1
     assert f"cannot write the digest file: {nowhere.parent} does not exist" in run.stderr
+    under_a_file = a_file / "digest"
+    run = regauth(
+        "copy",
+        f"{basic_registry.host}/p/a:1",
+        f"{basic_registry.host}/p/b:1",
+        "--digest-file",
+        str(under_a_file),
+    )
+    assert run.code == 1
+    assert f"cannot write the digest file: {a_file} is not a directory" in run.stderr
     assert "p/b" not in logged_in.catalog(basic_registry.host)
 
     # A layout missing a blob says so, for a copy from it.
