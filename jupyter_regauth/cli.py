@@ -478,7 +478,12 @@ def check_digest_file(path: Path) -> None:
     """Before anything is pushed: a ``--digest-file`` that could not be written is an error now,
     not after the work is done."""
     if path.is_dir() or not path.parent.is_dir():
-        where = f"{path} is a directory" if path.is_dir() else f"{path.parent} does not exist"
+        if path.is_dir():
+            where = f"{path} is a directory"
+        elif path.parent.exists():  # a file, which nothing can be written under
+            where = f"{path.parent} is not a directory"
+        else:
+            where = f"{path.parent} does not exist"
         raise ConfigError(
             f"cannot write the digest file: {where}", hint="give the path of a file to write"
         )

@@ -11,10 +11,13 @@ import tracemalloc
 import zlib
 from pathlib import Path
 
-from jupyter_regauth.images.artifact import _GunzipReader
+from jupyter_regauth.images import media
+from jupyter_regauth.images.artifact import EMPTY_DESCRIPTOR, EMPTY_JSON, TITLE, _GunzipReader
 from jupyter_regauth.images.build import build
 from jupyter_regauth.images.layout import OCILayout
+from jupyter_regauth.images.manifest import Document
 from jupyter_regauth.images.spec import BuildSpec
+from jupyter_regauth.registry.upload import push_bytes
 from jupyter_regauth.service import RegAuth
 
 from .cli_helpers import regauth
@@ -189,6 +192,88 @@ def test_an_annotation_given_twice_is_refused(
     pushed = regauth("push-artifact", ref, "model.onnx", *twice, cwd=src)
     assert pushed.code == 1 and "duplicate annotation key 'a'" in pushed.stderr
     assert "blob" not in pushed.stderr  # refused before anything was uploaded
+
+
+def titled_artifact(service: RegAuth, ref: str, titles: list[str]) -> None:
+    """Push an artifact whose files have these titles, as another tool could write them."""
+    host, _, rest = ref.partition("/")
+    repository, _, tag = rest.partition(":")
+    with service.client(host) as client:
+        layers = []
+        for title in titles:
+            data = f"file titled {title}\n".encode()
+            push_bytes(client, repository, data)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            layers.append(
+                {
+                    "mediaType": media.OCI_LAYER,
+                    "digest": digest,
+                    "size": len(data),
+                    "annotations": {TITLE: title},
+                }
+            )
+        push_bytes(client, repository, EMPTY_JSON)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": media.OCI_MANIFEST,
+            "artifactType": "application/x-test",
+            "config": EMPTY_DESCRIPTOR,
+            "layers": layers,
+        }
+        doc = Document.build(media.OCI_MANIFEST, manifest)
+        client.put_manifest(repository, tag, doc.raw, doc.media_type)
+
+
+def test_every_title_is_checked_before_a_file_is_written(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """A title that points outside the directory, two files for one path, or a file under
+    another file: the pull is refused before anything is written, not after the files before
+    it (nor does the last of two files silently replace the first)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine").write_text("kept")
+    absolute = str(tmp_path / "abs.txt")
+    cases = {
+        "outside": (["good.txt", "../evil.txt"], "'../evil.txt': it points outside"),
+        "absolute": (["good.txt", absolute], f"{absolute!r}: it points outside"),
+        "twice": (["./a.txt", "a.txt"], "'a.txt': './a.txt' is written to the same path"),
+        "under": (["d/x.txt", "d"], "'d': 'd/x.txt' lies inside it, a file"),
+        "over": (["d", "d/x.txt"], "'d/x.txt': it lies inside the file 'd'"),
+    }
+    for tag, (titles, message) in cases.items():
+        ref = f"{basic_registry.host}/models/titles:{tag}"
+        titled_artifact(logged_in, ref, titles)
+        pulled = regauth("pull", ref, str(out))
+        assert pulled.code == 1, pulled.stdout
+        assert f"Refusing the file title {message}" in pulled.stderr
+        assert [p.name for p in out.iterdir()] == ["mine"], tag
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "out"]
+
+
+def test_a_place_the_disk_refuses_is_named_not_a_traceback(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """A target under a file, or a directory where a file goes: the pull says which path it
+    could not write, and leaves no temporary file."""
+    ref = f"{basic_registry.host}/models/disk:v1"
+    titled_artifact(logged_in, ref, ["a.txt"])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    under = regauth("pull", ref, str(a_file / "sub"))
+    assert under.code == 1 and "Traceback" not in under.stderr
+    assert f"Cannot make the directory {a_file / 'sub'} to pull into: Not a directory" in (
+        under.stderr
+    )
+    layout = regauth("pull", ref, "--oci-layout", str(a_file / "sub"))
+    assert layout.code == 1 and "Traceback" not in layout.stderr
+    assert f"Cannot make an OCI layout in {a_file / 'sub'}: Not a directory" in layout.stderr
+    out = tmp_path / "out"
+    (out / "a.txt").mkdir(parents=True)
+    in_the_way = regauth("pull", ref, str(out))
+    assert in_the_way.code == 1 and "Traceback" not in in_the_way.stderr
+    assert f"Cannot write {out / 'a.txt'}: Is a directory" in in_the_way.stderr
+    assert [p.name for p in out.iterdir()] == ["a.txt"]
 
 
 def test_a_link_out_of_the_directory_is_refused_and_nothing_is_unpacked(

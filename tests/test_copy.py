@@ -240,6 +240,16 @@ def test_pull_to_a_layout_by_digest_and_its_errors(
     )
     assert run.code == 1
     assert f"cannot write the digest file: {nowhere.parent} does not exist" in run.stderr
+    under_a_file = a_file / "digest"
+    run = regauth(
+        "copy",
+        f"{basic_registry.host}/p/a:1",
+        f"{basic_registry.host}/p/b:1",
+        "--digest-file",
+        str(under_a_file),
+    )
+    assert run.code == 1
+    assert f"cannot write the digest file: {a_file} is not a directory" in run.stderr
     assert "p/b" not in logged_in.catalog(basic_registry.host)
 
     # A layout missing a blob says so, for a copy from it.
@@ -278,6 +288,28 @@ def test_copy_from_an_oci_layout(
     assert "pinned/multi" not in logged_in.catalog(basic_registry.host)
     one = regauth("copy", "--platform", "linux/amd64", f"oci:{layout.root}:multi", pinned)
     assert one.code == 0, one.stderr
+
+
+def test_a_broken_index_json_is_named_before_anything_is_copied(
+    logged_in: RegAuth, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """An index.json that is not JSON, or whose manifests are not descriptors: a copy from the
+    layout and a pull into it say which file is broken (not a traceback), before any blob."""
+    source = f"{basic_registry.host}/broken/src:1"
+    own, _ = random_image_layout(tmp_path / "src", (1 << 10,))  # blobs no layout below has
+    logged_in.copy(f"oci:{own.root}:v1", source)
+    for n, text in enumerate(["{bad", "[]", '{"manifests": 5}', '{"manifests": [7]}']):
+        layout = two_platform_layout(tmp_path / f"layout-{n}")
+        index = layout.root / "index.json"
+        index.write_text(text)
+        blobs = sorted(layout.blobs())
+        copied = regauth("copy", f"oci:{layout.root}:multi", f"{basic_registry.host}/broken/a")
+        pulled = regauth("pull", source, "--oci-layout", str(layout.root))
+        for run in (copied, pulled):
+            assert run.code == 1 and "Traceback" not in run.stderr, text
+            assert f"Error: {index} is corrupt: " in run.stderr, text
+        assert sorted(layout.blobs()) == blobs and index.read_text() == text
+    assert "broken/a" not in logged_in.catalog(basic_registry.host)
 
 
 def test_a_corrupt_layout_blob_is_refused_and_not_stored(

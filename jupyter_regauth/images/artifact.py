@@ -29,7 +29,7 @@ from ..registry.upload import file_opener, push_blob, push_bytes
 from . import media
 from .errors import ImageError, NotAnArtifact
 from .layer import LayerSource, LayerStream, plan
-from .manifest import JSON, Document
+from .manifest import JSON, Descriptor, Document
 from .progress import ProgressCallback, ProgressEvent, emit
 from .push import PushResult, digest_reference, upload_layer
 
@@ -222,20 +222,55 @@ def pull_artifact(
         raise ImageError(
             f"{out} is a file, not a directory to pull into", hint="give a directory's path"
         )
+    planned = _planned(titled)  # all checked before one file is written
     with _made_dir(out):
         pulled = []
-        for desc in titled:
+        for desc, title, unpack in planned:
             raw = desc.annotations[TITLE]
-            unpack = desc.annotations.get(UNPACK, "").lower() == "true"
-            title = _safe_title(raw, unpack)
-            with client.open_blob(ref.path, desc.digest) as chunks:
-                if unpack:
-                    _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
-                else:
-                    _write_file(chunks, out / title)
+            try:
+                with client.open_blob(ref.path, desc.digest) as chunks:
+                    if unpack:
+                        _unpack(chunks, out, title, desc.annotations.get(TAR_DIGEST))
+                    else:
+                        _write_file(chunks, out / title)
+            except OSError as exc:  # the client's network errors are its own: this is the disk
+                raise ImageError(
+                    f"Cannot write {out / title}: {exc.strerror}",
+                    hint="a directory is in the way, or the directory is not writable",
+                ) from None
             emit(progress, ProgressEvent("blob", desc.digest, "done", desc.size, desc.size, raw))
             pulled.append(PulledFile(raw, str(out / title), desc.digest, desc.size, unpack))
     return doc, pulled
+
+
+def _planned(layers: Sequence[Descriptor]) -> list[tuple[Descriptor, PurePosixPath, bool]]:
+    """Each titled layer, the path under the target it is written to, and whether it is
+    unpacked. Two layers for one path, or one inside a file's, are refused, as oras refuses a
+    name twice: the last would silently replace the first, or fail halfway through the pull."""
+    planned = []
+    for desc in layers:
+        raw = desc.annotations[TITLE]
+        unpack = desc.annotations.get(UNPACK, "").lower() == "true"
+        planned.append((desc, _safe_title(raw, unpack), unpack))
+    for i, (desc, title, unpack) in enumerate(planned):
+        for other, other_title, other_unpack in planned[:i]:
+            if title == other_title:
+                problem = f"{other.annotations[TITLE]!r} is written to the same path"
+            elif _inside(title, other_title) and not other_unpack:
+                problem = f"it lies inside the file {other.annotations[TITLE]!r}"
+            elif _inside(other_title, title) and not unpack:
+                problem = f"{other.annotations[TITLE]!r} lies inside it, a file"
+            else:
+                continue
+            raise ImageError(
+                f"Refusing the file title {desc.annotations[TITLE]!r}: {problem}",
+                hint="the artifact is malformed; inspect it before pulling",
+            )
+    return planned
+
+
+def _inside(path: PurePosixPath, parent: PurePosixPath) -> bool:
+    return len(path.parts) > len(parent.parts) and path.parts[: len(parent.parts)] == parent.parts
 
 
 @contextlib.contextmanager
@@ -243,7 +278,13 @@ def _made_dir(path: Path) -> Iterator[None]:
     """Make ``path`` (and its missing parents); if the block fails, remove what was made, so
     that a failed pull leaves no directory behind that was not there before."""
     top = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageError(
+            f"Cannot make the directory {path} to pull into: {exc.strerror}",
+            hint="give a directory that can be made or written to",
+        ) from None
     try:
         yield
     except BaseException:

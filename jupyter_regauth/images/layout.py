@@ -104,6 +104,7 @@ class OCILayout:
             ) from None
         if not str(version).startswith("1."):
             raise ImageError(f"Unsupported OCI layout version {version}", hint="expected 1.0.0")
+        layout.index()  # a broken one is refused before any blob is read or written
         return layout
 
     @classmethod
@@ -118,7 +119,13 @@ class OCILayout:
                 f"{layout.root} is a file, not a directory for an OCI layout",
                 hint="give the path of a directory (it is created if missing)",
             )
-        layout._blob_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            layout._blob_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ImageError(
+                f"Cannot make an OCI layout in {layout.root}: {exc.strerror}",
+                hint="give a directory that can be made or written to",
+            ) from None
         layout._new = True
         return layout
 
@@ -215,15 +222,28 @@ class OCILayout:
     # -- index ---------------------------------------------------------------------------------
 
     def index(self) -> Document:
+        path = self.root / "index.json"
         try:
-            raw = (self.root / "index.json").read_bytes()
+            raw = path.read_bytes()
         except FileNotFoundError:
             if self._new:  # none written yet
                 return Document.parse(_index_json([]), media.OCI_INDEX)
             raise ImageError(
                 f"{self.root} has no index.json", hint="the layout is incomplete"
             ) from None
-        return Document.parse(raw, media.OCI_INDEX)
+        # Checked whole here, so that a broken one is named, not a traceback where it is read.
+        try:
+            doc = Document.parse(raw, media.OCI_INDEX)
+            entries = doc.data.get("manifests") or []
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise ImageError("its manifests are not a list of descriptors")
+            doc.manifests()
+        except ImageError as exc:
+            raise ImageError(
+                f"{path} is corrupt: {exc.message}",
+                hint="fix the file, or pull the images into a new layout",
+            ) from None
+        return doc
 
     def ref_names(self) -> list[str]:
         return [
