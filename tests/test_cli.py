@@ -439,6 +439,25 @@ def test_trust_uses_the_client_pair_in_certs_d(
     assert (pair / "ca.crt").read_bytes() == mtls_registry.ca_file.read_bytes()
 
 
+def test_a_certs_d_that_cannot_be_written_is_an_error_not_a_traceback(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """A file where certs.d/<host>/ should be (or a read-only home): trust and login name it."""
+    blocked = certs_dir(basic_registry)
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a directory")
+    assert basic_registry.ca_file is not None
+    trusted = regauth("trust", basic_registry.host, "--ca-file", str(basic_registry.ca_file))
+    assert trusted.code == 1 and "Traceback" not in trusted.stderr, trusted.stderr
+    assert f"Error: cannot write to {blocked}" in trusted.stderr
+    code, _, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 1 and "Traceback" not in err, err
+    assert f"Error: cannot write to {blocked}" in err
+    assert blocked.read_text() == "not a directory"
+    assert not (docker_config / "config.json").exists()
+    assert not user_profiles_file().exists()
+
+
 @pytest.mark.parametrize("trusted_before", [False, True], ids=["new", "already trusted"])
 def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_and_profiles_as_they_were(
     mtls_registry: Registry,

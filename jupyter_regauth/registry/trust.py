@@ -345,10 +345,17 @@ def store_trust(
     directory = (root or user_certs_root()) / host
     if ca_pem is not None:
         load_pem_bundle(ca_pem)  # refuse to write what is not a certificate
-        atomic_write(directory / "ca.crt", ca_pem, mode=0o644)
-    if client_cert is not None and client_key is not None:
-        atomic_write(directory / "client.cert", client_cert, mode=0o644)
-        atomic_write(directory / "client.key", client_key, mode=0o600)
+    try:
+        if ca_pem is not None:
+            atomic_write(directory / "ca.crt", ca_pem, mode=0o644)
+        if client_cert is not None and client_key is not None:
+            atomic_write(directory / "client.cert", client_cert, mode=0o644)
+            atomic_write(directory / "client.key", client_key, mode=0o600)
+    except OSError as exc:  # a read-only home, or a file where the directory should be
+        raise ConfigError(
+            f"cannot write to {exc.filename or directory}: {exc.strerror}",
+            hint=f"make {directory} a directory this user can write to",
+        ) from None
     return directory
 
 
@@ -374,7 +381,7 @@ def trust_stored(
         path = directory / name
         try:
             before[path] = (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # store_trust says what is wrong
             before[path] = None
     try:
         yield store_trust(
@@ -383,7 +390,8 @@ def trust_stored(
     except BaseException:
         for path, kept in before.items():
             if kept is None:
-                path.unlink(missing_ok=True)
+                with suppress(FileNotFoundError, NotADirectoryError):
+                    path.unlink()
             else:
                 atomic_write(path, kept[0], mode=kept[1])
         for made_dir in made:  # the deepest first; one another process wrote into stays
