@@ -458,6 +458,22 @@ def test_a_certs_d_that_cannot_be_written_is_an_error_not_a_traceback(
     assert not user_profiles_file().exists()
 
 
+def test_a_ca_file_in_certs_d_that_does_not_load_is_named(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    directory = certs_dir(basic_registry)
+    directory.mkdir(parents=True)
+    assert basic_registry.ca_file is not None
+    (directory / "ca.crt").write_bytes(basic_registry.ca_file.read_bytes())
+    broken = directory / "extra.crt"  # a truncated copy-paste
+    broken.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    run = regauth("catalog", basic_registry.host)
+    assert run.code == 1
+    assert f"Error: {broken} is not a valid PEM CA certificate" in run.stderr
+    [row] = regauth("ls", basic_registry.host, "--json").json()
+    assert str(broken) in row["error"]["message"]
+
+
 @pytest.mark.parametrize("trusted_before", [False, True], ids=["new", "already trusted"])
 def test_a_login_whose_credentials_cannot_be_stored_leaves_certs_d_and_profiles_as_they_were(
     mtls_registry: Registry,

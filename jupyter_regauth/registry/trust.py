@@ -118,6 +118,13 @@ class TrustConfig:
             try:
                 context.load_verify_locations(cadata=self.ca_pem.decode("ascii", "replace"))
             except ssl.SSLError as exc:
+                bad = _unloadable_ca_file(self.sources)
+                if bad is not None:  # a certs.d file: the user must know which one to fix
+                    raise ConfigError(
+                        f"{bad} is not a valid PEM CA certificate",
+                        hint="replace it with the registry's CA in PEM "
+                        "(-----BEGIN CERTIFICATE-----), or remove it",
+                    ) from exc
                 raise ConfigError(
                     "the registry's CA bundle holds no valid PEM certificate",
                     hint="give a PEM file with -----BEGIN CERTIFICATE----- blocks",
@@ -155,6 +162,17 @@ class SSLContexts:
                 while len(self._made) > self._keep:
                     del self._made[next(iter(self._made))]  # the oldest
         return context
+
+
+def _unloadable_ca_file(sources: Iterable[str]) -> str | None:
+    """The first ``certs.d`` CA file that OpenSSL cannot load on its own, if any."""
+    for source in sources:
+        if source.endswith(".crt"):
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=source)
+            except (ssl.SSLError, OSError):
+                return source
+    return None
 
 
 def _read_pem(path: Path) -> bytes:
