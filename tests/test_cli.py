@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import datetime as dt
 import json
 import stat
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from jupyter_regauth.credentials import Credentials
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
 from jupyter_regauth.service import RegAuth
-from jupyter_regauth.testing.pki import make_ca
+from jupyter_regauth.testing.pki import issue, make_ca
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import config_json, regauth
@@ -206,6 +207,38 @@ def test_mtls_login(mtls_registry: Registry, docker_config: Path) -> None:
     host_dir = Path.home() / ".config/containers/certs.d" / mtls_registry.host
     assert stat.S_IMODE((host_dir / "client.key").stat().st_mode) == 0o600
     assert isinstance(regauth("catalog", mtls_registry.host, "--json").json(), list)
+
+
+def test_an_expired_client_certificate_is_named_as_expired(
+    mtls_registry: Registry, docker_config: Path, pki: PKI, tmp_path: Path
+) -> None:
+    """The registry's TLS server says only "bad certificate"; the dates say what to do."""
+    now = dt.datetime.now(dt.timezone.utc)
+    ended = now - dt.timedelta(days=1)
+    cert, key = issue(
+        pki.ca,
+        "notebook user",
+        client=True,
+        not_before=now - dt.timedelta(days=30),
+        not_after=ended,
+    ).write(tmp_path, "expired")
+    expired = f"rejected the client certificate: it expired on {ended:%Y-%m-%d %H:%M} UTC"
+    assert mtls_registry.ca_file is not None
+    code, _, err = login(
+        mtls_registry,
+        *("--ca-file", str(mtls_registry.ca_file), "--client-cert", str(cert)),
+        *("--client-key", str(key)),
+    )
+    assert code == 1 and expired in err, err
+    assert not (docker_config / "config.json").exists()
+    directory = certs_dir(mtls_registry)
+    directory.mkdir(parents=True)
+    (directory / "ca.crt").write_bytes(mtls_registry.ca_file.read_bytes())
+    (directory / "client.cert").write_bytes(Path(cert).read_bytes())
+    (directory / "client.key").write_bytes(Path(key).read_bytes())
+    [row] = regauth("ls", mtls_registry.host, "--json").json()
+    assert expired in row["error"]["message"]
+    assert row["error"]["hint"].startswith("renew the client certificate")
 
 
 def test_prompt_refused_without_terminal(basic_registry: Registry, docker_config: Path) -> None:

@@ -286,9 +286,12 @@ def _names(cert: x509.Certificate) -> list[str]:
     return [*dns, *ips]
 
 
-def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool) -> TLSError:
+def explain_tls_failure(
+    host: str, error: ssl.SSLError, *, has_client_cert: bool, client_cert: Path | None = None
+) -> TLSError:
     """Turn an ``ssl`` failure into the specific error a user can act on, naming the server
-    certificate by subject and SHA-256 fingerprint where verification failed."""
+    certificate by subject and SHA-256 fingerprint where verification failed, and the validity
+    dates of a ``client_cert`` the server refused because they are past (or yet to come)."""
     if isinstance(error, ssl.SSLCertVerificationError):
         leaf = None
         try:
@@ -332,6 +335,14 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
     reason = getattr(error, "reason", None) or ""
     if any(alert in reason for alert in _CLIENT_CERT_ALERTS):
         if has_client_cert:
+            outdated = _outside_validity(client_cert)
+            if outdated:
+                return ClientCertificateRequired(
+                    f"{host} rejected the client certificate: {outdated}",
+                    host=host,
+                    sent=True,
+                    hint="renew the client certificate (and its key) with the registry's CA",
+                )
             return ClientCertificateRequired(
                 f"{host} rejected the client certificate ({reason.lower()})",
                 host=host,
@@ -346,6 +357,27 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
             f"client.key in certs.d/{host}/",
         )
     return TLSError(f"TLS with {host} failed: {reason or error}", host=host)
+
+
+def _outside_validity(cert_file: Path | None) -> str:
+    """Why ``cert_file`` is not valid now (expired, not yet valid), or "" (Go's TLS server
+    says only "bad certificate" for either)."""
+    import datetime as dt
+
+    from cryptography import x509
+
+    if cert_file is None:
+        return ""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (OSError, ValueError):
+        return ""
+    now = dt.datetime.now(dt.timezone.utc)
+    if cert.not_valid_after_utc < now:
+        return f"it expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    if cert.not_valid_before_utc > now:
+        return f"it is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+    return ""
 
 
 def store_trust(
