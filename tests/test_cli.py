@@ -241,6 +241,21 @@ def test_an_expired_client_certificate_is_named_as_expired(
     assert row["error"]["hint"].startswith("renew the client certificate")
 
 
+@pytest.mark.parametrize("half", ["client.cert", "client.key"])
+def test_a_login_with_a_client_pair_replaces_half_a_pair_in_certs_d(
+    mtls_registry: Registry, docker_config: Path, half: str
+) -> None:
+    """certs.d's pair is not used when one is given, so what is broken there cannot stop the
+    login that mends it."""
+    directory = certs_dir(mtls_registry)
+    directory.mkdir(parents=True)
+    (directory / half).write_text("left from an earlier attempt")
+    code, _, err = login(mtls_registry, *mtls_options(mtls_registry))
+    assert code == 0, err
+    for name, given in (("client.cert", "client_cert"), ("client.key", "client_key")):
+        assert (directory / name).read_bytes() == Path(str(mtls_registry.extra[given])).read_bytes()
+
+
 def test_prompt_refused_without_terminal(basic_registry: Registry, docker_config: Path) -> None:
     run = regauth("login", basic_registry.host, "-u", "alice")
     assert run.code == 1 and "--password-stdin" in run.stderr
