@@ -241,6 +241,20 @@ def test_an_expired_client_certificate_is_named_as_expired(
     assert row["error"]["hint"].startswith("renew the client certificate")
 
 
+def test_a_client_key_in_certs_d_without_its_cert_is_named(
+    mtls_registry: Registry, docker_config: Path
+) -> None:
+    """The certificate saved as client.crt, the usual slip: docker refuses the key alone too."""
+    directory = certs_dir(mtls_registry)
+    directory.mkdir(parents=True)
+    assert mtls_registry.ca_file is not None
+    (directory / "ca.crt").write_bytes(mtls_registry.ca_file.read_bytes())
+    for name, given in (("client.crt", "client_cert"), ("client.key", "client_key")):
+        (directory / name).write_bytes(Path(str(mtls_registry.extra[given])).read_bytes())
+    [row] = regauth("ls", mtls_registry.host, "--json").json()
+    assert row["error"]["message"] == f"{directory / 'client.key'} has no matching client.cert"
+
+
 @pytest.mark.parametrize("half", ["client.cert", "client.key"])
 def test_a_login_with_a_client_pair_replaces_half_a_pair_in_certs_d(
     mtls_registry: Registry, docker_config: Path, half: str

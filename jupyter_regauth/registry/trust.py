@@ -81,6 +81,14 @@ class TrustConfig:
                 bundle.append(_read_pem(crt))
                 sources.append(str(crt))
             if client_cert is None:
+                for key in sorted(directory.glob("*.key")):
+                    cert = key.with_suffix(".cert")
+                    if not cert.exists():  # as docker and containers/image refuse it
+                        raise ConfigError(
+                            f"{key} has no matching {cert.name}",
+                            hint="put the client certificate beside it as "
+                            f"{cert.name} (not .crt, which is read as a CA), or remove the key",
+                        )
                 for cert in sorted(directory.glob("*.cert")):
                     key = cert.with_suffix(".key")
                     if not key.exists():
