@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .credentials import DockerConfig
+from .credentials.errors import ConfigFileError
 from .credentials.types import Credentials
 from .errors import ConfigError, CredentialHelperError, RegAuthError
 from .profiles import ProfileStore, RegistryProfile, normalize_host
@@ -213,6 +214,9 @@ class RegAuth:
                     creds = self.docker_config.get(status.host)
                 except CredentialHelperError as exc:
                     status.error, unreadable = exc.to_dict(), None
+                    continue
+                except ConfigFileError as exc:  # this host's entry; the others still work
+                    status.error = exc.to_dict()
                     continue
                 status.username = creds.username if creds else None
         if unreadable is not None:

@@ -20,7 +20,7 @@ from jupyter_regauth.testing.pki import issue, make_ca
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import config_json, regauth
-from .conftest import PKI, Registry, new_password
+from .conftest import PKI, Registry, logged_in_to, new_password
 from .credentials_helpers.fixtures import TestHelper, testhelper
 
 __all__ = ["testhelper"]  # a fixture, imported for pytest
@@ -366,6 +366,24 @@ def test_a_missing_credential_helper_is_shown_in_each_row_or_as_the_error(
     [row] = listed.json()
     assert row["host"] == "reg.example:5000" and row["source"] == "admin"
     assert row["error"]["code"] == "credential_helper_error"
+
+
+def test_an_entry_that_does_not_decode_is_shown_in_its_row(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """One hand-edited entry does not hide the other registries: its row says what is wrong,
+    and logging in again (which the hint advises) or out still works."""
+    logged_in_to(basic_registry)
+    config = config_json(docker_config)
+    config["auths"]["bad.example"] = {"auth": "not base64!"}
+    (docker_config / "config.json").write_text(json.dumps(config))
+    run = regauth("ls", "--json")
+    assert run.code == 0, run.stderr
+    rows = {r["host"]: r for r in run.json()}
+    assert rows[basic_registry.host]["authenticated"] is True
+    assert '"auth" is not valid base64' in rows["bad.example"]["error"]["message"]
+    assert regauth("logout", "bad.example").code == 0
+    assert "bad.example" not in config_json(docker_config)["auths"]
 
 
 def test_login_to_a_host_with_a_repository_path_is_an_error(

@@ -146,7 +146,8 @@ class DockerConfig:
             found += HelperClient(store).list()
         else:
             auths = _auths(self.path, data, create=False)
-            found += [k for k, e in auths.items() if _credentials_in(self.path, k, e) is not None]
+            # One that does not decode is listed: its row says what is wrong with it.
+            found += [k for k, e in auths.items() if _held_credentials(self.path, k, e)]
         for key in helpers:
             try:
                 if self._from_docker(auth_key(key)) is not None:
