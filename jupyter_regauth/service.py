@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .credentials import DockerConfig
+from .credentials.errors import ConfigFileError
 from .credentials.types import Credentials
 from .errors import ConfigError, CredentialHelperError, RegAuthError
 from .profiles import ProfileStore, RegistryProfile, normalize_host
@@ -216,6 +217,9 @@ class RegAuth:
                 except CredentialHelperError as exc:
                     status.error, unreadable = exc.to_dict(), None
                     continue
+                except ConfigFileError as exc:  # this host's entry; the others still work
+                    status.error = exc.to_dict()
+                    continue
                 status.username = creds.username if creds else None
         if unreadable is not None:
             raise unreadable  # no row says it: an empty list would hide it
@@ -350,22 +354,26 @@ class RegAuth:
             raise ConfigError("a password or token is needed to log in")
         self.docker_config.check(host)
         profile = self.profile(host)
-        trust = profile.trust(roots=self._roots())
-        if ca_pem is not None:
-            load_pem_bundle(ca_pem, "CA certificate")
-            # Alone: the CAs already trusted would pass a wrong one, which then replaces them.
-            trust = replace(trust, ca_pem=ca_pem)
-        if insecure is not None:
-            trust = replace(trust, insecure=insecure)
-        if ca_pem is not None and trust.insecure:
-            # With TLS verification off nothing is checked against the CA: it would be
-            # stored in certs.d, for other tools to verify with, without ever being tried.
-            raise _ca_unused_when_insecure(host, from_profile=insecure is None)
+        verified_with = profile
         temp_pair: tuple[Path, Path] | None = None
         if client_cert is not None and client_key is not None:
             temp_pair = _temp_client_pair(client_cert, client_key)
-            trust = replace(trust, client_cert=temp_pair[0], client_key=temp_pair[1])
+            # The pair given, not certs.d's: a half pair there is what this login replaces.
+            verified_with = replace(
+                profile, client_cert=str(temp_pair[0]), client_key=str(temp_pair[1])
+            )
         try:
+            trust = verified_with.trust(roots=self._roots())
+            if ca_pem is not None:
+                load_pem_bundle(ca_pem, "CA certificate")
+                # Alone: the CAs already trusted would pass a wrong one, which then replaces them.
+                trust = replace(trust, ca_pem=ca_pem)
+            if insecure is not None:
+                trust = replace(trust, insecure=insecure)
+            if ca_pem is not None and trust.insecure:
+                # With TLS verification off nothing is checked against the CA: it would be
+                # stored in certs.d, for other tools to verify with, without ever being tried.
+                raise _ca_unused_when_insecure(host, from_profile=insecure is None)
             if temp_pair:
                 _check_client_pair(*temp_pair)
             with (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
+import datetime as dt
 import json
 import socket
 import stat
@@ -20,11 +21,11 @@ from jupyter_regauth.credentials import Credentials
 from jupyter_regauth.profiles import ProfileStore
 from jupyter_regauth.registry.trust import fetch_chain, fingerprint
 from jupyter_regauth.service import RegAuth
-from jupyter_regauth.testing.pki import make_ca
+from jupyter_regauth.testing.pki import issue, make_ca
 from jupyter_regauth.testing.registry import LocalRegistry
 
 from .cli_helpers import config_json, regauth
-from .conftest import PKI, Registry, new_password
+from .conftest import PKI, Registry, logged_in_to, new_password
 from .credentials_helpers.fixtures import TestHelper, testhelper
 
 __all__ = ["testhelper"]  # a fixture, imported for pytest
@@ -248,6 +249,67 @@ def test_mtls_login(mtls_registry: Registry, docker_config: Path) -> None:
     assert isinstance(regauth("catalog", mtls_registry.host, "--json").json(), list)
 
 
+def test_an_expired_client_certificate_is_named_as_expired(
+    mtls_registry: Registry, docker_config: Path, pki: PKI, tmp_path: Path
+) -> None:
+    """The registry's TLS server says only "bad certificate"; the dates say what to do."""
+    now = dt.datetime.now(dt.timezone.utc)
+    ended = now - dt.timedelta(days=1)
+    cert, key = issue(
+        pki.ca,
+        "notebook user",
+        client=True,
+        not_before=now - dt.timedelta(days=30),
+        not_after=ended,
+    ).write(tmp_path, "expired")
+    expired = f"rejected the client certificate: it expired on {ended:%Y-%m-%d %H:%M} UTC"
+    assert mtls_registry.ca_file is not None
+    code, _, err = login(
+        mtls_registry,
+        *("--ca-file", str(mtls_registry.ca_file), "--client-cert", str(cert)),
+        *("--client-key", str(key)),
+    )
+    assert code == 1 and expired in err, err
+    assert not (docker_config / "config.json").exists()
+    directory = certs_dir(mtls_registry)
+    directory.mkdir(parents=True)
+    (directory / "ca.crt").write_bytes(mtls_registry.ca_file.read_bytes())
+    (directory / "client.cert").write_bytes(Path(cert).read_bytes())
+    (directory / "client.key").write_bytes(Path(key).read_bytes())
+    [row] = regauth("ls", mtls_registry.host, "--json").json()
+    assert expired in row["error"]["message"]
+    assert row["error"]["hint"].startswith("renew the client certificate")
+
+
+def test_a_client_key_in_certs_d_without_its_cert_is_named(
+    mtls_registry: Registry, docker_config: Path
+) -> None:
+    """The certificate saved as client.crt, the usual slip: docker refuses the key alone too."""
+    directory = certs_dir(mtls_registry)
+    directory.mkdir(parents=True)
+    assert mtls_registry.ca_file is not None
+    (directory / "ca.crt").write_bytes(mtls_registry.ca_file.read_bytes())
+    for name, given in (("client.crt", "client_cert"), ("client.key", "client_key")):
+        (directory / name).write_bytes(Path(str(mtls_registry.extra[given])).read_bytes())
+    [row] = regauth("ls", mtls_registry.host, "--json").json()
+    assert row["error"]["message"] == f"{directory / 'client.key'} has no matching client.cert"
+
+
+@pytest.mark.parametrize("half", ["client.cert", "client.key"])
+def test_a_login_with_a_client_pair_replaces_half_a_pair_in_certs_d(
+    mtls_registry: Registry, docker_config: Path, half: str
+) -> None:
+    """certs.d's pair is not used when one is given, so what is broken there cannot stop the
+    login that mends it."""
+    directory = certs_dir(mtls_registry)
+    directory.mkdir(parents=True)
+    (directory / half).write_text("left from an earlier attempt")
+    code, _, err = login(mtls_registry, *mtls_options(mtls_registry))
+    assert code == 0, err
+    for name, given in (("client.cert", "client_cert"), ("client.key", "client_key")):
+        assert (directory / name).read_bytes() == Path(str(mtls_registry.extra[given])).read_bytes()
+
+
 def test_prompt_refused_without_terminal(basic_registry: Registry, docker_config: Path) -> None:
     run = regauth("login", basic_registry.host, "-u", "alice")
     assert run.code == 1 and "--password-stdin" in run.stderr
@@ -344,6 +406,24 @@ def test_a_missing_credential_helper_is_shown_in_each_row_or_as_the_error(
     [row] = listed.json()
     assert row["host"] == "reg.example:5000" and row["source"] == "admin"
     assert row["error"]["code"] == "credential_helper_error"
+
+
+def test_an_entry_that_does_not_decode_is_shown_in_its_row(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """One hand-edited entry does not hide the other registries: its row says what is wrong,
+    and logging in again (which the hint advises) or out still works."""
+    logged_in_to(basic_registry)
+    config = config_json(docker_config)
+    config["auths"]["bad.example"] = {"auth": "not base64!"}
+    (docker_config / "config.json").write_text(json.dumps(config))
+    run = regauth("ls", "--json")
+    assert run.code == 0, run.stderr
+    rows = {r["host"]: r for r in run.json()}
+    assert rows[basic_registry.host]["authenticated"] is True
+    assert '"auth" is not valid base64' in rows["bad.example"]["error"]["message"]
+    assert regauth("logout", "bad.example").code == 0
+    assert "bad.example" not in config_json(docker_config)["auths"]
 
 
 def test_login_to_a_host_with_a_repository_path_is_an_error(
@@ -477,6 +557,41 @@ def test_trust_uses_the_client_pair_in_certs_d(
     given = regauth("trust", mtls_registry.host, "--ca-file", str(mtls_registry.ca_file))
     assert given.code == 0, given.stderr
     assert (pair / "ca.crt").read_bytes() == mtls_registry.ca_file.read_bytes()
+
+
+def test_a_certs_d_that_cannot_be_written_is_an_error_not_a_traceback(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    """A file where certs.d/<host>/ should be (or a read-only home): trust and login name it."""
+    blocked = certs_dir(basic_registry)
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a directory")
+    assert basic_registry.ca_file is not None
+    trusted = regauth("trust", basic_registry.host, "--ca-file", str(basic_registry.ca_file))
+    assert trusted.code == 1 and "Traceback" not in trusted.stderr, trusted.stderr
+    assert f"Error: cannot write to {blocked}" in trusted.stderr
+    code, _, err = login(basic_registry, "--ca-file", str(basic_registry.ca_file))
+    assert code == 1 and "Traceback" not in err, err
+    assert f"Error: cannot write to {blocked}" in err
+    assert blocked.read_text() == "not a directory"
+    assert not (docker_config / "config.json").exists()
+    assert not user_profiles_file().exists()
+
+
+def test_a_ca_file_in_certs_d_that_does_not_load_is_named(
+    basic_registry: Registry, docker_config: Path
+) -> None:
+    directory = certs_dir(basic_registry)
+    directory.mkdir(parents=True)
+    assert basic_registry.ca_file is not None
+    (directory / "ca.crt").write_bytes(basic_registry.ca_file.read_bytes())
+    broken = directory / "extra.crt"  # a truncated copy-paste
+    broken.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    run = regauth("catalog", basic_registry.host)
+    assert run.code == 1
+    assert f"Error: {broken} is not a valid PEM CA certificate" in run.stderr
+    [row] = regauth("ls", basic_registry.host, "--json").json()
+    assert str(broken) in row["error"]["message"]
 
 
 @pytest.mark.parametrize("trusted_before", [False, True], ids=["new", "already trusted"])

@@ -94,3 +94,36 @@ def test_skopeo_and_we_read_the_same_default_auth_files(docker_dir: Path, tmp_pa
     result = run("skopeo", "login", "--get-login", "r.example")
     assert (result.returncode, result.stdout.strip()) == (0, "home-user"), result.stderr
     assert DockerConfig().get("r.example") == Credentials("home-user", "pw")
+
+
+def test_logout_removes_what_skopeo_login_wrote(
+    basic_registry: Registry, docker_dir: Path, tmp_path: Path
+) -> None:
+    """We read the host's entry in the containers auth file, so logout removes it; otherwise it
+    goes on answering for the host. Other hosts and namespaced entries stay."""
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    assert basic_registry.ca_file is not None
+    (cert_dir / "ca.crt").write_bytes(basic_registry.ca_file.read_bytes())
+    (tmp_path / "run").mkdir()  # $XDG_RUNTIME_DIR, where skopeo writes its auth file
+    # Without DOCKER_CONFIG, which skopeo would write to instead.
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_CONFIG"}
+    result = subprocess.run(
+        ["skopeo", "login", "--cert-dir", str(cert_dir), "-u", basic_registry.username,
+         "--password-stdin", basic_registry.host],
+        input=basic_registry.password, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    auth_file = tmp_path / "run" / "containers" / "auth.json"
+    data = json.loads(auth_file.read_text())
+    kept = {"other.example": {"auth": "b3RoZXI6cHc="}, f"{basic_registry.host}/team": {}}
+    data["auths"] |= kept
+    auth_file.write_text(json.dumps(data))
+    config = DockerConfig()
+    assert config.get(basic_registry.host) is not None
+    assert config.erase(basic_registry.host) is True
+    assert config.get(basic_registry.host) is None
+    result = run("skopeo", "login", "--get-login", basic_registry.host)
+    assert result.returncode != 0 and "not logged into" in result.stderr.lower(), result.stderr
+    assert json.loads(auth_file.read_text())["auths"] == kept
+    assert config.erase(basic_registry.host) is False

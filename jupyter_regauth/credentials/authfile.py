@@ -15,7 +15,7 @@ from pathlib import Path
 from .entries import decode_entry
 from .errors import ConfigFileError
 from .hosts import normalize_host
-from .jsonfile import read_object
+from .jsonfile import JSONObject, read_object, update
 from .types import Credentials
 
 
@@ -86,6 +86,29 @@ def hosts(path: Path) -> list[str]:
         if "/" not in normalized and not decode_entry(entry, path=path, key=key).anonymous:
             found.append(normalized)
     return found
+
+
+def erase(path: Path, host: str) -> bool:
+    """Remove ``host``'s host-level entries (every spelling); True if one held credentials."""
+    host = normalize_host(host)
+    held = False
+
+    def change(data: JSONObject) -> bool:
+        nonlocal held
+        auths = data.get("auths")
+        if not isinstance(auths, dict):
+            return False
+        present = [k for k in auths if normalize_key(k) == host]
+        for key in present:
+            entry = auths.pop(key)
+            try:
+                held = not decode_entry(entry, path=path, key=key).anonymous or held
+            except ConfigFileError:  # one that does not decode held some (logout drops it)
+                held = True
+        return bool(present)
+
+    update(path, change)
+    return held
 
 
 def _auths(path: Path) -> dict[str, object]:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import CredentialHelperError
 from .authfile import Match, default_auth_files
+from .authfile import erase as auth_file_erase
 from .authfile import hosts as auth_file_hosts
 from .authfile import lookup as auth_file_lookup
 from .entries import check_storable, decode_entry, encode_entry
@@ -110,6 +111,9 @@ class DockerConfig:
         the host goes: the canonical key and any legacy spelling (``https://host/v2/``, a Hub
         alias). docker/cli tries only ``host``, ``http://host`` and ``https://host``, so another
         spelling outlives its logout and is still used. ``credHelpers`` and other keys stay.
+        The host's entries in the containers auth files ``get`` reads go too, as ``podman
+        logout`` removes them: kept, they would go on answering for the host. Entries for a
+        namespace (``host/team``) stay.
         """
         key = auth_key(_require_host(host))
         erased = False
@@ -128,6 +132,9 @@ class DockerConfig:
 
         if self.path.exists() or self.path.is_symlink():
             update(self.path, change)
+        for auth_file in self._other_auth_files():
+            if auth_file.exists():
+                erased = auth_file_erase(auth_file, key) or erased
         return erased
 
     def hosts(self) -> list[str]:
@@ -139,7 +146,8 @@ class DockerConfig:
             found += HelperClient(store).list()
         else:
             auths = _auths(self.path, data, create=False)
-            found += [k for k, e in auths.items() if _credentials_in(self.path, k, e) is not None]
+            # One that does not decode is listed: its row says what is wrong with it.
+            found += [k for k, e in auths.items() if _held_credentials(self.path, k, e)]
         for key in helpers:
             try:
                 if self._from_docker(auth_key(key)) is not None:

@@ -249,7 +249,10 @@ class RegistryClient:
             return RegistryError.plain_http(self.host)
         if tls is not None:
             return explain_tls_failure(
-                self.host, tls, has_client_cert=self.trust.client_cert is not None
+                self.host,
+                tls,
+                has_client_cert=self.trust.client_cert is not None,
+                client_cert=self.trust.client_cert,
             )
         return RegistryUnreachable.connecting(self.host, exc)
 

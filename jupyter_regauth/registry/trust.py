@@ -81,6 +81,14 @@ class TrustConfig:
                 bundle.append(_read_pem(crt))
                 sources.append(str(crt))
             if client_cert is None:
+                for key in sorted(directory.glob("*.key")):
+                    cert = key.with_suffix(".cert")
+                    if not cert.exists():  # as docker and containers/image refuse it
+                        raise ConfigError(
+                            f"{key} has no matching {cert.name}",
+                            hint="put the client certificate beside it as "
+                            f"{cert.name} (not .crt, which is read as a CA), or remove the key",
+                        )
                 for cert in sorted(directory.glob("*.cert")):
                     key = cert.with_suffix(".key")
                     if not key.exists():
@@ -118,6 +126,13 @@ class TrustConfig:
             try:
                 context.load_verify_locations(cadata=self.ca_pem.decode("ascii", "replace"))
             except ssl.SSLError as exc:
+                bad = _unloadable_ca_file(self.sources)
+                if bad is not None:  # a certs.d file: the user must know which one to fix
+                    raise ConfigError(
+                        f"{bad} is not a valid PEM CA certificate",
+                        hint="replace it with the registry's CA in PEM "
+                        "(-----BEGIN CERTIFICATE-----), or remove it",
+                    ) from exc
                 raise ConfigError(
                     "the registry's CA bundle holds no valid PEM certificate",
                     hint="give a PEM file with -----BEGIN CERTIFICATE----- blocks",
@@ -155,6 +170,17 @@ class SSLContexts:
                 while len(self._made) > self._keep:
                     del self._made[next(iter(self._made))]  # the oldest
         return context
+
+
+def _unloadable_ca_file(sources: Iterable[str]) -> str | None:
+    """The first ``certs.d`` CA file that OpenSSL cannot load on its own, if any."""
+    for source in sources:
+        if source.endswith(".crt"):
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=source)
+            except (ssl.SSLError, OSError):
+                return source
+    return None
 
 
 def _read_pem(path: Path) -> bytes:
@@ -268,9 +294,12 @@ def _names(cert: x509.Certificate) -> list[str]:
     return [*dns, *ips]
 
 
-def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool) -> TLSError:
+def explain_tls_failure(
+    host: str, error: ssl.SSLError, *, has_client_cert: bool, client_cert: Path | None = None
+) -> TLSError:
     """Turn an ``ssl`` failure into the specific error a user can act on, naming the server
-    certificate by subject and SHA-256 fingerprint where verification failed."""
+    certificate by subject and SHA-256 fingerprint where verification failed, and the validity
+    dates of a ``client_cert`` the server refused because they are past (or yet to come)."""
     if isinstance(error, ssl.SSLCertVerificationError):
         leaf = None
         try:
@@ -314,6 +343,14 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
     reason = getattr(error, "reason", None) or ""
     if any(alert in reason for alert in _CLIENT_CERT_ALERTS):
         if has_client_cert:
+            outdated = _outside_validity(client_cert)
+            if outdated:
+                return ClientCertificateRequired(
+                    f"{host} rejected the client certificate: {outdated}",
+                    host=host,
+                    sent=True,
+                    hint="renew the client certificate (and its key) with the registry's CA",
+                )
             return ClientCertificateRequired(
                 f"{host} rejected the client certificate ({reason.lower()})",
                 host=host,
@@ -328,6 +365,27 @@ def explain_tls_failure(host: str, error: ssl.SSLError, *, has_client_cert: bool
             f"client.key in certs.d/{host}/",
         )
     return TLSError(f"TLS with {host} failed: {reason or error}", host=host)
+
+
+def _outside_validity(cert_file: Path | None) -> str:
+    """Why ``cert_file`` is not valid now (expired, not yet valid), or "" (Go's TLS server
+    says only "bad certificate" for either)."""
+    import datetime as dt
+
+    from cryptography import x509
+
+    if cert_file is None:
+        return ""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (OSError, ValueError):
+        return ""
+    now = dt.datetime.now(dt.timezone.utc)
+    if cert.not_valid_after_utc < now:
+        return f"it expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    if cert.not_valid_before_utc > now:
+        return f"it is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+    return ""
 
 
 def store_trust(
@@ -345,10 +403,17 @@ def store_trust(
     directory = (root or user_certs_root()) / host
     if ca_pem is not None:
         load_pem_bundle(ca_pem)  # refuse to write what is not a certificate
-        atomic_write(directory / "ca.crt", ca_pem, mode=0o644)
-    if client_cert is not None and client_key is not None:
-        atomic_write(directory / "client.cert", client_cert, mode=0o644)
-        atomic_write(directory / "client.key", client_key, mode=0o600)
+    try:
+        if ca_pem is not None:
+            atomic_write(directory / "ca.crt", ca_pem, mode=0o644)
+        if client_cert is not None and client_key is not None:
+            atomic_write(directory / "client.cert", client_cert, mode=0o644)
+            atomic_write(directory / "client.key", client_key, mode=0o600)
+    except OSError as exc:  # a read-only home, or a file where the directory should be
+        raise ConfigError(
+            f"cannot write to {exc.filename or directory}: {exc.strerror}",
+            hint=f"make {directory} a directory this user can write to",
+        ) from None
     return directory
 
 
@@ -374,7 +439,7 @@ def trust_stored(
         path = directory / name
         try:
             before[path] = (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # store_trust says what is wrong
             before[path] = None
     try:
         yield store_trust(
@@ -383,7 +448,8 @@ def trust_stored(
     except BaseException:
         for path, kept in before.items():
             if kept is None:
-                path.unlink(missing_ok=True)
+                with suppress(FileNotFoundError, NotADirectoryError):
+                    path.unlink()
             else:
                 atomic_write(path, kept[0], mode=kept[1])
         for made_dir in made:  # the deepest first; one another process wrote into stays
