@@ -166,6 +166,11 @@ def test_not_found(basic_registry: Registry) -> None:
         assert info.value.hint and "no repository of that name" in info.value.hint
     else:
         assert info.value.hint and "no image of that tag or digest" in info.value.hint
+    digest = "sha256:" + "0" * 64
+    with client_for(basic_registry, username="alice", password=basic_registry.password) as client:
+        with pytest.raises(NotFound) as info:
+            client.get_manifest("nothing/here", digest)
+    assert f"manifest nothing/here@{digest}" in info.value.message, "named as a digest reference"
     with client_for(basic_registry, username="alice", password=basic_registry.password) as client:
         with pytest.raises(NotFound) as info:
             with client.open_blob("nothing/here", "sha256:" + "0" * 64) as chunks:

@@ -111,8 +111,8 @@ def _registry_errors(response: httpx.Response) -> list[tuple[str, str]]:
 _NOT_FOUND_HINTS = {
     "NAME_UNKNOWN": "the registry has no repository of that name (or the account may not see "
     "it): check the repository's name",
-    "MANIFEST_UNKNOWN": "the repository has no image of that tag or digest: check the tag "
-    "(the registry's tag list shows those it has)",
+    "MANIFEST_UNKNOWN": "the repository has no image of that tag or digest: check the tag or "
+    "digest (the registry's tag list shows the tags it has)",
     "BLOB_UNKNOWN": "the registry lacks content the image names: push or copy the image again",
 }
 
@@ -362,7 +362,7 @@ class RegistryClient:
             "GET",
             f"/v2/{repository}/manifests/{reference}",
             headers={"Accept": ", ".join(accept)},
-            what=f"manifest {repository}:{reference}" if ":" not in reference else "",
+            what=f"manifest {repository}{'@' if ':' in reference else ':'}{reference}",
             stream=True,
         )
         try:
