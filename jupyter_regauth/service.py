@@ -609,8 +609,19 @@ class RegAuth:
         host, prefix = normalize_host(host), prefix.strip("/")
         if prefix:
             Reference(host, prefix)  # validated once, so that an error names it as given
-        pairs = parse_mirror_list(listing, host, prefix)
-        return [self.copy(src, dst, progress=progress) for src, dst in pairs]
+        results: list[CopyResult] = []
+        for line in parse_mirror_list(listing, host, prefix):
+            try:
+                results.append(self.copy(line.src, line.dst, progress=progress))
+            except RegAuthError as exc:
+                # Which line of many, and what is done: the lines before it stay copied.
+                exc.message = f"mirror list line {line.number} ({line.src}): {exc.message}"
+                exc.args = (exc.message,)
+                if results:
+                    done = f"the {len(results)} line(s) before it were copied"
+                    exc.hint = f"{exc.hint}; {done}" if exc.hint else done
+                raise
+        return results
 
     def push_artifact(
         self,

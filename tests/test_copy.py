@@ -195,6 +195,16 @@ def test_mirror_list_and_pull_to_layout(
     assert failed.code == 1
     assert "mirror list line 3: invalid reference 'Team/A:1'" in failed.stderr
     assert "early/a" not in logged_in.catalog(token_registry.host)
+    # A source that is not there: its line is named, and what was copied before it.
+    bad.write_text(
+        f"{basic_registry.host}/m/a:1 {token_registry.host}/early/a:1\n# next\n"
+        f"{basic_registry.host}/m/missing:1\n"
+    )
+    failed = regauth("mirror", "-f", str(bad), token_registry.host)
+    assert failed.code == 1
+    assert f"mirror list line 3 ({basic_registry.host}/m/missing:1): " in failed.stderr
+    assert "the 1 line(s) before it were copied" in failed.stderr
+    assert logged_in.tags(f"{token_registry.host}/early/a") == ["1"]
 
 
 def test_pull_to_a_layout_by_digest_and_its_errors(
@@ -511,9 +521,9 @@ def test_mirror_list_destinations_are_in_the_target_host() -> None:
     digest = f"sha256:{'a' * 64}"
     listing = f"quay.io/team/app:1\nubuntu@{digest}\nghcr.io/x/y:2 other.example/z:3 # renamed\n"
     assert parse_mirror_list(listing, "registry") == [
-        ("quay.io/team/app:1", "registry/team/app:1"),
-        (f"docker.io/library/ubuntu@{digest}", f"registry/library/ubuntu@{digest}"),
-        ("ghcr.io/x/y:2", "other.example/z:3"),
+        ("quay.io/team/app:1", "registry/team/app:1", 1),
+        (f"docker.io/library/ubuntu@{digest}", f"registry/library/ubuntu@{digest}", 2),
+        ("ghcr.io/x/y:2", "other.example/z:3", 3),
     ]
     assert parse_mirror_list("quay.io/team/app:1", "registry", "mirror/quay")[0][1] == (
         "registry/mirror/quay/team/app:1"

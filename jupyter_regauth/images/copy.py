@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..errors import DigestMismatch
 from ..reference import InvalidReference, Reference, parse
@@ -237,7 +237,13 @@ def copy_between(
     return result
 
 
-def parse_mirror_list(text: str, target_host: str, prefix: str = "") -> list[tuple[str, str]]:
+class MirrorLine(NamedTuple):
+    src: str
+    dst: str
+    number: int  # of the line in the list, for an error about it
+
+
+def parse_mirror_list(text: str, target_host: str, prefix: str = "") -> list[MirrorLine]:
     """Lines ``SRC [DST]`` (``#`` comments); DST defaults to SRC's path in ``target_host``,
     under the repository ``prefix`` when one is given."""
     pairs = []
@@ -264,5 +270,5 @@ def parse_mirror_list(text: str, target_host: str, prefix: str = "") -> list[tup
             raise InvalidReference(
                 f"mirror list line {number}: {exc.message}", hint=exc.hint
             ) from None
-        pairs.append((str(src), str(dst)))
+        pairs.append(MirrorLine(str(src), str(dst), number))
     return pairs
