@@ -26,7 +26,7 @@ from .images.compression import COMPRESSIONS, ZSTD_RUNTIMES
 from .images.progress import ENDED, ProgressEvent
 from .kube.cli import add_parser as add_kube_parser
 from .profiles import ProfileStore, normalize_host
-from .service import RegAuth, RegistryStatus, expires_in
+from .service import RegAuth, RegistryStatus, expires_in, require_username
 
 if TYPE_CHECKING:
     from .images.spec import BuildSpec
@@ -284,8 +284,7 @@ def cmd_login(service: RegAuth, args: argparse.Namespace, console: Console) -> O
         password = console.stdin.read().rstrip("\r\n")
     elif console.interactive:
         username = username or console.prompt("Username: ")
-        if not username:
-            raise ConfigError("a username is needed to log in", hint="give the username too")
+        require_username(username)
         password = console.read_secret("Password: ")
     else:
         raise ConfigError(

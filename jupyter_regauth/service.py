@@ -348,8 +348,7 @@ class RegAuth:
 
         Nothing is written when verification fails."""
         host = normalize_host(host)
-        if not username:
-            raise ConfigError("a username is needed to log in", hint="give the username too")
+        require_username(username)
         if not password:
             raise ConfigError("a password or token is needed to log in")
         self.docker_config.check(host)
@@ -723,6 +722,12 @@ class RegAuth:
         build = {k: options.pop(k) for k in ("dockerfile", "builder", "create") if k in options}
         kube = facade.KubeOptions(**options)
         return facade.build(self, context_dir, image, namespace, kube, **build)
+
+
+def require_username(username: str) -> None:
+    """A login needs a username (the command line checks it before asking for the password)."""
+    if not username:
+        raise ConfigError("a username is needed to log in", hint="give the username too")
 
 
 def registry_api_host(host: str) -> str:
