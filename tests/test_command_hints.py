@@ -34,8 +34,8 @@ from jupyter_regauth.registry.trust import explain_tls_failure
 HOST = "127.0.0.1:1"  # nothing listens: the chain is not fetched for the message
 
 
-def _tls(error: ssl.SSLError, *, has_client_cert: bool = False) -> RegAuthError:
-    return explain_tls_failure(HOST, error, has_client_cert=has_client_cert)
+def _tls(error: ssl.SSLError, *, client_cert: Path | None = None) -> RegAuthError:
+    return explain_tls_failure(HOST, error, client_cert=client_cert)
 
 
 def _unverified(code: int) -> ssl.SSLError:
@@ -72,7 +72,7 @@ def _digest_not_written() -> RegAuthError:
 SAMPLES: list[tuple[RegAuthError | Note, bool]] = [
     (_tls(_unverified(20)), True),
     (_tls(_alert()), True),
-    (_tls(_alert(), has_client_cert=True), False),
+    (_tls(_alert(), client_cert=Path("client.cert")), False),
     (KubeletNeedsPassword(HOST, "an identity token"), True),
     (NamespaceNotFound("namespace team-a does not exist", "team-a"), True),
     (failure("get", "secrets", "team-a", ApiException(status=403, reason="Forbidden")), True),

@@ -248,12 +248,7 @@ class RegistryClient:
         if any(s in str(tls or exc) for s in ("WRONG_VERSION_NUMBER", "record layer failure")):
             return RegistryError.plain_http(self.host)
         if tls is not None:
-            return explain_tls_failure(
-                self.host,
-                tls,
-                has_client_cert=self.trust.client_cert is not None,
-                client_cert=self.trust.client_cert,
-            )
+            return explain_tls_failure(self.host, tls, client_cert=self.trust.client_cert)
         return RegistryUnreachable.connecting(self.host, exc)
 
     def _raise_for(self, response: httpx.Response, what: str) -> None:

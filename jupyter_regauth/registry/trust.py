@@ -295,11 +295,12 @@ def _names(cert: x509.Certificate) -> list[str]:
 
 
 def explain_tls_failure(
-    host: str, error: ssl.SSLError, *, has_client_cert: bool, client_cert: Path | None = None
+    host: str, error: ssl.SSLError, *, client_cert: Path | None = None
 ) -> TLSError:
     """Turn an ``ssl`` failure into the specific error a user can act on, naming the server
     certificate by subject and SHA-256 fingerprint where verification failed, and the validity
-    dates of a ``client_cert`` the server refused because they are past (or yet to come)."""
+    dates of the ``client_cert`` sent, where the server refused it because they are past (or
+    yet to come)."""
     if isinstance(error, ssl.SSLCertVerificationError):
         leaf = None
         try:
@@ -342,7 +343,7 @@ def explain_tls_failure(
         return TLSError(f"TLS verification of {host} failed: {error.verify_message}", **details)
     reason = getattr(error, "reason", None) or ""
     if any(alert in reason for alert in _CLIENT_CERT_ALERTS):
-        if has_client_cert:
+        if client_cert is not None:
             outdated = _outside_validity(client_cert)
             if outdated:
                 return ClientCertificateRequired(
@@ -367,15 +368,13 @@ def explain_tls_failure(
     return TLSError(f"TLS with {host} failed: {reason or error}", host=host)
 
 
-def _outside_validity(cert_file: Path | None) -> str:
+def _outside_validity(cert_file: Path) -> str:
     """Why ``cert_file`` is not valid now (expired, not yet valid), or "" (Go's TLS server
     says only "bad certificate" for either)."""
     import datetime as dt
 
     from cryptography import x509
 
-    if cert_file is None:
-        return ""
     try:
         cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
     except (OSError, ValueError):
