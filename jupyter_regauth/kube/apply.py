@@ -25,7 +25,7 @@ from urllib3.exceptions import HTTPError
 
 from ..errors import RegAuthError
 from . import objects as o
-from .client import call, failure, missing_ok
+from .client import call, dry_run_param, failure, missing_ok
 from .errors import (
     ForeignSecret,
     InvalidSelector,
@@ -199,7 +199,7 @@ class _Kind:
 
     @property
     def _dry_run(self) -> str | None:
-        return "All" if self.dry_run else None
+        return dry_run_param(self.dry_run)
 
     def list(self, namespace: str, selector: str) -> list[Manifest]:
         args = self._args(namespace) if self.path else (namespace,)

@@ -181,6 +181,12 @@ def failure(verb: str, resource: str, namespace: str, error: ApiException | HTTP
     return KubeError(f"{prefix}: {what}", hint=hint, status=status, reason=reason)
 
 
+def dry_run_param(dry_run: bool) -> str | None:
+    """The API's ``dryRun`` for a write: ``All`` has the server check (rights, validity,
+    admission) and keep nothing; None writes."""
+    return "All" if dry_run else None
+
+
 def call(
     verb: str, resource: str, namespace: str, function: Callable[..., T], *args: Any, **kw: Any
 ) -> T:

@@ -14,7 +14,7 @@ from ..reference import push_target
 from . import containerd, spawner
 from .apply import Applier, KubeReport, RolloutReport, rollout
 from .buildjob import Builder, BuildRequest, build_job
-from .client import Cluster, call, connect
+from .client import Cluster, call, connect, dry_run_param
 from .detect import SERVICE_ACCOUNT_DIR
 from .objects import COMBINED, DEFAULT_HOME, KAPTAIN, Names, RegistrySpec
 from .serviceaccount import DEFAULT_ACCOUNTS
@@ -229,5 +229,5 @@ def _create_job(cluster: Cluster, body: dict[str, Any], *, dry_run: bool = False
         batch.create_namespaced_job,
         cluster.namespace,
         body,
-        dry_run="All" if dry_run else None,
+        dry_run=dry_run_param(dry_run),
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .client import call, failure, missing_ok
+from .client import call, dry_run_param, failure, missing_ok
 
 DEFAULT_ACCOUNTS = ("default", "default-editor")
 
@@ -91,7 +91,7 @@ def merge_pull_secrets(
                     namespace,
                     account,
                     field_manager="jupyter-regauth",
-                    dry_run="All" if dry_run else None,
+                    dry_run=dry_run_param(dry_run),
                 )
             except ApiException as error:
                 if error.status == 409 and attempt < 4:
