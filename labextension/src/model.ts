@@ -132,35 +132,24 @@ export class RegAuthModel {
     // What an earlier check found stays shown until this one answers.
     const before = new Map(this.registries.map(r => [r.host, r]));
     this._merge(registries.map(r => (r.error ? r : (before.get(r.host) ?? r))));
-    const unusable = new Set(registries.filter(r => r.error).map(r => r.host));
-    const hosts = registries
-      .map(r => r.host)
-      .filter(host => !unusable.has(host));
-    hosts.forEach(host => this._checking.add(host));
+    const usable = registries.filter(r => !r.error);
+    usable.forEach(r => this._checking.add(r.host));
     this._changed.emit();
     await Promise.all(
-      hosts.map(async host => {
-        let status: IRegistryStatus | null = null;
+      usable.map(async row => {
+        let status: IRegistryStatus;
         try {
-          status = await getRegistry(host);
+          status = await getRegistry(row.host);
         } catch (error) {
-          const row = registries.find(r => r.host === host);
-          if (row) {
-            const { code, message, hint } = error as ApiError;
-            status = { ...row, error: { code, message, hint } };
-          }
+          const { code, message, hint } = error as ApiError;
+          status = { ...row, error: { code, message, hint } };
         }
-        this._checking.delete(host);
-        // Not over a status put meanwhile (newer), nor back onto the list
-        // after it was removed from it.
-        if (
-          status &&
-          !this._putDuring.has(host) &&
-          this.registries.some(r => r.host === host)
-        ) {
-          const answered = status;
+        this._checking.delete(row.host);
+        // Not over a status put meanwhile (newer); one removed meanwhile is
+        // not in the list to be replaced, so it does not come back.
+        if (!this._putDuring.has(row.host)) {
           this.registries = this.registries.map(r =>
-            r.host === host ? answered : r
+            r.host === row.host ? status : r
           );
         }
         this._changed.emit();
