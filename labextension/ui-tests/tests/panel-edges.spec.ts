@@ -14,7 +14,7 @@ import {
   IJupyterLabPageFixture,
   test
 } from '@jupyterlab/galata';
-import type { Route } from '@playwright/test';
+import type { Locator, Route } from '@playwright/test';
 import { randomBytes } from 'crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { AddressInfo, createServer, Socket } from 'net';
@@ -55,6 +55,24 @@ async function trustedAfresh(
   await forget(page, host);
   await addTrusted(page, host);
   return { info, host };
+}
+
+/** The registry under its other name forgotten, and the panel open at its add form. */
+async function addFormAfresh(
+  page: IJupyterLabPageFixture,
+  sections: string[]
+): Promise<{
+  info: IRegistryInfo;
+  host: string;
+  panel: Locator;
+  add: Locator;
+}> {
+  const info = registryInfo();
+  const host = otherName(info);
+  await forget(page, host);
+  const panel = await openPanel(page);
+  await showSections(panel, sections);
+  return { info, host, panel, add: panel.locator('.jp-RegAuth-add') };
 }
 
 function password(info: IRegistryInfo): string {
@@ -132,12 +150,10 @@ test.describe('the panel at its edges', () => {
   test('the keyboard focus goes to what replaces the control that had it', async ({
     page
   }) => {
-    const info = registryInfo();
-    const host = otherName(info);
-    await forget(page, host);
-    const panel = await openPanel(page);
-    await showSections(panel, ['Registries', 'Add a registry']);
-    const add = panel.locator('.jp-RegAuth-add');
+    const { info, host, panel, add } = await addFormAfresh(page, [
+      'Registries',
+      'Add a registry'
+    ]);
     const hostField = add.getByLabel('Registry host');
 
     // The confirmation closes, by Cancel or by Trust: back to the host field.
@@ -245,12 +261,10 @@ test.describe('the panel at its edges', () => {
   test('a CA file picked is read into the form and trusted', async ({
     page
   }) => {
-    const info = registryInfo();
-    const host = otherName(info);
-    await forget(page, host);
-    const panel = await openPanel(page);
-    await showSections(panel, ['Registries', 'Add a registry']);
-    const add = panel.locator('.jp-RegAuth-add');
+    const { info, host, add } = await addFormAfresh(page, [
+      'Registries',
+      'Add a registry'
+    ]);
     await add.getByLabel('Registry host').fill(host);
     const file = add.getByLabel('CA certificate file (optional)');
     const pasted = add.getByLabel('or paste the CA certificate (PEM)');
@@ -267,12 +281,7 @@ test.describe('the panel at its edges', () => {
   });
 
   test('a damaged CA text is named, with what to do', async ({ page }) => {
-    const info = registryInfo();
-    const host = otherName(info);
-    await forget(page, host);
-    const panel = await openPanel(page);
-    await showSections(panel, ['Add a registry']);
-    const add = panel.locator('.jp-RegAuth-add');
+    const { info, host, add } = await addFormAfresh(page, ['Add a registry']);
     await add.getByLabel('Registry host').fill(host);
     // A certificate whose base64 was mangled on its way (a chat, an email).
     const pem = readFileSync(info.ca_file, 'utf-8');
