@@ -271,9 +271,7 @@ def test_an_expired_client_certificate_is_named_as_expired(
     )
     assert code == 1 and expired in err, err
     assert not (docker_config / "config.json").exists()
-    directory = certs_dir(mtls_registry)
-    directory.mkdir(parents=True)
-    (directory / "ca.crt").write_bytes(mtls_registry.ca_file.read_bytes())
+    directory = certs_dir_trusting(mtls_registry)
     (directory / "client.cert").write_bytes(Path(cert).read_bytes())
     (directory / "client.key").write_bytes(Path(key).read_bytes())
     [row] = regauth("ls", mtls_registry.host, "--json").json()
@@ -285,10 +283,7 @@ def test_a_client_key_in_certs_d_without_its_cert_is_named(
     mtls_registry: Registry, docker_config: Path
 ) -> None:
     """The certificate saved as client.crt, the usual slip: docker refuses the key alone too."""
-    directory = certs_dir(mtls_registry)
-    directory.mkdir(parents=True)
-    assert mtls_registry.ca_file is not None
-    (directory / "ca.crt").write_bytes(mtls_registry.ca_file.read_bytes())
+    directory = certs_dir_trusting(mtls_registry)
     for name, given in (("client.crt", "client_cert"), ("client.key", "client_key")):
         (directory / name).write_bytes(Path(str(mtls_registry.extra[given])).read_bytes())
     [row] = regauth("ls", mtls_registry.host, "--json").json()
@@ -506,6 +501,15 @@ def certs_dir(registry: Registry) -> Path:
     return Path.home() / ".config/containers/certs.d" / registry.host
 
 
+def certs_dir_trusting(registry: Registry) -> Path:
+    """The registry's certs.d directory, made, with its CA as ca.crt."""
+    directory = certs_dir(registry)
+    directory.mkdir(parents=True)
+    assert registry.ca_file is not None
+    (directory / "ca.crt").write_bytes(registry.ca_file.read_bytes())
+    return directory
+
+
 def other_ca_file(tmp_path: Path) -> Path:
     """A CA that signs none of the test registries."""
     path = tmp_path / "other-ca.pem"
@@ -581,10 +585,7 @@ def test_a_certs_d_that_cannot_be_written_is_an_error_not_a_traceback(
 def test_a_ca_file_in_certs_d_that_does_not_load_is_named(
     basic_registry: Registry, docker_config: Path
 ) -> None:
-    directory = certs_dir(basic_registry)
-    directory.mkdir(parents=True)
-    assert basic_registry.ca_file is not None
-    (directory / "ca.crt").write_bytes(basic_registry.ca_file.read_bytes())
+    directory = certs_dir_trusting(basic_registry)
     broken = directory / "extra.crt"  # a truncated copy-paste
     broken.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     run = regauth("catalog", basic_registry.host)
